@@ -1,0 +1,44 @@
+# Sluice: two commands do everything on a fresh machine.
+#   make run   — install what is missing, start NATS (unless NATS_URL answers), run `sluice up`
+#   make test  — install what is missing, typecheck, run every unit and integration test
+#   make bench — run the benchmarks under bench/ (never part of make test)
+
+SHELL := /bin/bash
+NATS_URL ?= nats://127.0.0.1:4222
+export NATS_URL
+
+.PHONY: run test bench deps nats-server typecheck unit integration clean
+
+deps: node_modules/.sluice-installed
+
+node_modules/.sluice-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+nats-server:
+	@bash scripts/ensure-nats-server.sh
+
+typecheck: deps
+	npx tsc --noEmit -p .
+
+run: deps nats-server
+	@bash scripts/run.sh
+
+# One runner invocation so that its closing summary counts every test; files run one at
+# a time because integration tests measure rates and concurrency on a 2-core machine.
+test: deps nats-server typecheck
+	node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
+	  $$(find test/unit test/integration -name '*.test.ts' | sort)
+	@bash scripts/check-test-leftovers.sh
+
+unit: deps
+	node --import tsx --test $$(find test/unit -name '*.test.ts' | sort)
+
+integration: deps nats-server
+	node --import tsx --test --test-concurrency=1 $$(find test/integration -name '*.test.ts' | sort)
+
+bench: deps nats-server
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf .data

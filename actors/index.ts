@@ -1,0 +1,1 @@
+export { startNode, type ActorNode } from "./node.ts";

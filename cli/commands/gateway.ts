@@ -1,0 +1,16 @@
+import { startGateway } from "../../gateway/index.ts";
+import { loadConfig } from "../../protocol/index.ts";
+import { onShutdown } from "../lifecycle.ts";
+import { createLogger } from "../logger.ts";
+
+export const help = `sluice gateway
+
+Run the HTTP gateway alone (one role per process, for real deployments).
+Listens on SLUICE_HTTP_HOST:SLUICE_HTTP_PORT and talks to NATS_URL.`;
+
+export async function run(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config, "sluice-gateway");
+  const gateway = await startGateway(config, logger);
+  onShutdown(logger, () => gateway.close());
+}

@@ -1,0 +1,16 @@
+import { startNode } from "../../actors/index.ts";
+import { loadConfig } from "../../protocol/index.ts";
+import { onShutdown } from "../lifecycle.ts";
+import { createLogger } from "../logger.ts";
+
+export const help = `sluice node
+
+Run one actor node alone (one role per process, for real deployments): it consumes
+MAIL_SEND for the partitions it owns and delivers by SMTP.`;
+
+export async function run(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config, "sluice-node");
+  const node = await startNode(config, logger);
+  onShutdown(logger, () => node.close());
+}

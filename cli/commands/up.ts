@@ -1,0 +1,39 @@
+import { join } from "node:path";
+import { startNode } from "../../actors/index.ts";
+import { startGateway } from "../../gateway/index.ts";
+import { connectNats, ensureTopology, loadConfig, parseRoutes, topologyFor, topologyOptionsFrom, type Config } from "../../protocol/index.ts";
+import { startCaptureServer, type CaptureServer } from "../capture-server.ts";
+import { onShutdown } from "../lifecycle.ts";
+import { createLogger } from "../logger.ts";
+
+export const help = `sluice up
+
+Everything in one process, for trying Sluice on one machine: the gateway, one actor node
+and, in the local profile (the default for 'up'), a capture SMTP server on
+SLUICE_CAPTURE_PORT that every route points to; delivered mail lands as .eml files in
+SLUICE_DATA_DIR/outbox. Set SLUICE_PROFILE=production to deliver by MX instead.`;
+
+export async function run(): Promise<void> {
+  const profile = process.env.SLUICE_PROFILE ?? "local";
+  let config: Config = loadConfig(process.env, { SLUICE_PROFILE: profile });
+  const logger = createLogger(config, "sluice");
+  let capture: CaptureServer | undefined;
+  if (config.profile === "local") {
+    capture = await startCaptureServer(config.capturePort, join(config.dataDir, "outbox"), logger);
+    if (config.routes.length === 0) {
+      const parsed = parseRoutes(`*=127.0.0.1:${capture.port}`);
+      if ("routes" in parsed) config = { ...config, routes: parsed.routes };
+    }
+  }
+  const nc = await connectNats(config.nats, "sluice-up", { waitOnFirstConnect: true });
+  await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
+  const gateway = await startGateway(config, logger, nc);
+  const node = await startNode(config, logger, nc);
+  logger.info({ url: `http://127.0.0.1:${gateway.port}`, profile: config.profile }, "sluice is up");
+  onShutdown(logger, async () => {
+    await gateway.close();
+    await node.close();
+    await nc.drain();
+    await capture?.close();
+  });
+}

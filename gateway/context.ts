@@ -1,0 +1,11 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { Config } from "../protocol/index.ts";
+
+/** What every route may use; built once by the server. */
+export interface GatewayContext {
+  config: Config;
+  logger: Logger;
+  nats(): NatsConnection | undefined;
+  ready(): Promise<{ ok: true } | { ok: false; reason: string }>;
+}

@@ -1,0 +1,19 @@
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import type { Config } from "./config.ts";
+
+/**
+ * One NATS connection per process. It reconnects forever: a NATS restart is something
+ * Sluice rides out (the gateway answers 503 meanwhile), not a reason to exit.
+ */
+export async function connectNats(nats: Config["nats"], name: string, opts: { waitOnFirstConnect?: boolean } = {}): Promise<NatsConnection> {
+  return connect({
+    servers: nats.servers,
+    name,
+    token: nats.token,
+    authenticator: nats.creds ? credsAuthenticator(readFileSync(nats.creds)) : undefined,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
+  });
+}

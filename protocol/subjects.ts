@@ -1,0 +1,58 @@
+/** Subject and stream names: the only place they are spelled. */
+
+export const TIERS = ["critical", "transactional", "bulk"] as const;
+export type TierName = (typeof TIERS)[number];
+
+export const EVENT_TYPES = [
+  "accepted",
+  "queued",
+  "deferred",
+  "delivered",
+  "bounced",
+  "failed",
+  "suppressed",
+  "dead_lettered",
+] as const;
+export type EventTypeName = (typeof EVENT_TYPES)[number];
+
+export const STREAMS = {
+  send: "MAIL_SEND",
+  jobs: "MAIL_JOBS",
+  events: "MAIL_EVENTS",
+  dlq: "MAIL_DLQ",
+} as const;
+
+export const OBJECT_STORES = {
+  payloads: "mail_payloads",
+} as const;
+
+export const KV_BUCKETS = {
+  keys: "sluice_keys",
+  policies: "sluice_policies",
+  suppressions: "sluice_suppressions",
+  idempotency: "sluice_idempotency",
+  nodes: "sluice_nodes",
+  status: "sluice_status",
+  batches: "sluice_batches",
+} as const;
+
+/**
+ * A tenant name is a subject token, so it is restricted to what a token may hold
+ * (no dots, spaces or wildcards).
+ */
+export const TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export const subjects = {
+  send: (tier: TierName, partition: number): string => `mail.send.${tier}.${partition}`,
+  sendTier: (tier: TierName): string => `mail.send.${tier}.*`,
+  sendAll: "mail.send.>",
+  jobs: "mail.jobs",
+  event: (tenant: string, type: EventTypeName): string => `mail.events.${tenant}.${type}`,
+  eventsOf: (tenant: string): string => `mail.events.${tenant}.>`,
+  eventsAll: "mail.events.>",
+  dlq: (tenant: string): string => `mail.dlq.${tenant}`,
+  dlqAll: "mail.dlq.>",
+} as const;
+
+/** Durable consumer name of one (tier, partition) delivery queue. */
+export const sendConsumerName = (tier: TierName, partition: number): string => `send_${tier}_${partition}`;

@@ -1,0 +1,197 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { KvOptions } from "@nats-io/kv";
+import type { ObjectStoreOptions } from "@nats-io/obj";
+import { maxAttempts, type RetryPolicy } from "./retry.ts";
+import { KV_BUCKETS, OBJECT_STORES, STREAMS, TIERS, sendConsumerName, subjects } from "./subjects.ts";
+
+/** What the topology depends on; everything else about it is fixed here. */
+export interface TopologyOptions {
+  partitions: number;
+  replicas: number;
+  retry: RetryPolicy;
+  ackWaitMs: number;
+  maxAckPending: number;
+  sendStreamBytes: number;
+  duplicateWindowMs: number;
+  eventsMaxAgeMs: number;
+  dlqMaxAgeMs: number;
+  /** Node lease lifetime; a crashed node's partitions are free this long after its last heartbeat. */
+  leaseTtlMs: number;
+}
+
+export type StreamSpec = WithName<Partial<StreamConfig>>;
+type WithName<T> = T & { name: string };
+export interface ConsumerSpec {
+  stream: string;
+  config: Partial<ConsumerConfig> & { durable_name: string };
+}
+export interface KvSpec {
+  name: string;
+  options: Partial<KvOptions>;
+}
+export interface ObjectStoreSpec {
+  name: string;
+  options: Partial<ObjectStoreOptions>;
+}
+export interface Topology {
+  streams: StreamSpec[];
+  consumers: ConsumerSpec[];
+  kv: KvSpec[];
+  objectStores: ObjectStoreSpec[];
+}
+
+/** The partition count cannot change after creation; it is written into the stream's description. */
+export const sendStreamDescription = (partitions: number): string =>
+  `Sluice per-recipient delivery queue; partitions=${partitions}`;
+
+export const ADVISORY_STREAM = "MAIL_ADVISORIES";
+export const maxDeliveriesAdvisorySubject = (stream: string): string =>
+  `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.>`;
+
+export function topologyFor(o: TopologyOptions): Topology {
+  const dayMs = 86_400_000;
+  const streams: StreamSpec[] = [
+    {
+      name: STREAMS.send,
+      description: sendStreamDescription(o.partitions),
+      subjects: [subjects.sendAll],
+      // Work queue: an acknowledged message is gone, so the stream holds only what is
+      // still to deliver. Consumers are per (tier, partition) and never overlap.
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      // A full stream refuses new mail (the gateway answers 503) rather than dropping old mail.
+      discard: DiscardPolicy.New,
+      max_bytes: o.sendStreamBytes > 0 ? o.sendStreamBytes : -1,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
+    {
+      name: STREAMS.jobs,
+      description: "Sluice batch jobs awaiting fan-out",
+      subjects: [subjects.jobs],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
+    {
+      name: STREAMS.events,
+      description: "Sluice status events",
+      subjects: [subjects.eventsAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: nanos(o.eventsMaxAgeMs),
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
+    {
+      name: STREAMS.dlq,
+      description: "Sluice dead letters",
+      subjects: [subjects.dlqAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: nanos(o.dlqMaxAgeMs),
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
+    {
+      // MAX_DELIVERIES advisories are plain core-NATS messages: captured here, so that a
+      // poison message is dead-lettered even if no node was listening at that moment.
+      name: ADVISORY_STREAM,
+      description: "Sluice: JetStream max-deliveries advisories of MAIL_SEND",
+      subjects: [maxDeliveriesAdvisorySubject(STREAMS.send)],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      max_age: nanos(7 * dayMs),
+      num_replicas: o.replicas,
+    },
+  ];
+
+  const maxDeliver = maxAttempts(o.retry) + 10; // slack for redeliveries after crashes
+  const consumers: ConsumerSpec[] = [];
+  for (const tier of TIERS) {
+    for (let p = 0; p < o.partitions; p++) {
+      consumers.push({
+        stream: STREAMS.send,
+        config: {
+          durable_name: sendConsumerName(tier, p),
+          filter_subject: subjects.send(tier, p),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(o.ackWaitMs),
+          max_deliver: maxDeliver,
+          // Deferred mail waits in JetStream (nak with delay) and counts against this:
+          // it must exceed what one dead destination can hold, or it stalls its partition.
+          max_ack_pending: o.maxAckPending,
+        },
+      });
+    }
+  }
+  consumers.push(
+    {
+      stream: STREAMS.jobs,
+      config: {
+        durable_name: "fanout",
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(60_000),
+        max_deliver: 20,
+        max_ack_pending: 4,
+      },
+    },
+    {
+      stream: ADVISORY_STREAM,
+      config: { durable_name: "dead_letterer", ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000) },
+    },
+  );
+
+  const kv: KvSpec[] = [
+    { name: KV_BUCKETS.keys, options: { history: 1, replicas: o.replicas } },
+    { name: KV_BUCKETS.policies, options: { history: 5, replicas: o.replicas } },
+    { name: KV_BUCKETS.suppressions, options: { history: 1, replicas: o.replicas } },
+    { name: KV_BUCKETS.idempotency, options: { history: 1, ttl: dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.nodes, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.status, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+  ];
+
+  const objectStores: ObjectStoreSpec[] = [
+    // Payloads must outlive the longest retry of any message that points at them.
+    { name: OBJECT_STORES.payloads, options: { ttl: nanos(o.retry.maxAgeMs + dayMs), replicas: o.replicas } },
+  ];
+
+  return { streams, consumers, kv, objectStores };
+}
+
+/** The topology options implied by a process's configuration. */
+export function topologyOptionsFrom(config: {
+  partitions: number;
+  replicas: number;
+  retry: RetryPolicy;
+  ackWaitMs: number;
+  maxAckPending: number;
+  limits: { sendStreamBytes: number };
+  retention: { duplicateWindowMs: number; eventsMs: number; dlqMs: number };
+}): TopologyOptions {
+  return {
+    partitions: config.partitions,
+    replicas: config.replicas,
+    retry: config.retry,
+    ackWaitMs: config.ackWaitMs,
+    maxAckPending: config.maxAckPending,
+    sendStreamBytes: config.limits.sendStreamBytes,
+    duplicateWindowMs: config.retention.duplicateWindowMs,
+    eventsMaxAgeMs: config.retention.eventsMs,
+    dlqMaxAgeMs: config.retention.dlqMs,
+    leaseTtlMs: 15_000,
+  };
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `make run`: start nats-server from nats.conf unless NATS_URL already answers, then `sluice up`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .data
+
+hostport="${NATS_URL#*://}"; hostport="${hostport##*@}"; hostport="${hostport%%,*}"
+host="${hostport%%:*}"; port="${hostport##*:}"
+[ "$port" = "$hostport" ] && port=4222
+
+answers() { (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; }
+
+NATS_PID=""
+cleanup() { if [ -n "$NATS_PID" ]; then kill "$NATS_PID" 2>/dev/null || true; wait "$NATS_PID" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+
+if answers; then
+  echo "using the NATS server already answering at $NATS_URL"
+else
+  echo "starting nats-server -c nats.conf (store in .data/nats, log in .data/nats.log)"
+  nats-server -c nats.conf -a "$host" -p "$port" >.data/nats.log 2>&1 &
+  NATS_PID=$!
+  for _ in $(seq 1 50); do answers && break; sleep 0.2; done
+  answers || { echo "nats-server did not start; see .data/nats.log" >&2; exit 1; }
+fi
+
+export SLUICE_PROFILE="${SLUICE_PROFILE:-local}"
+node bin/sluice.js up &
+SLUICE_PID=$!
+trap 'kill $SLUICE_PID 2>/dev/null || true; wait $SLUICE_PID 2>/dev/null || true; cleanup' EXIT INT TERM
+http_port="${SLUICE_HTTP_PORT:-8080}"
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$http_port/healthz" >/dev/null 2>&1 && break
+  kill -0 $SLUICE_PID 2>/dev/null || { echo "sluice exited; see the log above" >&2; exit 1; }
+  sleep 0.2
+done
+cat <<MSG
+
+  Sluice is up.
+    gateway:       http://127.0.0.1:$http_port   (try: curl http://127.0.0.1:$http_port/healthz)
+    NATS:          $NATS_URL
+    captured mail: .data/outbox/*.eml  (local profile: every domain is routed to the capture server)
+  Ctrl-C stops everything this command started.
+
+MSG
+wait $SLUICE_PID
