@@ -17,3 +17,5 @@ export * from "./schemas/payload.ts";
 export * from "./schemas/delivery.ts";
 export * from "./schemas/job.ts";
 export * from "./schemas/event.ts";
+export * from "./classify.ts";
+export * from "./events.ts";
