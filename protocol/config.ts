@@ -103,6 +103,15 @@ export const ENV_DEFAULTS = {
   SLUICE_CAPTURE_PORT: "2525",
   SLUICE_LOG_LEVEL: "info",
   SLUICE_WEBHOOK_ALLOW_PRIVATE: "0",
+  SLUICE_WEBHOOK_MAX_AGE: "24h",
+  SLUICE_WEBHOOK_CONCURRENCY: "4",
+  SLUICE_NODE_ID: "",
+  SLUICE_LEASE_TTL: "15s",
+  SLUICE_DKIM_KEYS: "",
+  SLUICE_LIST_UNSUBSCRIBE: "",
+  SLUICE_INLINE_PAYLOAD_MAX: "2KB",
+  SLUICE_KEY_RATE: "0",
+  SLUICE_OTLP_ENDPOINT: "",
 } as const;
 
 export type EnvName = keyof typeof ENV_DEFAULTS;
@@ -145,6 +154,15 @@ const EnvSchema = z.object({
   SLUICE_CAPTURE_PORT: integer(0, 65535),
   SLUICE_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   SLUICE_WEBHOOK_ALLOW_PRIVATE: flag,
+  SLUICE_WEBHOOK_MAX_AGE: duration("how long a webhook delivery is retried"),
+  SLUICE_WEBHOOK_CONCURRENCY: integer(1, 1000),
+  SLUICE_NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/, "expected letters, digits, - and _"),
+  SLUICE_LEASE_TTL: duration("node lease lifetime; a crashed node's partitions move after it"),
+  SLUICE_DKIM_KEYS: z.string(),
+  SLUICE_LIST_UNSUBSCRIBE: z.string(),
+  SLUICE_INLINE_PAYLOAD_MAX: size("largest payload carried inline in a single-use message"),
+  SLUICE_KEY_RATE: integer(0, 10_000_000),
+  SLUICE_OTLP_ENDPOINT: z.string(),
 });
 
 type Env = z.output<typeof EnvSchema>;
@@ -168,6 +186,19 @@ export interface Config {
   capturePort: number;
   logLevel: Env["SLUICE_LOG_LEVEL"];
   webhookAllowPrivate: boolean;
+  webhooks: { maxAgeMs: number; concurrency: number };
+  /** Stable name of this process in the cluster; defaults to host-pid. */
+  nodeId: string;
+  leaseTtlMs: number;
+  /** DKIM keys file (JSON: {"domain": {"selector", "privateKeyFile"}}), empty for none. */
+  dkimKeysFile: string | undefined;
+  /** List-Unsubscribe URL template for bulk mail ({{id}} is the recipient id), empty for mailto to the sender. */
+  listUnsubscribe: string | undefined;
+  inlinePayloadMaxBytes: number;
+  /** Default requests per second per API key (0 = unlimited); a key may carry its own. */
+  keyRatePerSecond: number;
+  /** OTLP/HTTP traces endpoint; empty = tracing export off. */
+  otlpEndpoint: string | undefined;
 }
 
 /** Build the configuration from environment variables; throws a validation error naming the variable. */
@@ -205,6 +236,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     capturePort: e.SLUICE_CAPTURE_PORT,
     logLevel: e.SLUICE_LOG_LEVEL,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
+    webhooks: { maxAgeMs: e.SLUICE_WEBHOOK_MAX_AGE, concurrency: e.SLUICE_WEBHOOK_CONCURRENCY },
+    nodeId: e.SLUICE_NODE_ID || `${hostname()}-${process.pid}`,
+    leaseTtlMs: e.SLUICE_LEASE_TTL,
+    dkimKeysFile: e.SLUICE_DKIM_KEYS || undefined,
+    listUnsubscribe: e.SLUICE_LIST_UNSUBSCRIBE || undefined,
+    inlinePayloadMaxBytes: e.SLUICE_INLINE_PAYLOAD_MAX,
+    keyRatePerSecond: e.SLUICE_KEY_RATE,
+    otlpEndpoint: e.SLUICE_OTLP_ENDPOINT || undefined,
   };
 }
 
@@ -240,5 +279,14 @@ export function describeConfig(config: Config): string[] {
     `SLUICE_CAPTURE_PORT=${config.capturePort}`,
     `SLUICE_LOG_LEVEL=${config.logLevel}`,
     `SLUICE_WEBHOOK_ALLOW_PRIVATE=${config.webhookAllowPrivate ? 1 : 0}`,
+    `SLUICE_WEBHOOK_MAX_AGE=${formatDuration(config.webhooks.maxAgeMs)}`,
+    `SLUICE_WEBHOOK_CONCURRENCY=${config.webhooks.concurrency}`,
+    `SLUICE_NODE_ID=${config.nodeId}`,
+    `SLUICE_LEASE_TTL=${formatDuration(config.leaseTtlMs)}`,
+    `SLUICE_DKIM_KEYS=${config.dkimKeysFile ?? ""}`,
+    `SLUICE_LIST_UNSUBSCRIBE=${config.listUnsubscribe ?? ""}`,
+    `SLUICE_INLINE_PAYLOAD_MAX=${config.inlinePayloadMaxBytes}`,
+    `SLUICE_KEY_RATE=${config.keyRatePerSecond}`,
+    `SLUICE_OTLP_ENDPOINT=${config.otlpEndpoint ?? ""}`,
   ];
 }

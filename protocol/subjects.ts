@@ -34,6 +34,8 @@ export const KV_BUCKETS = {
   nodes: "sluice_nodes",
   status: "sluice_status",
   batches: "sluice_batches",
+  partitions: "sluice_partitions",
+  webhooks: "sluice_webhooks",
 } as const;
 
 /**

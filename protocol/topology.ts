@@ -160,6 +160,9 @@ export function topologyFor(o: TopologyOptions): Topology {
     { name: KV_BUCKETS.suppressions, options: { history: 1, replicas: o.replicas } },
     { name: KV_BUCKETS.idempotency, options: { history: 1, ttl: dayMs, replicas: o.replicas } },
     { name: KV_BUCKETS.nodes, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
+    // Partition locks: one key per partition, written with compare-and-set by its owner.
+    { name: KV_BUCKETS.partitions, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.webhooks, options: { history: 1, replicas: o.replicas } },
     { name: KV_BUCKETS.status, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
     { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
   ];
@@ -181,6 +184,7 @@ export function topologyOptionsFrom(config: {
   maxAckPending: number;
   limits: { sendStreamBytes: number };
   retention: { duplicateWindowMs: number; eventsMs: number; dlqMs: number };
+  leaseTtlMs: number;
 }): TopologyOptions {
   return {
     partitions: config.partitions,
@@ -192,6 +196,6 @@ export function topologyOptionsFrom(config: {
     duplicateWindowMs: config.retention.duplicateWindowMs,
     eventsMaxAgeMs: config.retention.eventsMs,
     dlqMaxAgeMs: config.retention.dlqMs,
-    leaseTtlMs: 15_000,
+    leaseTtlMs: config.leaseTtlMs,
   };
 }
