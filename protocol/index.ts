@@ -19,3 +19,6 @@ export * from "./schemas/job.ts";
 export * from "./schemas/event.ts";
 export * from "./classify.ts";
 export * from "./events.ts";
+export * from "./payload-store.ts";
+export * from "./suppressions.ts";
+export * from "./dead-letters.ts";

@@ -52,7 +52,8 @@ export const subjects = {
   event: (tenant: string, type: EventTypeName): string => `mail.events.${tenant}.${type}`,
   eventsOf: (tenant: string): string => `mail.events.${tenant}.>`,
   eventsAll: "mail.events.>",
-  dlq: (tenant: string): string => `mail.dlq.${tenant}`,
+  dlq: (tenant: string, id: string): string => `mail.dlq.${tenant}.${id}`,
+  dlqOf: (tenant: string): string => `mail.dlq.${tenant}.>`,
   dlqAll: "mail.dlq.>",
 } as const;
 
