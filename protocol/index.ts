@@ -22,3 +22,4 @@ export * from "./events.ts";
 export * from "./payload-store.ts";
 export * from "./suppressions.ts";
 export * from "./dead-letters.ts";
+export * from "./stats.ts";

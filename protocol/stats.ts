@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { TIERS } from "./subjects.ts";
+
+/**
+ * What an actor node tells the rest of the cluster about itself, every few seconds, on
+ * core NATS (`sluice.stats.<nodeId>`; nothing durable: a missed snapshot is replaced by
+ * the next). `sluice top`, the dashboard and the gateway's /v1/stats read these.
+ */
+export const DestinationStats = z.object({
+  /** The budget's key: a domain, or an MX-provider group such as "google". */
+  key: z.string(),
+  state: z.string(),
+  partition: z.number().int().nonnegative().optional(),
+  /** Current allowed rate after adaptive throttling, and the policy's configured rate. */
+  ratePerSecond: z.number(),
+  configuredRatePerSecond: z.number(),
+  connections: z.number().int().nonnegative(),
+  maxConnections: z.number().int().nonnegative(),
+  queued: z.record(z.enum(TIERS), z.number().int().nonnegative()),
+  delivered: z.number().int().nonnegative(),
+  deferred: z.number().int().nonnegative(),
+  bounced: z.number().int().nonnegative(),
+  throttleEvents: z.number().int().nonnegative(),
+});
+export type DestinationStats = z.infer<typeof DestinationStats>;
+
+export const NodeStats = z.object({
+  v: z.literal(1),
+  nodeId: z.string(),
+  at: z.number().int(),
+  startedAt: z.number().int(),
+  partitions: z.array(z.number().int().nonnegative()),
+  rssBytes: z.number().int().nonnegative(),
+  /** Messages this node holds unacknowledged, per tier. */
+  inFlight: z.record(z.enum(TIERS), z.number().int().nonnegative()),
+  destinations: z.array(DestinationStats),
+});
+export type NodeStats = z.infer<typeof NodeStats>;
+
+export const statsSubject = (nodeId: string): string => `sluice.stats.${nodeId}`;
+export const STATS_ALL = "sluice.stats.>";
+export const STATS_INTERVAL_MS = 2000;
