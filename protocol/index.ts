@@ -17,6 +17,7 @@ export * from "./schemas/payload.ts";
 export * from "./schemas/delivery.ts";
 export * from "./schemas/job.ts";
 export * from "./schemas/event.ts";
+export * from "./schemas/policy.ts";
 export * from "./classify.ts";
 export * from "./events.ts";
 export * from "./payload-store.ts";
