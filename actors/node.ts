@@ -1,4 +1,4 @@
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -71,6 +71,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   let dispatcher: Dispatcher | undefined;
   const settler = new Settler({
     js,
+    jsm: await jetstreamManager(nc),
     attempts: attemptsKv,
     suppressions: suppressionsKv,
     suppressionCache,
