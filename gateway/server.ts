@@ -4,7 +4,9 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { connectNats, STREAMS, type Config } from "../protocol/index.ts";
 import type { GatewayContext } from "./context.ts";
+import { dlqRoutes } from "./routes/dlq.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { suppressionRoutes } from "./routes/suppressions.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -50,6 +52,8 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
     logController: new LogController({ disableRequestLogging: true }),
   });
   healthRoutes(app, ctx);
+  dlqRoutes(app, ctx);
+  suppressionRoutes(app, ctx);
   await app.listen({ host: config.http.host, port: config.http.port });
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.http.port;

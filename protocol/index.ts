@@ -23,3 +23,4 @@ export * from "./payload-store.ts";
 export * from "./suppressions.ts";
 export * from "./dead-letters.ts";
 export * from "./stats.ts";
+export * from "./dlq-admin.ts";
