@@ -27,3 +27,4 @@ export * from "./stats.ts";
 export * from "./requests.ts";
 export * from "./sdk.ts";
 export * from "./api-keys.ts";
+export * from "./dlq-admin.ts";
