@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { pino } from "pino";
-import { startOwnership, partitionsFor, type Ownership, type OwnershipEvent } from "../../actors/cluster/index.ts";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { startOwnership, partitionsFor, readClusterStatus, type Ownership, type OwnershipEvent } from "../../actors/cluster/index.ts";
 import { ensureTopology, KV_BUCKETS, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { sleep, waitFor } from "../harness/ports.ts";
@@ -87,6 +89,24 @@ test("three nodes split every partition between them, each by rendezvous hashing
   await waitForBalance("3 nodes to own all partitions");
   for (const m of alive()) assert.ok(m.ownership.owned().length > 0, `${m.id} owns nothing`);
   assert.deepEqual(exclusivity.violations, []);
+});
+
+test("sluice cluster shows each node, its lease age and the partitions it owns", async () => {
+  const status = await readClusterStatus(admin, P);
+  assert.deepEqual(status.unowned, []);
+  assert.deepEqual(status.nodes.map((n) => n.id), ["n1", "n2", "n3"]);
+  for (const n of status.nodes) {
+    assert.deepEqual(n.partitions, partitionsFor(n.id, P, ["n1", "n2", "n3"]));
+    assert.ok(n.leaseAgeMs !== undefined && n.leaseAgeMs < TTL_MS, `lease age ${n.leaseAgeMs}`);
+    assert.equal(n.pid, process.pid);
+  }
+  const out = execFileSync(process.execPath, [fileURLToPath(new URL("../../bin/sluice.js", import.meta.url)), "cluster"], {
+    env: { ...process.env, NATS_URL: server.url, SLUICE_PARTITIONS: String(P) },
+    encoding: "utf8",
+  });
+  assert.match(out, /^3 node\(s\), 16 partitions, lease TTL 2s/);
+  for (const n of status.nodes) assert.match(out, new RegExp(`^${n.id}\\s+\\S+\\s+${process.pid}\\s+\\S+\\s+${n.partitions.length}\\s+\\d`, "m"));
+  assert.match(out, /every partition is owned/);
 });
 
 test("a joining node takes its share; no partition is ever consumed by two nodes", async () => {
