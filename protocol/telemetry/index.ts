@@ -18,3 +18,5 @@ export function startTelemetry(options: { service: string; config: Pick<Config, 
   startMetrics(options.service);
   startTracing({ service: options.service, otlpEndpoint: options.config.otlpEndpoint });
 }
+export { watchCluster, type ClusterView, type ClusterViewOptions } from "./cluster-view.ts";
+export { ClusterAggregator, queueDepthBySubject, type ClusterStats, type ClusterSample, type DestinationView, type NodeView, type TierCounts } from "./cluster-aggregate.ts";
