@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   node: { summary: "run an actor node", load: () => import("./commands/node.ts") },
   init: { summary: "create or update the NATS topology and exit", load: () => import("./commands/init.ts") },
   config: { summary: "print the effective configuration, secrets masked", load: () => import("./commands/config.ts") },
+  top: { summary: "live terminal view of destinations and tiers (--once for one frame)", load: () => import("./commands/top.ts") },
   send: { summary: "send one message (--to) or one per CSV row (--csv) with a progress bar and summary", load: () => import("./commands/send.ts") },
 };
 
