@@ -5,6 +5,9 @@ import type { Logger } from "pino";
 import { connectNats, STREAMS, type Config } from "../protocol/index.ts";
 import type { GatewayContext } from "./context.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { statsRoutes } from "./routes/stats.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -50,6 +53,9 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
     logController: new LogController({ disableRequestLogging: true }),
   });
   healthRoutes(app, ctx);
+  metricsRoutes(app);
+  statsRoutes(app, ctx);
+  dashboardRoutes(app);
   await app.listen({ host: config.http.host, port: config.http.port });
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.http.port;

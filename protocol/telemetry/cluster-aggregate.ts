@@ -52,6 +52,8 @@ export interface ClusterStats {
   nodes: NodeView[];
   tiers: Record<TierName, { queued: number | undefined; inFlight: number }>;
   destinations: DestinationView[];
+  /** Dead letters kept in MAIL_DLQ (undefined until JetStream answered once). */
+  dlq: { messages: number | undefined };
   totals: { delivered: number; deferred: number; bounced: number; deliveredPerSecond: number; deferredPerSecond: number; bouncedPerSecond: number };
   history: ClusterSample[];
 }
@@ -92,6 +94,7 @@ export class ClusterAggregator {
   readonly #nodes = new Map<string, NodeEntry>();
   readonly #history: ClusterSample[] = [];
   #queued: TierCounts | undefined;
+  #dlq: number | undefined;
   readonly #options: AggregatorOptions;
 
   constructor(options: Partial<AggregatorOptions> = {}) {
@@ -119,6 +122,10 @@ export class ClusterAggregator {
 
   setQueueDepth(queued: TierCounts): void {
     this.#queued = queued;
+  }
+
+  setDeadLetters(messages: number): void {
+    this.#dlq = messages;
   }
 
   /** Live nodes (stale ones are forgotten). */
@@ -209,6 +216,7 @@ export class ClusterAggregator {
         .sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
       tiers,
       destinations,
+      dlq: { messages: this.#dlq },
       totals: {
         delivered: destinations.reduce((s, d) => s + d.delivered, 0),
         deferred: destinations.reduce((s, d) => s + d.deferred, 0),

@@ -57,6 +57,7 @@ export function watchCluster(nc: NatsConnection, options: ClusterViewOptions = {
       jsm ??= await jetstreamManager(nc, { timeout: 2000 });
       const info = await jsm.streams.info(STREAMS.send, { subjects_filter: subjects.sendAll });
       agg.setQueueDepth(queueDepthBySubject(info.state.subjects));
+      agg.setDeadLetters((await jsm.streams.info(STREAMS.dlq)).state.messages);
     } catch {
       // JetStream unreachable for a moment: keep the last depth; the next poll tries again.
     } finally {
