@@ -13,6 +13,9 @@ import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { dlqRoutes } from "./routes/dlq.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { statsRoutes } from "./routes/stats.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -80,6 +83,9 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
 
   dlqRoutes(app, ctx);
   suppressionRoutes(app, ctx);
+  metricsRoutes(app);
+  statsRoutes(app, ctx);
+  dashboardRoutes(app);
   await app.listen({ host: config.http.host, port: config.http.port });
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.http.port;
