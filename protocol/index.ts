@@ -24,3 +24,7 @@ export * from "./payload-store.ts";
 export * from "./suppressions.ts";
 export * from "./dead-letters.ts";
 export * from "./stats.ts";
+export * from "./requests.ts";
+export * from "./sdk.ts";
+export * from "./api-keys.ts";
+export * from "./dlq-admin.ts";

@@ -101,6 +101,8 @@ export function topologyFor(o: TopologyOptions): Topology {
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: nanos(o.dlqMaxAgeMs),
+      // A dead letter is fetched by id with a direct last-by-subject get (protocol/dlq-admin.ts).
+      allow_direct: true,
       duplicate_window: nanos(o.duplicateWindowMs),
       num_replicas: o.replicas,
     },
