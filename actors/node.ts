@@ -67,6 +67,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const router = new Router({ routes: config.routes, book });
   const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile), listUnsubscribe: config.listUnsubscribe, logger }, payloads);
   const suppressionCache = new SuppressionCache(suppressionsKv);
+  await suppressionCache.start(logger);
 
   let dispatcher: Dispatcher | undefined;
   const settler = new Settler({
@@ -153,6 +154,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         await setPartitions([]);
         await d.close();
         policyWatch.stop();
+        suppressionCache.stop();
         await sender.close();
         if (!injected) await nc.drain().catch(() => undefined);
         logger.info({ nodeId: config.nodeId }, "actor node stopped");
