@@ -1,2 +1,2 @@
 export { startNode, type ActorNode, type NodeOptions } from "./node.ts";
-export { PolicyBook, loadPolicyFile, watchPolicies, policyKeyToKvKey, type EffectivePolicy } from "./policies/index.ts";
+export { PolicyBook, loadPolicyFile, watchPolicies, applyKvPolicies, policyKeyToKvKey, type EffectivePolicy } from "./policies/index.ts";

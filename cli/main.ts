@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   init: { summary: "create or update the NATS topology and exit", load: () => import("./commands/init.ts") },
   keys: { summary: "create, list and revoke API keys", load: () => import("./commands/keys.ts") },
   config: { summary: "print the effective configuration, secrets masked", load: () => import("./commands/config.ts") },
+  policies: { summary: "print the effective per-destination delivery policy table", load: () => import("./commands/policies.ts") },
   top: { summary: "live terminal view of destinations and tiers (--once for one frame)", load: () => import("./commands/top.ts") },
   send: { summary: "send one message (--to) or one per CSV row (--csv) with a progress bar and summary", load: () => import("./commands/send.ts") },
 };
