@@ -11,6 +11,11 @@ import { batchRoutes } from "./routes/batches.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { dlqRoutes } from "./routes/dlq.ts";
+import { suppressionRoutes } from "./routes/suppressions.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { statsRoutes } from "./routes/stats.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -76,6 +81,11 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   messageRoutes(app, ctx);
   batchRoutes(app, ctx);
 
+  dlqRoutes(app, ctx);
+  suppressionRoutes(app, ctx);
+  metricsRoutes(app);
+  statsRoutes(app, ctx);
+  dashboardRoutes(app);
   await app.listen({ host: config.http.host, port: config.http.port });
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.http.port;
