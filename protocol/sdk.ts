@@ -125,7 +125,7 @@ export async function createProducer(
     payloads: await new Objm(nc).open(OBJECT_STORES.payloads),
     batches: await new Kvm(nc).open(KV_BUCKETS.batches),
     partitions: opts.partitions,
-    inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 2048,
+    inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 16 * 1024, // = SLUICE_INLINE_PAYLOAD_MAX default
   };
   return {
     send: async (request) => {
