@@ -38,7 +38,7 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   if (injected) state.attach(injected);
   const connecting = injected
     ? Promise.resolve()
-    : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true }).then((c) => {
+    : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true, noAsyncTraces: true }).then((c) => {
         state.attach(c);
         logger.info({ servers: config.nats.servers }, "gateway connected to NATS");
       });
