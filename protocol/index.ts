@@ -24,3 +24,7 @@ export * from "./suppressions.ts";
 export * from "./dead-letters.ts";
 export * from "./stats.ts";
 export * from "./dlq-admin.ts";
+export * from "./schemas/webhook.ts";
+export * from "./webhook-signature.ts";
+export * from "./net-guard.ts";
+export * from "./webhooks.ts";
