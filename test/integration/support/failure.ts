@@ -19,7 +19,11 @@ export async function testApp(nc: NatsConnection, config: Config, register: (app
       (request as unknown as { auth: unknown }).auth = { tenant, keyId: "test", scopes };
     }
   });
-  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }) };
+  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }),
+    deps: async () => {
+      throw new Error("the failure-path routes open their own handles (gateway/routes/caller.ts)");
+    },
+  };
   register(app, ctx);
   await app.ready();
   return app;
