@@ -32,3 +32,4 @@ export * from "./schemas/webhook.ts";
 export * from "./webhook-signature.ts";
 export * from "./net-guard.ts";
 export * from "./webhooks.ts";
+export * from "./status.ts";

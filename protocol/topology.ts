@@ -37,8 +37,6 @@ export interface TopologyOptions {
   leaseTtlMs: number;
   /** How long a webhook delivery is retried (default 24 h); the webhook stream keeps work a little longer. */
   webhookMaxAgeMs?: number;
-  /** Status index bucket limits (0 = none); see docs/architecture.md for what they cost. */
-  statusMaxBytes?: number;
 }
 
 export type StreamSpec = WithName<Partial<StreamConfig>>;
@@ -238,7 +236,6 @@ export function topologyOptionsFrom(config: {
   retention: { duplicateWindowMs: number; eventsMs: number; dlqMs: number };
   leaseTtlMs: number;
   webhooks?: { maxAgeMs: number };
-  statusIndex?: { maxBytes: number };
 }): TopologyOptions {
   return {
     partitions: config.partitions,
@@ -252,6 +249,5 @@ export function topologyOptionsFrom(config: {
     dlqMaxAgeMs: config.retention.dlqMs,
     leaseTtlMs: config.leaseTtlMs,
     ...(config.webhooks === undefined ? {} : { webhookMaxAgeMs: config.webhooks.maxAgeMs }),
-    ...(config.statusIndex === undefined ? {} : { statusMaxBytes: config.statusIndex.maxBytes }),
   };
 }
