@@ -18,7 +18,7 @@ import {
 const indexed = metrics.getMeter("sluice").createCounter("sluice_status_index_writes", { description: "Status index writes" });
 
 /** Events written at once; per key they stay in stream order. */
-const IN_FLIGHT = 64;
+const IN_FLIGHT = 256;
 
 export interface StatusIndexer {
   close(): Promise<void>;
