@@ -7,7 +7,7 @@ SHELL := /bin/bash
 NATS_URL ?= nats://127.0.0.1:4222
 export NATS_URL
 
-.PHONY: run test bench deps nats-server typecheck unit integration clean
+.PHONY: run test bench deps nats-server chromium typecheck unit integration clean
 
 deps: node_modules/.sluice-installed
 
@@ -18,6 +18,10 @@ node_modules/.sluice-installed: package.json package-lock.json
 nats-server:
 	@bash scripts/ensure-nats-server.sh
 
+# The dashboard test drives Debian's chromium headless.
+chromium:
+	@bash scripts/ensure-chromium.sh
+
 typecheck: deps
 	npx tsc --noEmit -p .
 
@@ -26,7 +30,7 @@ run: deps nats-server
 
 # One runner invocation so that its closing summary counts every test; files run one at
 # a time because integration tests measure rates and concurrency on a 2-core machine.
-test: deps nats-server typecheck
+test: deps nats-server chromium typecheck
 	node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
 	  $$(find test/unit test/integration -name '*.test.ts' | sort)
 	@bash scripts/check-test-leftovers.sh
@@ -34,7 +38,7 @@ test: deps nats-server typecheck
 unit: deps
 	node --import tsx --test $$(find test/unit -name '*.test.ts' | sort)
 
-integration: deps nats-server
+integration: deps nats-server chromium
 	node --import tsx --test --test-concurrency=1 $$(find test/integration -name '*.test.ts' | sort)
 
 bench: deps nats-server

@@ -1,0 +1,60 @@
+import { parseArgs } from "node:util";
+import { connectNats, loadConfig, STATS_INTERVAL_MS, validationError } from "../../protocol/index.ts";
+import { watchCluster } from "../../protocol/telemetry/index.ts";
+import { onShutdownSimple } from "../top/signals.ts";
+import { renderFrame } from "../top/render.ts";
+
+export const help = `sluice top
+
+A live view of the running cluster, read from NATS (NATS_URL): per tier, messages queued
+in JetStream and in flight on nodes; per destination, its actor state, delivery rate,
+allowed rate, connections, queue and outcomes. Redraws every --interval seconds (default 2).
+
+  --once         print one frame and exit (waits for a round of node snapshots)
+  --interval S   seconds between redraws
+  --limit N      destinations shown (default: as many as fit)`;
+
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { once: { type: "boolean", default: false }, interval: { type: "string", default: "2" }, limit: { type: "string" } },
+  });
+  const intervalMs = Number(values.interval) * 1000;
+  if (!(intervalMs >= 200)) throw validationError("invalid_arguments", "--interval must be a number of seconds, at least 0.2", "interval");
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw validationError("invalid_arguments", "--limit must be a positive whole number", "limit");
+
+  const config = loadConfig();
+  const nc = await connectNats(config.nats, "sluice-top", { waitOnFirstConnect: false });
+  const view = watchCluster(nc, { manual: true, intervalMs: STATS_INTERVAL_MS });
+  if (values.once) {
+    try {
+      // Two snapshots per node give rates; nodes publish every STATS_INTERVAL_MS.
+      await view.settled(2 * STATS_INTERVAL_MS + 1000);
+      await view.refresh();
+      process.stdout.write(renderFrame(view.current(false), limit === undefined ? {} : { maxDestinations: limit }));
+    } finally {
+      view.close();
+      await nc.close();
+    }
+    return;
+  }
+
+  const draw = async (): Promise<void> => {
+    await view.refresh();
+    const rows = process.stdout.rows ?? 40;
+    const frame = renderFrame(view.current(false), { width: process.stdout.columns ?? 120, maxDestinations: limit ?? Math.max(5, rows - 14) });
+    // Home, draw, clear what is left of the previous frame: no flicker from a full clear.
+    process.stdout.write(`\x1b[H${frame.replace(/\n/g, "\x1b[K\n")}\x1b[J`);
+  };
+  process.stdout.write("\x1b[?25l\x1b[2J");
+  const timer = setInterval(() => void draw(), intervalMs);
+  await draw();
+  await onShutdownSimple(async () => {
+    clearInterval(timer);
+    view.close();
+    process.stdout.write("\x1b[?25h\n");
+    await nc.close();
+  });
+}

@@ -1,0 +1,198 @@
+// Sluice dashboard: polls GET /v1/stats every 2 s and draws tiers, charts, destinations
+// and nodes; lists and replays the tenant's dead letters with the API key given.
+"use strict";
+
+(function () {
+  const TIERS = ["critical", "transactional", "bulk"];
+  const TIER_COLORS = { critical: "#ef5350", transactional: "#42a5f5", bulk: "#ab47bc" };
+  const OUTCOME_COLORS = { delivered: "#66bb6a", deferred: "#ffa726", bounced: "#ef5350" };
+  const DEST_COLORS = ["#26c6da", "#d4e157", "#ff7043", "#7e57c2", "#8d6e63", "#ec407a", "#9ccc65", "#5c6bc0"];
+  const HOUR = 3600000;
+  const $ = (id) => document.getElementById(id);
+  let apiKey = localStorage.getItem("sluice.apiKey") || "";
+
+  const num = (n) => (n === undefined || n === null ? "–" : Math.round(n).toLocaleString("en"));
+  const rate = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function setStatus(text, cls) {
+    const el = $("status");
+    el.textContent = text;
+    el.className = "status " + (cls || "");
+  }
+
+  function renderTiers(stats) {
+    $("tiers").replaceChildren(
+      ...TIERS.map((tier) => {
+        const t = stats.tiers[tier];
+        const card = document.createElement("div");
+        card.className = "card";
+        card.dataset.tier = tier;
+        card.innerHTML = `<div class="name"></div><div class="value"></div><div class="sub"></div>`;
+        card.querySelector(".name").textContent = tier;
+        card.querySelector(".value").textContent = num(t.queued);
+        card.querySelector(".sub").textContent = `queued · ${num(t.inFlight)} in flight`;
+        return card;
+      }),
+      (() => {
+        const card = document.createElement("div");
+        card.className = "card";
+        card.innerHTML = `<div class="name">dead letters</div><div class="value"></div><div class="sub">in MAIL_DLQ</div>`;
+        card.querySelector(".value").textContent = num(stats.dlq && stats.dlq.messages);
+        return card;
+      })(),
+    );
+  }
+
+  function renderCharts(stats) {
+    const h = stats.history;
+    // The axis spans the history there is (at least a minute, at most the hour kept).
+    const first = h.length > 0 ? h[0].at : stats.at;
+    const span = { from: stats.at - Math.min(HOUR, Math.max(60000, stats.at - first)), to: stats.at };
+    const queue = TIERS.map((tier) => ({
+      name: tier,
+      color: TIER_COLORS[tier],
+      points: h.filter((s) => s.queued).map((s) => [s.at, s.queued[tier]]),
+    }));
+    const throughput = ["delivered", "deferred", "bounced"].map((o) => ({
+      name: o,
+      color: OUTCOME_COLORS[o],
+      points: h.map((s) => [s.at, s[o + "PerSecond"]]),
+    }));
+    const names = [];
+    for (const s of h) for (const k of Object.keys(s.destinations)) if (!names.includes(k)) names.push(k);
+    const dests = names.slice(0, DEST_COLORS.length).map((name, i) => ({
+      name,
+      color: DEST_COLORS[i],
+      points: h.filter((s) => name in s.destinations).map((s) => [s.at, s.destinations[name]]),
+    }));
+    SluiceChart.draw($("chart-queue"), queue, span);
+    SluiceChart.legend($("legend-queue"), queue);
+    SluiceChart.draw($("chart-throughput"), throughput, span);
+    SluiceChart.legend($("legend-throughput"), throughput);
+    SluiceChart.draw($("chart-destinations"), dests, span);
+    SluiceChart.legend($("legend-destinations"), dests);
+  }
+
+  function renderDestinations(stats) {
+    $("destinations").tBodies[0].replaceChildren(
+      ...stats.destinations.map((d) => {
+        const tr = document.createElement("tr");
+        tr.dataset.destination = d.key;
+        const state = document.createElement("span");
+        state.className = "state state-" + d.state;
+        state.textContent = d.state;
+        const stateCell = document.createElement("td");
+        stateCell.append(state);
+        const allowed = d.ratePerSecond === d.configuredRatePerSecond ? rate(d.ratePerSecond) : `${rate(d.ratePerSecond)} of ${rate(d.configuredRatePerSecond)}`;
+        tr.append(
+          cell(d.key),
+          stateCell,
+          cell(rate(d.deliveredPerSecond), "num"),
+          cell(allowed, "num"),
+          cell(`${d.connections} / ${d.maxConnections}`, "num"),
+          cell(num(d.queued.critical + d.queued.transactional + d.queued.bulk), "num"),
+          cell(num(d.delivered), "num"),
+          cell(num(d.deferred), "num"),
+          cell(num(d.bounced), "num"),
+          cell(num(d.throttleEvents), "num"),
+          cell(d.nodeId),
+        );
+        return tr;
+      }),
+    );
+  }
+
+  function renderNodes(stats) {
+    $("nodes").tBodies[0].replaceChildren(
+      ...stats.nodes.map((n) => {
+        const tr = document.createElement("tr");
+        tr.append(
+          cell(n.nodeId),
+          cell(String(n.partitions), "num"),
+          cell(TIERS.map((t) => num(n.inFlight[t])).join(" / "), "num"),
+          cell(`${Math.round(n.rssBytes / 1048576)} MB`, "num"),
+          cell(`${Math.round((stats.at - n.startedAt) / 60000)} min`, "num"),
+        );
+        return tr;
+      }),
+    );
+  }
+
+  async function refreshStats() {
+    try {
+      const res = await fetch("/v1/stats", { cache: "no-store" });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const stats = await res.json();
+      renderTiers(stats);
+      renderCharts(stats);
+      renderDestinations(stats);
+      renderNodes(stats);
+      setStatus(`${stats.nodes.length} node(s) · updated ${new Date(stats.at).toLocaleTimeString()}`, "ok");
+      document.body.dataset.loaded = "true";
+    } catch (e) {
+      setStatus(`stats unavailable: ${e.message}`, "error");
+    }
+  }
+
+  async function api(method, path) {
+    const res = await fetch(path, { method, headers: { authorization: `Bearer ${apiKey}` } });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error((body.error && body.error.message) || `HTTP ${res.status}`);
+    return body;
+  }
+
+  async function refreshDlq() {
+    if (!apiKey) return;
+    try {
+      const page = await api("GET", "/v1/dlq?limit=50");
+      const items = page.deadLetters || [];
+      $("dlq-note").textContent = items.length === 0 ? "No dead letters for this tenant." : "";
+      $("dlq-count").textContent = page.next ? "(first 50)" : `(${items.length})`;
+      $("dlq").tBodies[0].replaceChildren(
+        ...items.map(({ deadLetter: dl }) => {
+          const tr = document.createElement("tr");
+          tr.dataset.id = dl.id;
+          const button = document.createElement("button");
+          button.textContent = "Replay";
+          button.className = "replay";
+          button.addEventListener("click", async () => {
+            button.disabled = true;
+            try {
+              await api("POST", `/v1/dlq/${encodeURIComponent(dl.id)}/replay`);
+              tr.remove();
+            } catch (e) {
+              button.disabled = false;
+              alert(`Replay failed: ${e.message}`);
+            }
+          });
+          const action = document.createElement("td");
+          action.append(button);
+          tr.append(cell(dl.message.rcptTo), cell(`${dl.reason.code}: ${dl.reason.message}`), cell(String(dl.attempts.length), "num"), cell(new Date(dl.at).toLocaleString()), action);
+          return tr;
+        }),
+      );
+    } catch (e) {
+      $("dlq-note").textContent = `Dead letters unavailable: ${e.message}`;
+    }
+  }
+
+  $("api-key").value = apiKey;
+  $("key-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    apiKey = $("api-key").value.trim();
+    localStorage.setItem("sluice.apiKey", apiKey);
+    refreshDlq();
+  });
+
+  refreshStats();
+  refreshDlq();
+  setInterval(refreshStats, 2000);
+  setInterval(refreshDlq, 10000);
+})();

@@ -1,0 +1,30 @@
+import { context, propagation, ROOT_CONTEXT, type Context, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
+import { Match, type MsgHdrs } from "@nats-io/transport-node";
+
+/**
+ * W3C trace context (`traceparent`, `tracestate`) carried in NATS message headers, so that
+ * a message's trace continues from the gateway's request through JetStream to the node.
+ * Without a registered propagator (telemetry not started) both are no-ops.
+ */
+
+const setter: TextMapSetter<MsgHdrs> = {
+  set: (headers, key, value) => headers.set(key, value),
+};
+
+const getter: TextMapGetter<MsgHdrs> = {
+  keys: (headers) => headers.keys(),
+  // Header names may have been canonicalised by another client ("Traceparent").
+  get: (headers, key) => (headers.has(key, Match.IgnoreCase) ? headers.get(key, Match.IgnoreCase) : undefined),
+};
+
+/** Write the active (or given) context's trace into `headers`. */
+export function injectTrace(headers: MsgHdrs, ctx: Context = context.active()): MsgHdrs {
+  propagation.inject(ctx, headers, setter);
+  return headers;
+}
+
+/** The remote parent carried by `headers`, or the root context when there is none. */
+export function extractTrace(headers?: MsgHdrs): Context {
+  if (!headers) return ROOT_CONTEXT;
+  return propagation.extract(ROOT_CONTEXT, headers, getter);
+}
