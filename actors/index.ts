@@ -1,1 +1,2 @@
-export { startNode, type ActorNode } from "./node.ts";
+export { startNode, type ActorNode, type NodeOptions } from "./node.ts";
+export { PolicyBook, loadPolicyFile, watchPolicies, policyKeyToKvKey, type EffectivePolicy } from "./policies/index.ts";

@@ -1,26 +1,160 @@
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom, type Config } from "../protocol/index.ts";
+import {
+  connectNats,
+  encode,
+  ensureTopology,
+  KV_BUCKETS,
+  OBJECT_STORES,
+  STATS_INTERVAL_MS,
+  statsSubject,
+  TIERS,
+  topologyFor,
+  topologyOptionsFrom,
+  type Config,
+  type NodeStats,
+  type TierName,
+} from "../protocol/index.ts";
+import { Dispatcher } from "./consumers/dispatcher.ts";
+import { TierConsumer } from "./consumers/tier-consumer.ts";
+import { PayloadCache } from "./payload-cache.ts";
+import { loadPolicyFile, PolicyBook, watchPolicies } from "./policies/index.ts";
+import { Router } from "./routing/index.ts";
+import { Settler } from "./settle.ts";
+import { loadDkimKeys } from "./smtp/dkim.ts";
+import { SmtpSender } from "./smtp/sender.ts";
+import { SuppressionCache } from "./suppression-cache.ts";
 
 export interface ActorNode {
-  /** Partitions this node consumes. One node owns all of them until cluster ownership exists. */
-  partitions: number[];
+  id: string;
+  /** Partitions this node consumes now. */
+  partitions(): number[];
+  /**
+   * Own exactly these partitions: stop pulling the ones left out, hand back what is queued
+   * from them, wait until what is being sent from them is settled, then start the new ones.
+   */
+  setPartitions(ps: number[]): Promise<void>;
+  stats(): NodeStats;
   close(): Promise<void>;
 }
 
+export interface NodeOptions {
+  partitions?: number[];
+}
+
 /**
- * An actor node: connects, makes sure the topology exists, and (once the delivery issue
- * lands) runs the per-(tier, partition) consumers and the domain actors.
+ * How many messages of a tier one node holds unacknowledged at most (queued in
+ * destination actors or being sent). Bulk may hold the most; critical never waits behind it
+ * because every tier has its own bound and its own consumers.
  */
-export async function startNode(config: Config, logger: Logger, injected?: NatsConnection): Promise<ActorNode> {
+const HELD_PER_TIER: Record<TierName, number> = { critical: 2_000, transactional: 5_000, bulk: 10_000 };
+const PULL_BATCH = 64;
+
+export async function startNode(config: Config, logger: Logger, injected?: NatsConnection, options: NodeOptions = {}): Promise<ActorNode> {
   const nc = injected ?? (await connectNats(config.nats, "sluice-node", { waitOnFirstConnect: true }));
   await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
-  const partitions = Array.from({ length: config.partitions }, (_, i) => i);
-  logger.info({ partitions: partitions.length }, "actor node ready");
+  const js = jetstream(nc);
+  const kvm = new Kvm(nc);
+  const [attemptsKv, suppressionsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions)]);
+  const payloads = new PayloadCache(await new Objm(nc).open(OBJECT_STORES.payloads));
+
+  const book = new PolicyBook(loadPolicyFile(config.policiesFile));
+  const policyWatch = await watchPolicies(nc, book, logger);
+  await policyWatch.ready;
+  const router = new Router({ routes: config.routes, book });
+  const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile), listUnsubscribe: config.listUnsubscribe, logger }, payloads);
+  const suppressionCache = new SuppressionCache(suppressionsKv);
+
+  let dispatcher: Dispatcher | undefined;
+  const settler = new Settler({
+    js,
+    attempts: attemptsKv,
+    suppressions: suppressionsKv,
+    suppressionCache,
+    retry: config.retry,
+    logger,
+    released: (job) => dispatcher?.released(job),
+  });
+  const d = new Dispatcher({
+    router,
+    book,
+    settler,
+    suppressions: suppressionCache,
+    send: (key, job, host, policy) => sender.send(key, job, host, policy),
+    maxAgeMs: config.retry.maxAgeMs,
+    ackWaitMs: config.ackWaitMs,
+    logger,
+  });
+  dispatcher = d;
+
+  const consumers = new Map<number, TierConsumer[]>();
+  const admit = (tier: TierName): Promise<void> | undefined => {
+    if (d.heldInTier(tier) < HELD_PER_TIER[tier]) return undefined;
+    return (async () => {
+      while (d.heldInTier(tier) >= HELD_PER_TIER[tier]) await d.changed();
+    })();
+  };
+
+  const startPartition = async (p: number): Promise<void> => {
+    const list = TIERS.map(
+      (tier) => new TierConsumer({ js, tier, partition: p, batch: PULL_BATCH, admit: () => admit(tier), handle: (msg) => d.handle(msg, tier, p), logger }),
+    );
+    consumers.set(p, list);
+    await Promise.all(list.map((c) => c.start()));
+  };
+
+  const setPartitions = async (wanted: number[]): Promise<void> => {
+    const next = new Set(wanted.filter((p) => Number.isInteger(p) && p >= 0 && p < config.partitions));
+    const removed = new Set([...consumers.keys()].filter((p) => !next.has(p)));
+    const added = [...next].filter((p) => !consumers.has(p));
+    d.setOwned(next);
+    if (removed.size > 0) {
+      await Promise.all([...removed].flatMap((p) => consumers.get(p) ?? []).map((c) => c.stop()));
+      for (const p of removed) consumers.delete(p);
+      d.release(removed);
+      while (d.heldInPartitions(removed) > 0) await Promise.race([d.changed(), new Promise((r) => setTimeout(r, 200))]);
+    }
+    await Promise.all(added.map((p) => startPartition(p)));
+    logger.info({ partitions: [...consumers.keys()].length, added: added.length, removed: removed.size }, "partitions updated");
+  };
+
+  const startedAt = Date.now();
+  const stats = (): NodeStats => ({
+    v: 1,
+    nodeId: config.nodeId,
+    at: Date.now(),
+    startedAt,
+    partitions: [...consumers.keys()].sort((a, b) => a - b),
+    rssBytes: process.memoryUsage.rss(),
+    inFlight: d.inFlight(),
+    destinations: d.destinationStats(),
+  });
+  const statsTimer = setInterval(() => {
+    if (!nc.isClosed()) nc.publish(statsSubject(config.nodeId), encode(stats()));
+  }, STATS_INTERVAL_MS);
+  statsTimer.unref();
+
+  await setPartitions(options.partitions ?? Array.from({ length: config.partitions }, (_, i) => i));
+  logger.info({ nodeId: config.nodeId, partitions: consumers.size }, "actor node ready");
+
+  let closing: Promise<void> | undefined;
   return {
-    partitions,
-    close: async () => {
-      if (!injected) await nc.drain().catch(() => undefined);
-    },
+    id: config.nodeId,
+    partitions: () => [...consumers.keys()].sort((a, b) => a - b),
+    setPartitions,
+    stats,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(statsTimer);
+        await setPartitions([]);
+        await d.close();
+        policyWatch.stop();
+        await sender.close();
+        if (!injected) await nc.drain().catch(() => undefined);
+        logger.info({ nodeId: config.nodeId }, "actor node stopped");
+      })()),
   };
 }

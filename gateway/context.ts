@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Config } from "../protocol/index.ts";
+import type { GatewayDeps } from "./nats-state.ts";
 
 /** What every route may use; built once by the server. */
 export interface GatewayContext {
@@ -8,4 +9,6 @@ export interface GatewayContext {
   logger: Logger;
   nats(): NatsConnection | undefined;
   ready(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** JetStream client and stores; throws a temporary error (answered 503 + Retry-After) while NATS is away. */
+  deps(): Promise<GatewayDeps>;
 }

@@ -3,8 +3,16 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { connectNats, STREAMS, type Config } from "../protocol/index.ts";
+import { authenticate, KEY_CACHE_MS } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
+import { installErrorHandling } from "./http-error.ts";
+import { NatsState } from "./nats-state.ts";
+import { batchRoutes } from "./routes/batches.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { messageRoutes } from "./routes/messages.ts";
+import { dlqRoutes } from "./routes/dlq.ts";
+import { suppressionRoutes } from "./routes/suppressions.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
@@ -16,16 +24,22 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+export interface GatewayOptions {
+  /** How long a key lookup is cached (revocation delay). */
+  keyCacheMs?: number;
+}
+
 /**
  * Start the HTTP gateway. It listens at once, even while NATS is unreachable, so that
  * health checks answer and mail requests get 503 instead of a refused connection.
  */
-export async function startGateway(config: Config, logger: Logger, injected?: NatsConnection): Promise<Gateway> {
-  let nc: NatsConnection | undefined = injected;
+export async function startGateway(config: Config, logger: Logger, injected?: NatsConnection, options: GatewayOptions = {}): Promise<Gateway> {
+  const state = new NatsState(config, logger);
+  if (injected) state.attach(injected);
   const connecting = injected
     ? Promise.resolve()
     : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true }).then((c) => {
-        nc = c;
+        state.attach(c);
         logger.info({ servers: config.nats.servers }, "gateway connected to NATS");
       });
   connecting.catch((e: unknown) => logger.error({ err: e }, "gateway could not connect to NATS"));
@@ -33,8 +47,10 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   const ctx: GatewayContext = {
     config,
     logger,
-    nats: () => nc,
+    nats: () => state.connection(),
+    deps: () => state.deps(),
     ready: async () => {
+      const nc = state.connection();
       if (!nc || nc.isClosed()) return { ok: false, reason: "not connected to NATS" };
       try {
         const jsm = await jetstreamManager(nc, { timeout: 2000 });
@@ -52,7 +68,21 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
     // outcomes are counted in metrics and errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  // JSON only: a text/plain body is a 415, not a string for the schema to puzzle over.
+  app.removeContentTypeParser("text/plain");
+  installErrorHandling(app);
+  const auth = authenticate(state, config.keyRatePerSecond, options.keyCacheMs ?? KEY_CACHE_MS);
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.url.startsWith("/v1/")) await auth.call(app, request, reply, () => undefined);
+  });
+
   healthRoutes(app, ctx);
+  docsRoutes(app);
+  messageRoutes(app, ctx);
+  batchRoutes(app, ctx);
+
+  dlqRoutes(app, ctx);
+  suppressionRoutes(app, ctx);
   metricsRoutes(app);
   statsRoutes(app, ctx);
   dashboardRoutes(app);
@@ -66,6 +96,7 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
     port,
     close: async () => {
       await app.close();
+      const nc = state.connection();
       if (!injected && nc) await nc.drain().catch(() => undefined);
     },
   };

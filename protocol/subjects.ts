@@ -36,6 +36,8 @@ export const KV_BUCKETS = {
   batches: "sluice_batches",
   partitions: "sluice_partitions",
   webhooks: "sluice_webhooks",
+  /** Attempt history of messages that failed at least once (a JetStream message cannot change on nak). */
+  attempts: "sluice_attempts",
 } as const;
 
 /**

@@ -101,6 +101,8 @@ export function topologyFor(o: TopologyOptions): Topology {
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: nanos(o.dlqMaxAgeMs),
+      // A dead letter is fetched by id with a direct last-by-subject get (protocol/dlq-admin.ts).
+      allow_direct: true,
       duplicate_window: nanos(o.duplicateWindowMs),
       num_replicas: o.replicas,
     },
@@ -164,6 +166,8 @@ export function topologyFor(o: TopologyOptions): Topology {
     { name: KV_BUCKETS.partitions, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
     { name: KV_BUCKETS.webhooks, options: { history: 1, replicas: o.replicas } },
     { name: KV_BUCKETS.status, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    // Only messages that failed pay for this; the TTL outlives the longest retry.
+    { name: KV_BUCKETS.attempts, options: { history: 1, ttl: o.retry.maxAgeMs + dayMs, replicas: o.replicas } },
     { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
   ];
 

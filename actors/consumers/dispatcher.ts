@@ -1,0 +1,174 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { DeliveryMessage, decode, domainOf, TIERS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { DestinationActor, type Clock } from "../domain/destination.ts";
+import type { Job, PostponeReason, SendResult } from "../domain/job.ts";
+import { deliveryMetrics } from "../metrics.ts";
+import type { PolicyBook } from "../policies/index.ts";
+import type { MxHost, Router } from "../routing/index.ts";
+import type { Settler } from "../settle.ts";
+import type { SuppressionCache } from "../suppression-cache.ts";
+
+export interface DispatcherDeps {
+  router: Router;
+  book: PolicyBook;
+  settler: Settler;
+  suppressions: SuppressionCache;
+  send(destinationKey: string, job: Job, host: MxHost, policy: Policy): Promise<SendResult>;
+  maxAgeMs: number;
+  ackWaitMs: number;
+  /** A destination with nothing to do for this long is retired (its memory freed). */
+  idleMs?: number;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * From a pulled JetStream message to a destination actor: validate, check suppression
+ * and age, route (MX or SLUICE_ROUTES), and offer it to the destination's actor. Counts
+ * what it holds per partition and tier, so partitions can be released cleanly.
+ */
+export class Dispatcher {
+  readonly destinations = new Map<string, DestinationActor>();
+  #heldByPartition = new Map<number, number>();
+  #heldByTier: Record<TierName, number> = { critical: 0, transactional: 0, bulk: 0 };
+  #owned = new Set<number>();
+  #waiters: (() => void)[] = [];
+  #keepAlive: NodeJS.Timeout;
+  #unsubscribePolicies: () => void;
+
+  constructor(private readonly d: DispatcherDeps) {
+    const every = Math.max(1000, Math.floor(d.ackWaitMs / 3));
+    this.#keepAlive = setInterval(() => {
+      const now = Date.now();
+      for (const dest of this.destinations.values()) dest.keepAlive(now, every);
+    }, every);
+    this.#keepAlive.unref();
+    this.#unsubscribePolicies = d.book.onChange(() => {
+      for (const dest of this.destinations.values()) dest.reconfigure(d.book.resolve(dest.key).policy);
+    });
+  }
+
+  setOwned(partitions: Iterable<number>): void {
+    this.#owned = new Set(partitions);
+  }
+
+  heldInTier(tier: TierName): number {
+    return this.#heldByTier[tier];
+  }
+
+  heldInPartitions(ps: Iterable<number>): number {
+    let n = 0;
+    for (const p of ps) n += this.#heldByPartition.get(p) ?? 0;
+    return n;
+  }
+
+  /** Resolves the next time anything this node holds is settled. */
+  changed(): Promise<void> {
+    return new Promise((r) => this.#waiters.push(r));
+  }
+
+  /** Take one pulled message. Never throws; every path ends in ack, nak or term. */
+  handle(msg: JsMsg, tier: TierName, partition: number): void {
+    const decoded = decode(DeliveryMessage, msg.data, "delivery message");
+    if (!decoded.ok) {
+      this.d.settler.invalid(msg, decoded.error.message).catch((e: unknown) => this.d.logger.error({ err: e }, "could not dead-letter an invalid message"));
+      return;
+    }
+    const message = decoded.value;
+    const domain = domainOf(message.rcptTo) ?? "";
+    const job: Job = { message, msg, partition, domain, queuedAt: 0, touchedAt: 0 };
+    this.#hold(job, +1);
+    this.#route(job, tier).catch((e: unknown) => {
+      this.d.logger.error({ err: e, messageId: message.id }, "dispatch failed; the message goes back to JetStream");
+      this.d.settler.postponed(job, 5000, "released").catch(() => undefined);
+    });
+  }
+
+  async #route(job: Job, tier: TierName): Promise<void> {
+    const m = job.message;
+    if (m.tier !== tier) this.d.logger.warn({ messageId: m.id, subjectTier: tier, tier: m.tier }, "message tier differs from its subject; serving it by its subject");
+    if (Date.now() >= m.createdAt + this.d.maxAgeMs) return this.d.settler.expired(job);
+    const suppressed = await this.d.suppressions.get(m.tenant, m.rcptTo);
+    if (suppressed) return this.d.settler.suppressed(job, suppressed);
+    const resolution = await this.d.router.resolve(job.domain);
+    if (!resolution.ok) {
+      const permanent = resolution.error.kind === "permanent";
+      return this.d.settler.outcome(job, {
+        kind: "failed",
+        mx: undefined,
+        classification: { outcome: permanent ? "bounce" : "retry", category: permanent ? "domain_not_found" : "network", throttle: false },
+        error: resolution.error.message,
+      });
+    }
+    if (!this.#owned.has(job.partition)) return this.d.settler.postponed(job, 0, "released");
+    this.#destination(resolution.target.key, resolution.target.hosts).offer(job);
+  }
+
+  #destination(key: string, hosts: MxHost[]): DestinationActor {
+    let dest = this.destinations.get(key);
+    if (dest && !dest.retired) return dest;
+    dest = new DestinationActor(key, hosts, this.d.book.resolve(key).policy, {
+      send: (job, host, policy) => this.d.send(key, job, host, policy),
+      settle: (job, result) => this.d.settler.outcome(job, result),
+      postpone: (job, delayMs, why) => {
+        this.d.settler.postponed(job, delayMs, why).catch((e: unknown) => this.d.logger.error({ err: e, messageId: job.message.id }, "postpone failed"));
+      },
+      retired: (k) => {
+        const current = this.destinations.get(k);
+        if (current?.retired) {
+          current.stop();
+          this.destinations.delete(k);
+        }
+      },
+      now: Date.now,
+      ackWaitMs: this.d.ackWaitMs,
+      idleMs: this.d.idleMs ?? 5 * 60_000,
+      logger: this.d.logger,
+      metrics: { throttled: (k) => deliveryMetrics.throttled.add(1, { domain: k }), delivered: () => undefined },
+      ...(this.d.clock ? { clock: this.d.clock } : {}),
+    });
+    this.destinations.set(key, dest);
+    return dest;
+  }
+
+  /** Hand back every queued (not sending) job of these partitions. */
+  release(partitions: ReadonlySet<number>): void {
+    for (const dest of this.destinations.values()) {
+      for (const job of dest.release((j) => partitions.has(j.partition))) {
+        this.d.settler.postponed(job, 0, "released").catch(() => undefined);
+      }
+    }
+  }
+
+  /** Called by the settler when a job is acked or naked. */
+  released(job: Job): void {
+    this.#hold(job, -1);
+  }
+
+  #hold(job: Job, delta: number): void {
+    this.#heldByPartition.set(job.partition, (this.#heldByPartition.get(job.partition) ?? 0) + delta);
+    this.#heldByTier[job.message.tier] += delta;
+    if (delta < 0 && this.#waiters.length > 0) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  destinationStats(): DestinationStats[] {
+    return [...this.destinations.values()].map((d) => d.stats());
+  }
+
+  inFlight(): Record<TierName, number> {
+    return Object.fromEntries(TIERS.map((t) => [t, Math.max(0, this.#heldByTier[t])])) as Record<TierName, number>;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#keepAlive);
+    this.#unsubscribePolicies();
+    await Promise.all([...this.destinations.values()].map((d) => d.idle()));
+    for (const d of this.destinations.values()) d.stop();
+    this.destinations.clear();
+  }
+}

@@ -1,0 +1,114 @@
+import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { metrics } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import { z } from "zod";
+import {
+  ADVISORY_STREAM,
+  decode,
+  DeliveryMessage,
+  eventId,
+  publishDeadLetter,
+  publishEvent,
+  STREAMS,
+  type Config,
+} from "../protocol/index.ts";
+
+/**
+ * Turns JetStream MAX_DELIVERIES advisories into dead letters. A message that was delivered
+ * max_deliver times without an ack or term (it crashed its worker every time, or a bug kept
+ * it from being settled) stays in the work-queue stream forever otherwise; here it gets a
+ * dead letter with reason `max_deliveries`, a `dead_lettered` event, and leaves MAIL_SEND.
+ */
+
+/** io.nats.jetstream.advisory.v1.max_deliver, the fields we use. */
+const MaxDeliveriesAdvisory = z.object({
+  type: z.literal("io.nats.jetstream.advisory.v1.max_deliver"),
+  stream: z.string(),
+  consumer: z.string(),
+  stream_seq: z.number().int().positive(),
+  deliveries: z.number().int(),
+});
+
+const meter = metrics.getMeter("sluice");
+const deadLettered = meter.createCounter("sluice_dead_letters", { description: "Messages dead-lettered, by reason" });
+
+export interface DeadLetterer {
+  close(): Promise<void>;
+}
+
+export async function startDeadLetterer(nc: NatsConnection, _config: Config, logger: Logger): Promise<DeadLetterer> {
+  const log = logger.child({ part: "dead-letterer" });
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const consumer = await js.consumers.get(ADVISORY_STREAM, "dead_letterer");
+  const messages = await consumer.consume({ max_messages: 16 });
+
+  async function handle(m: JsMsg): Promise<void> {
+    const advisory = decode(MaxDeliveriesAdvisory, m.data, "max-deliveries advisory");
+    if (!advisory.ok || advisory.value.stream !== STREAMS.send) {
+      if (!advisory.ok) log.warn({ err: advisory.error.message }, "ignoring an advisory that is not a max-deliveries advisory");
+      m.ack();
+      return;
+    }
+    const { stream_seq: seq, consumer: from, deliveries } = advisory.value;
+    const stored = await jsm.streams.getMessage(STREAMS.send, { seq });
+    if (stored === null) {
+      m.ack(); // settled or already dead-lettered in the meantime: nothing left to do
+      return;
+    }
+    const decoded = decode(DeliveryMessage, stored.data, "delivery message");
+    if (!decoded.ok) {
+      // Without a valid envelope there is no tenant to file it under; the log keeps a trace.
+      log.error({ seq, subject: stored.subject, err: decoded.error.message, preview: Buffer.from(stored.data.subarray(0, 200)).toString() }, "dropping an undecodable message that exhausted max_deliver");
+      deadLettered.add(1, { reason: "undecodable" });
+    } else {
+      const message = decoded.value;
+      const now = Date.now();
+      const reason = {
+        code: "max_deliveries",
+        message: `delivered ${deliveries} times by consumer ${from} without being settled (it may crash its worker)`,
+      };
+      await publishDeadLetter(js, { v: 1, id: message.id, tenant: message.tenant, at: now, reason, message, attempts: message.attempts });
+      await publishEvent(js, {
+        v: 1,
+        id: eventId(message.id, "dead_lettered", message.attempts.length),
+        type: "dead_lettered",
+        tenant: message.tenant,
+        messageId: message.id,
+        requestId: message.requestId,
+        ...(message.batchId === undefined ? {} : { batchId: message.batchId }),
+        tier: message.tier,
+        rcptTo: message.rcptTo,
+        at: now,
+        attempt: message.attempts.length,
+        reason: reason.code,
+      });
+      deadLettered.add(1, { reason: reason.code, tier: message.tier });
+      log.warn({ messageId: message.id, tenant: message.tenant, seq, deliveries, consumer: from }, "dead-lettered a message that exhausted max_deliver");
+    }
+    await jsm.streams.deleteMessage(STREAMS.send, seq, false).catch((e: unknown) => {
+      log.debug({ err: e, seq }, "message already gone from MAIL_SEND");
+    });
+    m.ack();
+  }
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      try {
+        await handle(m);
+      } catch (e) {
+        log.error({ err: e }, "could not dead-letter; the advisory will be retried");
+        m.nak(2000);
+      }
+    }
+  })();
+
+  log.info("dead-letterer consuming max-deliveries advisories");
+  return {
+    close: async () => {
+      await messages.close();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import type { Classification, DeliveryMessage, SmtpReply } from "../../protocol/index.ts";
+
+/** One recipient message held by this node, from pull to ack/nak. */
+export interface Job {
+  message: DeliveryMessage;
+  msg: JsMsg;
+  partition: number;
+  domain: string;
+  /** When the job entered its destination's local queue (for ack-wait keep-alive). */
+  queuedAt: number;
+  /** Last time `working()` extended its ack deadline. */
+  touchedAt: number;
+}
+
+export type SendResult =
+  | { kind: "delivered"; mx: string; reply: SmtpReply }
+  | { kind: "failed"; mx: string | undefined; classification: Classification; reply?: SmtpReply; error: string };
+
+/** Why a job goes back to JetStream without an SMTP attempt. */
+export type PostponeReason = "overflow" | "suspended" | "released";

@@ -1,0 +1,88 @@
+import { jetstream, type JsMsg } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { BatchJob, decode, KV_BUCKETS, OBJECT_STORES, STREAMS, type Config } from "../../protocol/index.ts";
+import { expandJob, type ExpandDeps } from "./expand.ts";
+
+export const FANOUT_CONSUMER = "fanout";
+
+export interface Fanout {
+  /** Stop after the current window; an unfinished job goes back to JetStream (nak) and resumes from its checkpoint. */
+  close(): Promise<void>;
+}
+
+/**
+ * The fan-out actor: takes batch jobs from MAIL_JOBS (consumer `fanout`, shared by every
+ * node), and publishes one MAIL_SEND message per recipient. Resumable without
+ * duplicates: progress is checkpointed in KV `sluice_batches` after each window, and every
+ * message carries its recipient id as msgID. One job at a time per process.
+ */
+export function startFanout(nc: NatsConnection, config: Pick<Config, "partitions">, logger: Logger): Fanout {
+  const log = logger.child({ part: "fanout" });
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+
+  const running = (async () => {
+    const js = jetstream(nc);
+    let deps: ExpandDeps | undefined;
+    while (!stopped) {
+      try {
+        deps ??= {
+          js,
+          payloads: await new Objm(js).open(OBJECT_STORES.payloads),
+          batches: await new Kvm(js).open(KV_BUCKETS.batches),
+          partitions: config.partitions,
+          logger: log,
+          stopping: () => stopped,
+        };
+        const consumer = await js.consumers.get(STREAMS.jobs, FANOUT_CONSUMER);
+        while (!stopped) {
+          const msg = await consumer.next({ expires: 2000 });
+          if (msg !== null) await handle(deps, msg);
+        }
+      } catch (e) {
+        if (stopped) break;
+        log.warn({ err: e }, "fan-out cannot reach JetStream; retrying");
+        await pause(1000);
+      }
+    }
+  })();
+
+  async function handle(deps: ExpandDeps, msg: JsMsg): Promise<void> {
+    const decoded = decode(BatchJob, msg.data, "batch job");
+    if (!decoded.ok) {
+      log.error({ err: decoded.error.message, seq: msg.seq }, "invalid batch job on MAIL_JOBS; dropping it");
+      msg.term();
+      return;
+    }
+    try {
+      const outcome = await expandJob(deps, msg, decoded.value);
+      if (outcome === "stopped") msg.nak();
+      else if (outcome === "invalid") msg.term();
+      else await msg.ackAck();
+    } catch (e) {
+      // NATS trouble or a full MAIL_SEND: the checkpoint holds; try again later, backing off.
+      const delay = Math.min(60_000, 1000 * 2 ** Math.min(6, msg.info.deliveryCount));
+      log.warn({ err: e, batchId: decoded.value.batchId, retryInMs: delay }, "batch fan-out interrupted; will resume from its checkpoint");
+      msg.nak(delay);
+    }
+  }
+
+  return {
+    close: async () => {
+      stopped = true;
+      wake?.();
+      await running;
+    },
+  };
+}

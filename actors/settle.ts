@@ -1,0 +1,213 @@
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { Logger } from "pino";
+import {
+  addSuppression,
+  Attempt,
+  decode,
+  encode,
+  eventId,
+  publishDeadLetter,
+  publishEvent,
+  RECIPIENT_ID_PATTERN,
+  retryDelay,
+  TENANT_PATTERN,
+  type Category,
+  type DeadLetter,
+  type DeliveryMessage,
+  type MailEvent,
+  type RetryPolicy,
+  type SmtpReply,
+  type Suppression,
+} from "../protocol/index.ts";
+import { z } from "zod";
+import type { Job, PostponeReason, SendResult } from "./domain/job.ts";
+import { deliveryMetrics } from "./metrics.ts";
+import type { SuppressionCache } from "./suppression-cache.ts";
+
+export interface SettleDeps {
+  js: JetStreamClient;
+  attempts: KV;
+  suppressions: KV;
+  suppressionCache: SuppressionCache;
+  retry: RetryPolicy;
+  logger: Logger;
+  now?: () => number;
+  /** Called once a job is acked or naked (the node counts what it holds). */
+  released(job: Job): void;
+}
+
+const AttemptList = z.array(Attempt);
+const MAX_KEPT_ATTEMPTS = 200;
+// Categories that mean "this mailbox does not exist": suppress, so the sender's reputation stops paying for it.
+const HARD_BOUNCES: ReadonlySet<Category> = new Set(["unknown_user"]);
+
+/**
+ * The one seam where an outcome becomes events, dead letters, suppressions and an
+ * ack or nak. Order matters: the durable record (attempt history, dead letter, event) is
+ * written first and the JetStream message settled last, so a crash in between only
+ * repeats work (events and dead letters have deterministic ids and are stored once).
+ */
+export class Settler {
+  constructor(private readonly d: SettleDeps) {}
+
+  #now(): number {
+    return (this.d.now ?? Date.now)();
+  }
+
+  /** Attempts made before this delivery: from the message, plus the KV history if it was redelivered. */
+  async priorAttempts(job: Job): Promise<Attempt[]> {
+    const own = job.message.attempts;
+    if (job.msg.info.deliveryCount <= 1) return own;
+    const e = await this.d.attempts.get(job.message.id);
+    if (e === null || e.operation !== "PUT") return own;
+    const decoded = decode(AttemptList, e.value, "attempts");
+    return decoded.ok ? [...own, ...decoded.value] : own;
+  }
+
+  async outcome(job: Job, result: SendResult): Promise<void> {
+    const now = this.#now();
+    if (result.kind === "delivered") {
+      await this.#event(job, "delivered", (await this.#attemptNumber(job)) + 1, { mx: result.mx, reply: result.reply });
+      deliveryMetrics.delivered.add(1, { tier: job.message.tier, domain: job.domain });
+      this.#ack(job);
+      return;
+    }
+    const attempt: Attempt = {
+      at: now,
+      ...(result.mx !== undefined ? { mx: result.mx } : {}),
+      ...(result.reply ? { code: result.reply.code, text: result.reply.text } : { text: result.error.slice(0, 1000) }),
+      ...(result.reply?.enhanced ? { enhanced: result.reply.enhanced } : {}),
+      outcome: result.classification.outcome,
+      category: result.classification.category,
+    };
+    const attempts = [...(await this.priorAttempts(job)), attempt];
+    const n = attempts.length;
+    const extra = { mx: result.mx, reply: result.reply, category: result.classification.category };
+    if (result.classification.outcome === "bounce") {
+      await this.#bounce(job, attempts, extra);
+      return;
+    }
+    const delay = retryDelay(this.d.retry, n);
+    const deadline = job.message.createdAt + this.d.retry.maxAgeMs;
+    if (now + delay > deadline) {
+      await this.#deadLetter(job, attempts, { code: "max_age", message: `not delivered within the maximum age; last reply: ${attempt.text}`, category: attempt.category }, "failed");
+      return;
+    }
+    await this.d.attempts.put(job.message.id, encode(attempts.slice(-MAX_KEPT_ATTEMPTS)));
+    await this.#event(job, "deferred", n, { ...extra, nextAttemptAt: now + delay });
+    deliveryMetrics.deferred.add(1, { tier: job.message.tier, domain: job.domain, category: attempt.category ?? "other" });
+    this.#nak(job, delay);
+  }
+
+  /** Back to JetStream without an attempt (destination busy or suspended, partition released). */
+  async postponed(job: Job, delayMs: number, why: PostponeReason): Promise<void> {
+    if (why !== "released" && this.#now() + delayMs > job.message.createdAt + this.d.retry.maxAgeMs) {
+      await this.expired(job);
+      return;
+    }
+    deliveryMetrics.postponed.add(1, { reason: why });
+    this.#nak(job, why === "released" ? 0 : delayMs);
+  }
+
+  /** The message is past its maximum age before this attempt. */
+  async expired(job: Job): Promise<void> {
+    const attempts = await this.priorAttempts(job);
+    const last = attempts[attempts.length - 1];
+    await this.#deadLetter(job, attempts, { code: "max_age", message: `not delivered within the maximum age${last ? `; last reply: ${last.text}` : ""}`, ...(last?.category ? { category: last.category } : {}) }, "failed");
+  }
+
+  async suppressed(job: Job, s: Suppression): Promise<void> {
+    await this.#event(job, "suppressed", 0, { reason: s.reason });
+    deliveryMetrics.suppressed.add(1, { tier: job.message.tier });
+    this.#ack(job);
+  }
+
+  /** A message that fails the DeliveryMessage schema: dead-lettered if we can say whose it is, else termed. */
+  async invalid(msg: JsMsg, error: string): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = msg.json();
+    } catch {
+      raw = undefined;
+    }
+    const r = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+    const tenant = typeof r.tenant === "string" && TENANT_PATTERN.test(r.tenant) ? r.tenant : undefined;
+    const id = typeof r.id === "string" && RECIPIENT_ID_PATTERN.test(r.id) ? r.id : undefined;
+    this.d.logger.warn({ subject: msg.subject, seq: msg.seq, messageId: id, tenant, error }, "invalid message on MAIL_SEND");
+    if (tenant === undefined || id === undefined) {
+      msg.term(error);
+      return;
+    }
+    // The dead letter carries what was received, as received, so an operator can see and fix it.
+    const dl = { v: 1, id, tenant, at: this.#now(), reason: { code: "invalid_message", message: error }, message: raw, attempts: [] } as unknown as DeadLetter;
+    await publishDeadLetter(this.d.js, dl);
+    msg.ack();
+  }
+
+  async #bounce(job: Job, attempts: Attempt[], extra: { mx?: string | undefined; reply?: SmtpReply | undefined; category: Category }): Promise<void> {
+    const m = job.message;
+    await this.#event(job, "bounced", attempts.length, extra);
+    deliveryMetrics.bounced.add(1, { tier: m.tier, domain: job.domain, category: extra.category });
+    if (HARD_BOUNCES.has(extra.category)) {
+      const s: Suppression = { address: m.rcptTo.toLowerCase(), reason: "hard_bounce", detail: extra.reply ? `${extra.reply.code} ${extra.reply.text}`.slice(0, 1000) : undefined, at: this.#now() };
+      if (s.detail === undefined) delete s.detail;
+      await addSuppression(this.d.suppressions, m.tenant, s);
+      this.d.suppressionCache.remember(m.tenant, m.rcptTo, s);
+    }
+    const last = attempts[attempts.length - 1];
+    await this.#deadLetter(job, attempts, { code: "bounce", message: last ? `${last.code ?? ""} ${last.text}`.trim() : "permanent failure", category: extra.category });
+  }
+
+  async #deadLetter(job: Job, attempts: Attempt[], reason: DeadLetter["reason"], failedEvent?: "failed"): Promise<void> {
+    const m = job.message;
+    const dl: DeadLetter = {
+      v: 1,
+      id: m.id,
+      tenant: m.tenant,
+      at: this.#now(),
+      reason,
+      message: { ...m, attempts: attempts.slice(-MAX_KEPT_ATTEMPTS) },
+      attempts,
+    };
+    await publishDeadLetter(this.d.js, dl);
+    if (failedEvent) await this.#event(job, failedEvent, attempts.length, { reason: reason.code, ...(reason.category ? { category: reason.category } : {}) });
+    await this.#event(job, "dead_lettered", attempts.length, { reason: reason.code, ...(reason.category ? { category: reason.category } : {}) });
+    deliveryMetrics.deadLettered.add(1, { tier: m.tier, reason: reason.code });
+    this.#ack(job);
+  }
+
+  async #attemptNumber(job: Job): Promise<number> {
+    return job.msg.info.deliveryCount <= 1 ? job.message.attempts.length : (await this.priorAttempts(job)).length;
+  }
+
+  async #event(
+    job: Job,
+    type: MailEvent["type"],
+    attempt: number,
+    extra: { mx?: string | undefined; reply?: SmtpReply | undefined; category?: string; reason?: string; nextAttemptAt?: number },
+  ): Promise<void> {
+    const m = job.message;
+    const event: MailEvent = { v: 1, id: eventId(m.id, type, attempt), type, tenant: m.tenant, messageId: m.id, requestId: m.requestId, tier: m.tier, rcptTo: m.rcptTo, at: this.#now(), attempt };
+    if (m.batchId !== undefined) event.batchId = m.batchId;
+    if (m.metadata !== undefined) event.metadata = m.metadata;
+    if (extra.mx !== undefined) event.mx = extra.mx;
+    if (extra.reply !== undefined) event.reply = extra.reply;
+    if (extra.category !== undefined) event.category = extra.category;
+    if (extra.reason !== undefined) event.reason = extra.reason;
+    if (extra.nextAttemptAt !== undefined) event.nextAttemptAt = extra.nextAttemptAt;
+    await publishEvent(this.d.js, event);
+  }
+
+  #ack(job: Job): void {
+    job.msg.ack();
+    this.d.released(job);
+  }
+
+  #nak(job: Job, delayMs: number): void {
+    job.msg.nak(delayMs);
+    this.d.released(job);
+  }
+}
+
+export type { DeliveryMessage };

@@ -1,0 +1,86 @@
+import { randomUUID } from "node:crypto";
+import MailComposer from "nodemailer/lib/mail-composer";
+import type { DeliveryMessage, Payload } from "../../protocol/index.ts";
+
+/**
+ * MIME is built once per payload and reused for every recipient: only Message-ID, Date
+ * and (for bulk) List-Unsubscribe differ, and those are spliced into the header block.
+ * A payload with `{{var}}` placeholders is built per recipient, with its values filled.
+ */
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]{1,64})\s*\}\}/g;
+const TEMPLATE_ID = "sluice-template-message-id@sluice.invalid";
+const TEMPLATE_DATE = new Date(0);
+
+export interface MimeTemplate {
+  /** Header block without Message-ID and Date, ending in CRLF. */
+  headers: string;
+  body: Buffer;
+}
+
+export const usesVariables = (p: Payload): boolean =>
+  [p.subject, p.text ?? "", p.html ?? ""].some((s) => {
+    PLACEHOLDER.lastIndex = 0;
+    return PLACEHOLDER.test(s);
+  });
+
+export function substitute(text: string, vars: Record<string, string>, escape: (s: string) => string = (s) => s): string {
+  return text.replace(PLACEHOLDER, (_m, name: string) => escape(vars[name] ?? ""));
+}
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// A variable must never break out of the Subject header (header injection through vars).
+const headerSafe = (s: string): string => s.replace(/[\r\n\x00-\x08\x0b-\x1f\x7f]+/g, " ");
+
+export function personalise(p: Payload, vars: Record<string, string>): Payload {
+  const out: Payload = { ...p, subject: substitute(p.subject, vars, headerSafe) };
+  if (p.text !== undefined) out.text = substitute(p.text, vars);
+  if (p.html !== undefined) out.html = substitute(p.html, vars, escapeHtml);
+  return out;
+}
+
+export async function buildTemplate(p: Payload): Promise<MimeTemplate> {
+  const composer = new MailComposer({
+    from: p.from,
+    ...(p.replyTo ? { replyTo: p.replyTo } : {}),
+    ...(p.to ? { to: p.to } : {}),
+    ...(p.cc ? { cc: p.cc } : {}),
+    subject: p.subject,
+    ...(p.text !== undefined ? { text: p.text } : {}),
+    ...(p.html !== undefined ? { html: p.html } : {}),
+    ...(p.headers ? { headers: p.headers } : {}),
+    attachments: (p.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.contentBase64, encoding: "base64" })),
+    messageId: `<${TEMPLATE_ID}>`,
+    date: TEMPLATE_DATE,
+  });
+  const raw = await composer.compile().build();
+  const split = raw.indexOf("\r\n\r\n");
+  const head = raw.subarray(0, split + 2).toString("latin1");
+  const headers = head
+    .split(/\r\n(?![ \t])/)
+    .filter((line) => line !== "" && !/^(Message-ID|Date):/i.test(line))
+    .map((line) => line + "\r\n")
+    .join("");
+  return { headers, body: raw.subarray(split + 2) };
+}
+
+export interface PerRecipient {
+  messageIdDomain: string;
+  listUnsubscribe: string | undefined;
+  now: number;
+}
+
+/** The final bytes for one recipient: per-recipient headers + the shared template. */
+export function render(t: MimeTemplate, message: DeliveryMessage, o: PerRecipient): Buffer {
+  let extra = `Message-ID: <${message.id}.${randomUUID().slice(0, 8)}@${o.messageIdDomain}>\r\nDate: ${new Date(o.now).toUTCString().replace("GMT", "+0000")}\r\n`;
+  if (message.tier === "bulk" && o.listUnsubscribe !== undefined) {
+    extra += `List-Unsubscribe: <${o.listUnsubscribe}>\r\n`;
+    if (/^https:/i.test(o.listUnsubscribe)) extra += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+  }
+  return Buffer.concat([Buffer.from(extra + t.headers, "latin1"), t.body]);
+}
+
+/** The List-Unsubscribe target of one message: the configured URL template, else mailto the sender. */
+export function listUnsubscribeFor(template: string | undefined, message: DeliveryMessage): string {
+  if (template !== undefined) return template.replaceAll("{{id}}", encodeURIComponent(message.id));
+  return `mailto:${message.mailFrom}?subject=unsubscribe`;
+}

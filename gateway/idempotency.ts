@@ -1,0 +1,107 @@
+import { createHash } from "node:crypto";
+import type { KV } from "@nats-io/kv";
+import { z } from "zod";
+import { decode, encode } from "../protocol/index.ts";
+import { HttpError } from "./http-error.ts";
+
+/**
+ * `Idempotency-Key`: the first request with a key claims it in KV `sluice_idempotency`
+ * (create = compare-and-set on "absent"; the bucket's TTL is 24 h) and stores its answer
+ * when done. A repeat with the same body gets that answer and sends nothing; with another
+ * body it gets 409. A concurrent repeat waits for the first to finish. A claim left by a
+ * process that died mid-request is taken over after STALE_MS.
+ */
+
+const Claim = z.object({
+  state: z.enum(["pending", "done"]),
+  bodyHash: z.string(),
+  at: z.number(),
+  status: z.number().optional(),
+  response: z.unknown().optional(),
+});
+type Claim = z.infer<typeof Claim>;
+
+const STALE_MS = 30_000;
+const WAIT_MS = 10_000;
+
+const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
+
+/** Key order does not change a body's identity. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      : v,
+  );
+}
+
+export interface Answer {
+  status: number;
+  body: unknown;
+  replayed: boolean;
+}
+
+export async function idempotent(
+  kv: KV,
+  scope: { tenant: string; route: string },
+  idempotencyKey: string | undefined,
+  body: unknown,
+  work: () => Promise<unknown>,
+  status = 202,
+): Promise<Answer> {
+  if (idempotencyKey === undefined) return { status, body: await work(), replayed: false };
+  if (idempotencyKey.length === 0 || idempotencyKey.length > 255 || !/^[\x21-\x7e]+$/.test(idempotencyKey)) {
+    throw new HttpError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable ASCII characters", "Idempotency-Key");
+  }
+  const kvKey = `${scope.tenant}.${scope.route}.${sha256(idempotencyKey)}`;
+  const bodyHash = sha256(canonical(body));
+  const deadline = Date.now() + WAIT_MS;
+
+  for (;;) {
+    if (Date.now() > deadline) {
+      throw new HttpError(409, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed; retry later", "Idempotency-Key", {
+        "retry-after": "1",
+      });
+    }
+    const mine: Claim = { state: "pending", bodyHash, at: Date.now() };
+    let claimed = false;
+    try {
+      await kv.create(kvKey, encode(mine));
+      claimed = true;
+    } catch {
+      // someone holds the key (or NATS failed: the get below tells which)
+    }
+    if (!claimed) {
+      const entry = await kv.get(kvKey);
+      if (entry === null || entry.operation !== "PUT") continue; // expired or deleted meanwhile: claim again
+      const decoded = decode(Claim, entry.value, "idempotency record");
+      const held = decoded.ok ? decoded.value : undefined;
+      if (held === undefined || held.state === "pending" && Date.now() - held.at > STALE_MS) {
+        try {
+          await kv.update(kvKey, encode(mine), entry.revision);
+          claimed = true;
+        } catch {
+          continue; // another request took it over first
+        }
+      } else if (held.bodyHash !== bodyHash) {
+        throw new HttpError(409, "idempotency_conflict", "this Idempotency-Key was already used with a different request body", "Idempotency-Key");
+      } else if (held.state === "done") {
+        return { status: held.status ?? status, body: held.response, replayed: true };
+      } else {
+        await new Promise((r) => setTimeout(r, 25));
+        continue;
+      }
+    }
+    // This request holds the claim.
+    let response: unknown;
+    try {
+      response = await work();
+    } catch (e) {
+      await kv.delete(kvKey).catch(() => undefined); // not accepted: a retry must be able to run
+      throw e;
+    }
+    const done: Claim = { state: "done", bodyHash, at: Date.now(), status, response };
+    await kv.put(kvKey, encode(done)).catch(() => undefined); // the mail is stored; a lost record only weakens replay
+    return { status, body: response, replayed: false };
+  }
+}

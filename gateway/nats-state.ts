@@ -1,0 +1,90 @@
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { KV_BUCKETS, OBJECT_STORES, temporaryError, type Config, type ProducerDeps } from "../protocol/index.ts";
+
+/** The NATS handles the routes need, opened once per connection. */
+export interface GatewayDeps {
+  js: JetStreamClient;
+  producer: ProducerDeps;
+  keys: KV;
+  idempotency: KV;
+  batches: KV;
+}
+
+/**
+ * Tracks whether NATS is reachable, so that a request during an outage is answered 503
+ * at once instead of waiting for a publish timeout, and opens the stores lazily (they
+ * need a live server; the gateway starts without one).
+ */
+export class NatsState {
+  #nc: NatsConnection | undefined;
+  #connected = false;
+  #deps: Promise<GatewayDeps> | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  attach(nc: NatsConnection): void {
+    this.#nc = nc;
+    this.#connected = !nc.isClosed();
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") {
+          this.#connected = false;
+          this.logger.warn("gateway lost NATS; answering 503 until it is back");
+        } else if (s.type === "reconnect") {
+          this.#connected = true;
+          this.logger.info("gateway reconnected to NATS");
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  connection(): NatsConnection | undefined {
+    return this.#nc;
+  }
+
+  /** The handles, or a temporary (503) error when NATS is not there. */
+  async deps(): Promise<GatewayDeps> {
+    const nc = this.#nc;
+    if (nc === undefined || nc.isClosed() || !this.#connected) {
+      throw temporaryError("nats_unavailable", "NATS is not reachable; retry later");
+    }
+    if (this.#deps === undefined) {
+      const opening = this.#open(nc);
+      this.#deps = opening;
+      opening.catch(() => {
+        if (this.#deps === opening) this.#deps = undefined;
+      });
+    }
+    try {
+      return await this.#deps;
+    } catch (e) {
+      throw temporaryError("nats_unavailable", `JetStream stores are not available (${e instanceof Error ? e.message : String(e)}); retry later`, e);
+    }
+  }
+
+  async #open(nc: NatsConnection): Promise<GatewayDeps> {
+    const js = jetstream(nc, { timeout: 5000 });
+    const kvm = new Kvm(js);
+    const [payloads, keys, idempotency, batches] = await Promise.all([
+      new Objm(js).open(OBJECT_STORES.payloads),
+      kvm.open(KV_BUCKETS.keys),
+      kvm.open(KV_BUCKETS.idempotency),
+      kvm.open(KV_BUCKETS.batches),
+    ]);
+    const producer: ProducerDeps = {
+      js,
+      payloads,
+      batches,
+      partitions: this.config.partitions,
+      inlinePayloadMaxBytes: this.config.inlinePayloadMaxBytes,
+    };
+    return { js, producer, keys, idempotency, batches };
+  }
+}

@@ -1,0 +1,121 @@
+import { z } from "zod";
+import { BatchRequest, SendRequest } from "../protocol/index.ts";
+
+const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
+
+const ErrorBody = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: { code: { type: "string" }, message: { type: "string" }, field: { type: "string" } },
+    },
+  },
+};
+
+const errors = (...codes: number[]) =>
+  Object.fromEntries(codes.map((c) => [String(c), { description: DESCRIPTIONS[c] ?? "error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } }]));
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: "invalid request: `error.field` names the field, `error.message` says why",
+  401: "missing, unknown or revoked API key",
+  403: "the key lacks the needed scope",
+  404: "no such resource for this tenant",
+  409: "Idempotency-Key reused with another body, or its first request is still running",
+  413: "body over SLUICE_MAX_MESSAGE_SIZE / SLUICE_MAX_BATCH_SIZE",
+  415: "body is not application/json",
+  429: "key over its rate; see Retry-After",
+  503: "NATS unreachable or stream full: nothing was accepted; see Retry-After",
+};
+
+const idempotencyHeader = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  schema: { type: "string", maxLength: 255 },
+  description: "Same key + same body within 24 h returns the first answer and sends nothing again; another body → 409.",
+};
+
+/** The OpenAPI document, generated from the same zod schemas that validate requests. Built once. */
+export function openApiDocument(): unknown {
+  return {
+    openapi: "3.0.3",
+    info: { title: "Sluice HTTP API", version: "1" },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key from `sluice keys create`" } },
+      schemas: { SendRequest: schema(SendRequest), BatchRequest: schema(BatchRequest), Error: ErrorBody },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      "/v1/messages": {
+        post: {
+          summary: "Send one message to up to 50 recipients (to + cc + bcc)",
+          parameters: [idempotencyHeader],
+          requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/SendRequest" } } } },
+          responses: {
+            "202": {
+              description: "stored on JetStream; one id per recipient",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      id: { type: "string" },
+                      recipients: { type: "array", items: { type: "object", properties: { to: { type: "string" }, id: { type: "string" } } } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors(400, 401, 403, 409, 413, 415, 429, 503),
+          },
+        },
+      },
+      "/v1/batches": {
+        post: {
+          summary: "Send a template to up to 100,000 recipients ({{name}} placeholders filled from each recipient's vars)",
+          parameters: [idempotencyHeader],
+          requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/BatchRequest" } } } },
+          responses: {
+            "202": {
+              description: "payload, recipient list and job stored; fan-out follows",
+              content: { "application/json": { schema: { type: "object", properties: { batchId: { type: "string" }, accepted: { type: "integer" } } } } },
+            },
+            ...errors(400, 401, 403, 409, 413, 415, 429, 503),
+          },
+        },
+      },
+      "/v1/batches/{id}": {
+        get: {
+          summary: "Progress of a batch: total and expanded (per-status counts are not there yet)",
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: {
+            "200": {
+              description: "progress",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      batchId: { type: "string" },
+                      state: { type: "string", enum: ["queued", "expanding", "expanded"] },
+                      total: { type: "integer" },
+                      expanded: { type: "integer" },
+                      createdAt: { type: "integer" },
+                      updatedAt: { type: "integer" },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors(401, 403, 404, 503),
+          },
+        },
+      },
+      "/healthz": { get: { summary: "process is up", security: [], responses: { "200": { description: "up" } } } },
+      "/readyz": { get: { summary: "NATS connected and topology present", security: [], responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { metrics } from "@opentelemetry/api";
+import { isSluiceError, parseSendRequest, publishFailure, publishSend } from "../../protocol/index.ts";
+import { authOf, requireScope } from "../auth.ts";
+import type { GatewayContext } from "../context.ts";
+import { HttpError } from "../http-error.ts";
+import { idempotent } from "../idempotency.ts";
+
+const accepted = metrics.getMeter("sluice").createCounter("sluice_messages_accepted", {
+  description: "Recipient messages accepted by the gateway (stored on MAIL_SEND)",
+});
+
+export const idempotencyKeyOf = (request: FastifyRequest): string | undefined => {
+  const v = request.headers["idempotency-key"];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** Errors that are neither ours nor the caller's come from NATS: answer 503, not 500. */
+export const asAcceptFailure = (e: unknown): unknown => (e instanceof HttpError || isSluiceError(e) ? e : publishFailure(e));
+
+/** POST /v1/messages: 202 only once JetStream has acknowledged every recipient's message. */
+export function messageRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  app.post(
+    "/v1/messages",
+    { bodyLimit: ctx.config.limits.maxMessageBytes, preHandler: requireScope("send") },
+    async (request, reply) => {
+      const { tenant } = authOf(request);
+      const parsed = parseSendRequest(request.body);
+      if (!parsed.ok) throw parsed.error;
+      try {
+        const deps = await ctx.deps();
+        const answer = await idempotent(deps.idempotency, { tenant, route: "messages" }, idempotencyKeyOf(request), request.body, () =>
+          publishSend(deps.producer, tenant, parsed.value),
+        );
+        if (answer.replayed) reply.header("idempotent-replayed", "true");
+        else accepted.add((answer.body as { recipients: unknown[] }).recipients.length, { tier: parsed.value.tier });
+        return reply.code(answer.status).send(answer.body);
+      } catch (e) {
+        throw asAcceptFailure(e);
+      }
+    },
+  );
+}

@@ -1,0 +1,305 @@
+import { z } from "zod";
+import { domainOf } from "./domain.ts";
+import { validationError, type SluiceError } from "./errors.ts";
+import { eventId } from "./events.ts";
+import { recipientId } from "./ids.ts";
+import { partitionOf } from "./partition.ts";
+import { HeaderName, HeaderText, Mailbox } from "./schemas/address.ts";
+import { StringMap, Tenant, Vars, type DeliveryMessage } from "./schemas/delivery.ts";
+import type { MailEvent } from "./schemas/event.ts";
+import { BatchRecipient, type BatchJob } from "./schemas/job.ts";
+import { Attachment, type Payload, type PayloadPointer, type PayloadRef } from "./schemas/payload.ts";
+import { TIERS, subjects, type TierName } from "./subjects.ts";
+
+/**
+ * What a client sends: the HTTP bodies of POST /v1/messages and /v1/batches, and what a
+ * direct producer hands the SDK. One schema for both paths, so both validate alike; the
+ * builders below turn a validated request into what goes on the streams.
+ */
+
+export const MAX_MESSAGE_RECIPIENTS = 50;
+export const MAX_BATCH_RECIPIENTS = 100_000;
+
+/** "a@b.c", "Ann <a@b.c>", {address, name} or an array of them → always an array. */
+const oneOrMany = (max: number) =>
+  z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(Mailbox).min(1, "needs at least one address").max(max));
+
+const tier = (fallback: TierName) =>
+  z.enum(TIERS, { message: `is not a tier (expected ${TIERS.join(", ")})` }).default(fallback);
+
+const Tags = z.array(z.string().min(1).max(64).regex(/^[^\r\n]*$/, "contains CR or LF")).max(20);
+const Headers = z.record(HeaderName, HeaderText);
+
+const hasBody = (r: { text?: string | undefined; html?: string | undefined }): boolean =>
+  (r.text !== undefined && r.text !== "") || (r.html !== undefined && r.html !== "");
+const MISSING_BODY = { message: "missing body: give text or html (or both)", path: ["text"] };
+
+export const SendRequest = z
+  .object({
+    from: Mailbox,
+    to: oneOrMany(MAX_MESSAGE_RECIPIENTS),
+    cc: oneOrMany(MAX_MESSAGE_RECIPIENTS).optional(),
+    bcc: oneOrMany(MAX_MESSAGE_RECIPIENTS).optional(),
+    replyTo: oneOrMany(10).optional(),
+    subject: HeaderText,
+    text: z.string().optional(),
+    html: z.string().optional(),
+    headers: Headers.optional(),
+    attachments: z.array(Attachment).max(100).optional(),
+    tier: tier("transactional"),
+    tags: Tags.optional(),
+    metadata: StringMap.optional(),
+  })
+  .strict()
+  .refine(hasBody, MISSING_BODY)
+  .refine((r) => envelopeRecipients(r).length <= MAX_MESSAGE_RECIPIENTS, {
+    message: `has more than ${MAX_MESSAGE_RECIPIENTS} recipients in to, cc and bcc together; use POST /v1/batches`,
+    path: ["to"],
+  });
+export type SendRequest = z.output<typeof SendRequest>;
+export type SendRequestInput = z.input<typeof SendRequest>;
+
+export const BatchRequest = z
+  .object({
+    from: Mailbox,
+    replyTo: oneOrMany(10).optional(),
+    subject: HeaderText,
+    text: z.string().optional(),
+    html: z.string().optional(),
+    headers: Headers.optional(),
+    attachments: z.array(Attachment).max(100).optional(),
+    recipients: z.array(BatchRecipient).min(1, "needs at least one recipient").max(MAX_BATCH_RECIPIENTS),
+    tier: tier("bulk"),
+    tags: Tags.optional(),
+    metadata: StringMap.optional(),
+  })
+  .strict()
+  .refine(hasBody, MISSING_BODY);
+export type BatchRequest = z.output<typeof BatchRequest>;
+export type BatchRequestInput = z.input<typeof BatchRequest>;
+
+export const RecipientList = z.array(BatchRecipient);
+
+/** 202 answers; the same shape from the gateway and the SDK. */
+export interface SendAccepted {
+  id: string;
+  recipients: { to: string; id: string }[];
+}
+export interface BatchAccepted {
+  batchId: string;
+  accepted: number;
+}
+
+/**
+ * Progress of one batch in KV `sluice_batches` (key = batch id). The gateway writes it
+ * before publishing the job; the fan-out actor advances `expanded` as its checkpoint.
+ */
+export const BatchProgress = z
+  .object({
+    v: z.literal(1),
+    batchId: z.string(),
+    tenant: Tenant,
+    total: z.number().int().nonnegative(),
+    expanded: z.number().int().nonnegative(),
+    state: z.enum(["queued", "expanding", "expanded"]),
+    createdAt: z.number().int(),
+    updatedAt: z.number().int(),
+  })
+  .strict();
+export type BatchProgress = z.infer<typeof BatchProgress>;
+
+// ---------------------------------------------------------------- validation errors
+
+type Issue = z.core.$ZodIssue;
+
+/** The issue a person should see first: inside a union, the branch that understood the input. */
+function innermost(issue: Issue, prefix: PropertyKey[]): { path: PropertyKey[]; issue: Issue } {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === "invalid_union" && issue.errors.length > 0) {
+    const branch = issue.errors.find((b) => b.some((i) => i.code !== "invalid_type")) ?? issue.errors[0] ?? [];
+    const first = branch.find((i) => i.code !== "invalid_type") ?? branch[0];
+    if (first !== undefined) return innermost(first, path);
+  }
+  return { path, issue };
+}
+
+/** A zod failure as one SluiceError naming the field (dotted path) and why. */
+export function requestError(error: z.ZodError, what: string): SluiceError {
+  const first = error.issues[0];
+  if (first === undefined) return validationError("invalid_request", `${what} is invalid`);
+  const { path, issue } = innermost(first, []);
+  let field = path.map(String).join(".");
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") {
+    field = [...path, issue.keys[0]].map(String).join(".");
+    message = "is not a known field";
+  } else if (issue.code === "invalid_type" && path.length === 0) {
+    message = "must be a JSON object";
+  } else if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) {
+    message = "is required";
+  } else if (issue.code === "invalid_type") {
+    message = `must be of type ${issue.expected}`;
+  }
+  const code = /header injection/.test(message) ? "header_injection" : field === "tier" ? "unknown_tier" : "invalid_request";
+  return validationError(code, field === "" ? `${what} ${message}` : `${field} ${message}`, field === "" ? undefined : field);
+}
+
+export function parseSendRequest(input: unknown): { ok: true; value: SendRequest } | { ok: false; error: SluiceError } {
+  const r = SendRequest.safeParse(input);
+  return r.success ? { ok: true, value: r.data } : { ok: false, error: requestError(r.error, "request") };
+}
+
+export function parseBatchRequest(input: unknown): { ok: true; value: BatchRequest } | { ok: false; error: SluiceError } {
+  const r = BatchRequest.safeParse(input);
+  return r.success ? { ok: true, value: r.data } : { ok: false, error: requestError(r.error, "request") };
+}
+
+// ---------------------------------------------------------------- builders (pure)
+
+type Mailboxes = { to: Mailbox[]; cc?: Mailbox[] | undefined; bcc?: Mailbox[] | undefined };
+
+/** Envelope recipients of a message: to, cc, bcc, each address once (case-insensitive). */
+export function envelopeRecipients(r: Mailboxes): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const m of [...r.to, ...(r.cc ?? []), ...(r.bcc ?? [])]) {
+    const key = m.address.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(m.address);
+  }
+  return out;
+}
+
+/** The content every recipient shares. Bcc is envelope-only: it never appears in the payload. */
+export function payloadOfSend(r: SendRequest): Payload {
+  return dropUndefined({
+    from: r.from,
+    replyTo: r.replyTo,
+    to: r.to,
+    cc: r.cc,
+    subject: r.subject,
+    text: r.text,
+    html: r.html,
+    headers: r.headers,
+    attachments: r.attachments,
+  });
+}
+
+export function payloadOfBatch(r: BatchRequest): Payload {
+  return dropUndefined({
+    from: r.from,
+    replyTo: r.replyTo,
+    subject: r.subject,
+    text: r.text,
+    html: r.html,
+    headers: r.headers,
+    attachments: r.attachments,
+  });
+}
+
+/** A published message: where it goes and its JetStream msgID (the recipient id). */
+export interface Outgoing<T> {
+  subject: string;
+  msgID: string;
+  message: T;
+}
+
+export function deliverySubject(tier: TierName, rcptTo: string, partitions: number): string {
+  const domain = domainOf(rcptTo);
+  if (domain === undefined) throw validationError("invalid_address", `${rcptTo} has no valid domain`);
+  return subjects.send(tier, partitionOf(domain, partitions));
+}
+
+export interface BuildContext {
+  requestId: string;
+  tenant: string;
+  partitions: number;
+  now: number;
+}
+
+/** One DeliveryMessage per envelope recipient, ids `<requestId>-<index>` in envelope order. */
+export function buildDeliveries(r: SendRequest, payload: PayloadPointer, c: BuildContext): Outgoing<DeliveryMessage>[] {
+  return envelopeRecipients(r).map((rcptTo, index) => {
+    const id = recipientId(c.requestId, index);
+    const message: DeliveryMessage = dropUndefined({
+      v: 1 as const,
+      id,
+      requestId: c.requestId,
+      tenant: c.tenant,
+      tier: r.tier,
+      mailFrom: r.from.address,
+      rcptTo,
+      payload,
+      tags: r.tags,
+      metadata: r.metadata,
+      createdAt: c.now,
+      attempts: [],
+    });
+    return { subject: deliverySubject(r.tier, rcptTo, c.partitions), msgID: id, message };
+  });
+}
+
+/** The per-recipient message of batch recipient `index`; the fan-out actor builds these. */
+export function buildBatchDelivery(job: BatchJob, recipient: BatchRecipient, index: number, partitions: number, now: number): Outgoing<DeliveryMessage> {
+  const id = recipientId(job.batchId, index);
+  const message: DeliveryMessage = dropUndefined({
+    v: 1 as const,
+    id,
+    requestId: job.batchId,
+    batchId: job.batchId,
+    tenant: job.tenant,
+    tier: job.tier,
+    mailFrom: job.mailFrom,
+    rcptTo: recipient.to,
+    payload: job.payload,
+    vars: recipient.vars,
+    tags: job.tags,
+    metadata: job.metadata,
+    createdAt: now,
+    attempts: [],
+  });
+  return { subject: deliverySubject(job.tier, recipient.to, partitions), msgID: id, message };
+}
+
+export function buildBatchJob(r: BatchRequest, payload: PayloadRef, recipientsRef: string, c: Omit<BuildContext, "partitions"> & { batchId: string }): BatchJob {
+  return dropUndefined({
+    v: 1 as const,
+    batchId: c.batchId,
+    tenant: c.tenant,
+    tier: r.tier,
+    mailFrom: r.from.address,
+    payload: { ref: payload.ref, size: payload.size },
+    recipients: { ref: recipientsRef, count: r.recipients.length },
+    tags: r.tags,
+    metadata: r.metadata,
+    createdAt: c.now,
+  });
+}
+
+/**
+ * ONE `accepted` event per request, not one per recipient (a batch of 100,000 would
+ * double the publish load). Its messageId is the first recipient's id (`<id>-0`), its
+ * `requestId`/`batchId` name the request, and `metadata.recipients` holds the count.
+ */
+export function acceptedEvent(a: { tenant: string; requestId: string; batchId?: string; tier: TierName; recipients: number; now: number }): MailEvent {
+  const messageId = recipientId(a.requestId, 0);
+  return dropUndefined({
+    v: 1 as const,
+    id: eventId(messageId, "accepted"),
+    type: "accepted" as const,
+    tenant: a.tenant,
+    messageId,
+    requestId: a.requestId,
+    batchId: a.batchId,
+    tier: a.tier,
+    at: a.now,
+    metadata: { recipients: String(a.recipients) },
+  });
+}
+
+/** JSON drops undefined anyway; dropping it here keeps messages deep-equal across paths. */
+function dropUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}

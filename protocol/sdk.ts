@@ -1,0 +1,142 @@
+import { jetstream, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { encode } from "./codec.ts";
+import { isSluiceError, temporaryError, validationError, type SluiceError } from "./errors.ts";
+import { publishEvent } from "./events.ts";
+import { newId } from "./ids.ts";
+import { payloadBytes, storePayload, storePayloadBytes } from "./payload-store.ts";
+import {
+  acceptedEvent,
+  buildBatchJob,
+  buildDeliveries,
+  envelopeRecipients,
+  parseBatchRequest,
+  parseSendRequest,
+  payloadOfBatch,
+  payloadOfSend,
+  type BatchAccepted,
+  type BatchProgress,
+  type BatchRequest,
+  type SendAccepted,
+  type SendRequest,
+} from "./requests.ts";
+import { Tenant } from "./schemas/delivery.ts";
+import type { PayloadPointer } from "./schemas/payload.ts";
+import { KV_BUCKETS, OBJECT_STORES, subjects } from "./subjects.ts";
+
+/**
+ * Accepting mail = storing it durably on JetStream. The gateway and direct producers
+ * (the SDK below) both go through `publishSend` / `publishBatch`, so the two paths put
+ * byte-for-byte the same kind of message on MAIL_SEND.
+ */
+export interface ProducerDeps {
+  js: JetStreamClient;
+  payloads: ObjectStore;
+  batches: KV;
+  partitions: number;
+  /** A payload used by one recipient rides inline in its message when at most this big. */
+  inlinePayloadMaxBytes: number;
+  now?: () => number;
+}
+
+/** Store the payload (or inline it), publish one message per recipient concurrently, and the accepted event. */
+export async function publishSend(d: ProducerDeps, tenant: string, r: SendRequest, requestId: string = newId()): Promise<SendAccepted> {
+  const now = d.now?.() ?? Date.now();
+  const payload = payloadOfSend(r);
+  const rcpts = envelopeRecipients(r);
+  const bytes = payloadBytes(payload);
+  try {
+    let pointer: PayloadPointer;
+    if (rcpts.length === 1 && bytes.length <= d.inlinePayloadMaxBytes) {
+      pointer = { inline: payload };
+    } else {
+      const stored = await storePayloadBytes(d.payloads, bytes);
+      pointer = { ref: stored.ref, size: stored.size };
+    }
+    const out = buildDeliveries(r, pointer, { requestId, tenant, partitions: d.partitions, now });
+    const event = acceptedEvent({ tenant, requestId, tier: r.tier, recipients: out.length, now });
+    await Promise.all([
+      ...out.map((o) => d.js.publish(o.subject, encode(o.message), { msgID: o.msgID })),
+      publishEvent(d.js, event),
+    ]);
+    return { id: requestId, recipients: out.map((o) => ({ to: o.message.rcptTo, id: o.message.id })) };
+  } catch (e) {
+    throw publishFailure(e);
+  }
+}
+
+/**
+ * A batch is two object-store objects (payload and recipient list, both by content hash,
+ * so a re-sent one is not stored again), its progress record, one job on MAIL_JOBS and one
+ * accepted event. The fan-out actor does the per-recipient work.
+ */
+export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequest, batchId: string = newId()): Promise<BatchAccepted> {
+  const now = d.now?.() ?? Date.now();
+  try {
+    const [payload, list] = await Promise.all([
+      storePayload(d.payloads, payloadOfBatch(r)),
+      storePayloadBytes(d.payloads, Buffer.from(JSON.stringify(r.recipients))),
+    ]);
+    const job = buildBatchJob(r, payload, list.ref, { batchId, tenant, requestId: batchId, now });
+    const progress: BatchProgress = { v: 1, batchId, tenant, total: r.recipients.length, expanded: 0, state: "queued", createdAt: now, updatedAt: now };
+    await d.batches.put(batchId, encode(progress));
+    const event = acceptedEvent({ tenant, requestId: batchId, batchId, tier: r.tier, recipients: r.recipients.length, now });
+    await Promise.all([d.js.publish(subjects.jobs, encode(job), { msgID: batchId }), publishEvent(d.js, event)]);
+    return { batchId, accepted: r.recipients.length };
+  } catch (e) {
+    throw publishFailure(e);
+  }
+}
+
+/**
+ * Why a write did not become durable, as a temporary error: `stream_full` (the stream
+ * refused it: discard-new at its limit) or `nats_unavailable` (disconnected, timed out,
+ * no JetStream). Either way the caller must not consider the mail accepted.
+ */
+export function publishFailure(e: unknown): SluiceError {
+  if (isSluiceError(e)) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof JetStreamApiError && /maximum|exceeded|insufficient|resources|storage/i.test(message)) {
+    return temporaryError("stream_full", `JetStream refused the write (${message}); retry later`, e);
+  }
+  return temporaryError("nats_unavailable", `NATS JetStream is unavailable (${message}); retry later`, e);
+}
+
+export interface Producer {
+  /** Validate like POST /v1/messages and publish; throws a validation SluiceError naming the field. */
+  send(request: unknown): Promise<SendAccepted>;
+  /** Validate like POST /v1/batches and publish. */
+  sendBatch(request: unknown): Promise<BatchAccepted>;
+}
+
+/**
+ * The producer SDK for services inside the network: the same validation and the same
+ * messages as the HTTP gateway, without HTTP. `partitions` must match SLUICE_PARTITIONS.
+ */
+export async function createProducer(
+  nc: NatsConnection,
+  opts: { tenant: string; partitions: number; inlinePayloadMaxBytes?: number },
+): Promise<Producer> {
+  if (!Tenant.safeParse(opts.tenant).success) throw validationError("invalid_tenant", `tenant ${JSON.stringify(opts.tenant)} is not a tenant name`, "tenant");
+  const deps: ProducerDeps = {
+    js: jetstream(nc),
+    payloads: await new Objm(nc).open(OBJECT_STORES.payloads),
+    batches: await new Kvm(nc).open(KV_BUCKETS.batches),
+    partitions: opts.partitions,
+    inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 2048,
+  };
+  return {
+    send: async (request) => {
+      const parsed = parseSendRequest(request);
+      if (!parsed.ok) throw parsed.error;
+      return publishSend(deps, opts.tenant, parsed.value);
+    },
+    sendBatch: async (request) => {
+      const parsed = parseBatchRequest(request);
+      if (!parsed.ok) throw parsed.error;
+      return publishBatch(deps, opts.tenant, parsed.value);
+    },
+  };
+}

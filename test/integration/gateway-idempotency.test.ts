@@ -1,0 +1,105 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createProducer, DeliveryMessage, STREAMS } from "../../protocol/index.ts";
+import { simpleMessage, startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
+
+let fx: GatewayFixture;
+let key: string;
+
+before(async () => {
+  fx = await startGatewayFixture();
+  key = await fx.key("acme");
+});
+after(async () => {
+  await fx?.close();
+});
+
+test("the same Idempotency-Key and body returns the first answer and sends nothing again", async () => {
+  const body = simpleMessage({ to: ["a@example.com", "b@example.com"] });
+  const first = await fx.post("/v1/messages", body, key, { "idempotency-key": "order-1" });
+  assert.equal(first.status, 202);
+  const count = await fx.sendCount();
+  const again = await fx.post("/v1/messages", { ...body }, key, { "idempotency-key": "order-1" });
+  assert.equal(again.status, 202);
+  assert.deepEqual(again.body, first.body);
+  assert.equal(again.headers.get("idempotent-replayed"), "true");
+  assert.equal(await fx.sendCount(), count, "nothing published again");
+});
+
+test("the same key with another body is a 409", async () => {
+  assert.equal((await fx.post("/v1/messages", simpleMessage(), key, { "idempotency-key": "order-2" })).status, 202);
+  const other = await fx.post("/v1/messages", simpleMessage({ subject: "Different" }), key, { "idempotency-key": "order-2" });
+  assert.equal(other.status, 409);
+  assert.equal(other.body.error.code, "idempotency_conflict");
+});
+
+test("keys are per tenant: another tenant may use the same key", async () => {
+  const globex = await fx.key("globex");
+  assert.equal((await fx.post("/v1/messages", simpleMessage(), key, { "idempotency-key": "shared" })).status, 202);
+  const res = await fx.post("/v1/messages", simpleMessage({ subject: "theirs" }), globex, { "idempotency-key": "shared" });
+  assert.equal(res.status, 202);
+  assert.equal(res.headers.get("idempotent-replayed"), null);
+});
+
+test("concurrent duplicates publish once and all get the same answer", async () => {
+  const body = simpleMessage({ to: ["c1@example.com", "c2@example.com", "c3@example.com"] });
+  const count = await fx.sendCount();
+  const answers = await Promise.all(Array.from({ length: 10 }, () => fx.post("/v1/messages", body, key, { "idempotency-key": "burst" })));
+  for (const a of answers) assert.equal(a.status, 202, JSON.stringify(a.body));
+  const ids = new Set(answers.map((a) => a.body.id));
+  assert.equal(ids.size, 1, "one request id for all");
+  assert.equal(await fx.sendCount(), count + 3);
+});
+
+test("an invalid body with a key is a 400 and does not burn the key", async () => {
+  const bad = await fx.post("/v1/messages", simpleMessage({ tier: "nope" }), key, { "idempotency-key": "order-3" });
+  assert.equal(bad.status, 400);
+  assert.equal((await fx.post("/v1/messages", simpleMessage(), key, { "idempotency-key": "order-3" })).status, 202);
+});
+
+test("batches honour the key too", async () => {
+  const body = { from: "a@acme.test", subject: "s", text: "t", recipients: [{ to: "x@example.com" }, { to: "y@example.com" }] };
+  const first = await fx.post("/v1/batches", body, key, { "idempotency-key": "batch-1" });
+  assert.equal(first.status, 202);
+  const jobs = (await fx.jsm.streams.info(STREAMS.jobs)).state.messages;
+  const again = await fx.post("/v1/batches", body, key, { "idempotency-key": "batch-1" });
+  assert.deepEqual(again.body, first.body);
+  assert.equal((await fx.jsm.streams.info(STREAMS.jobs)).state.messages, jobs);
+});
+
+test("the gateway and the SDK put identical messages on MAIL_SEND apart from ids and timestamps", async () => {
+  const request = simpleMessage({ to: ["Ann <ann@example.com>", "bob@bücher.de"], cc: "cy@example.org", tier: "critical", tags: ["welcome"], metadata: { user: "42" }, headers: { "X-Campaign": "c1" } });
+  const readLast = async (n: number) => {
+    const last = (await fx.jsm.streams.info(STREAMS.send)).state.last_seq;
+    const out: { subject: string; message: DeliveryMessage }[] = [];
+    for (let seq = last - n + 1; seq <= last; seq++) {
+      const m = await fx.jsm.streams.getMessage(STREAMS.send, { seq });
+      assert.ok(m);
+      out.push({ subject: m.subject, message: m.json<DeliveryMessage>() });
+    }
+    return out.sort((a, b) => a.message.id.localeCompare(b.message.id));
+  };
+  const normalise = (xs: { subject: string; message: DeliveryMessage }[]) =>
+    xs.map(({ subject, message }) => ({ subject, message: { ...message, id: message.id.split("-")[1], requestId: "-", createdAt: 0 } }));
+
+  const viaHttp = await fx.post("/v1/messages", request, key);
+  assert.equal(viaHttp.status, 202);
+  const http = await readLast(3);
+
+  const producer = await createProducer(fx.nc, { tenant: "acme", partitions: fx.config.partitions, inlinePayloadMaxBytes: fx.config.inlinePayloadMaxBytes });
+  const viaSdk = await producer.send(request);
+  assert.equal(viaSdk.recipients.length, 3);
+  const sdk = await readLast(3);
+  assert.deepEqual(normalise(sdk), normalise(http));
+  assert.deepEqual(Object.keys(viaSdk).sort(), Object.keys(viaHttp.body).sort());
+
+  // …and they refuse the same bad input with the same error.
+  const bad = { ...request, subject: "x\r\nBcc: y@example.com" };
+  const httpBad = await fx.post("/v1/messages", bad, key);
+  await assert.rejects(producer.send(bad), (e: Error & { code?: string; field?: string }) => {
+    assert.equal(e.code, httpBad.body.error.code);
+    assert.equal(e.field, httpBad.body.error.field);
+    assert.equal(e.message, httpBad.body.error.message);
+    return true;
+  });
+});

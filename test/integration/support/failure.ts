@@ -1,0 +1,47 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { pino } from "pino";
+import { newId, recipientId, type Config, type DeliveryMessage } from "../../../protocol/index.ts";
+import type { GatewayContext } from "../../../gateway/context.ts";
+
+export const silent = pino({ level: "silent" });
+
+/**
+ * A Fastify app with only the routes under test and a test-only stand-in for the gateway's
+ * API-key hook: `x-test-tenant` and `x-test-scopes` become `request.auth`.
+ */
+export async function testApp(nc: NatsConnection, config: Config, register: (app: FastifyInstance, ctx: GatewayContext) => void): Promise<FastifyInstance> {
+  const app = Fastify();
+  app.addHook("onRequest", async (request) => {
+    const tenant = request.headers["x-test-tenant"];
+    if (typeof tenant === "string") {
+      const scopes = String(request.headers["x-test-scopes"] ?? "read,admin").split(",");
+      (request as unknown as { auth: unknown }).auth = { tenant, keyId: "test", scopes };
+    }
+  });
+  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }),
+    deps: async () => {
+      throw new Error("the failure-path routes open their own handles (gateway/routes/caller.ts)");
+    },
+  };
+  register(app, ctx);
+  await app.ready();
+  return app;
+}
+
+export function deliveryMessage(tenant: string, rcptTo: string, overrides: Partial<DeliveryMessage> = {}): DeliveryMessage {
+  const requestId = newId();
+  return {
+    v: 1,
+    id: recipientId(requestId, 0),
+    requestId,
+    tenant,
+    tier: "transactional",
+    mailFrom: "app@sender.test",
+    rcptTo,
+    payload: { inline: { from: { address: "app@sender.test" }, subject: "Hello", text: "Hi" } },
+    createdAt: Date.now() - 60_000,
+    attempts: [],
+    ...overrides,
+  };
+}
