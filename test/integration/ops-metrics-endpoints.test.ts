@@ -35,7 +35,7 @@ async function scrape(url: string): Promise<{ status: number; type: string | nul
 }
 
 const delivered = (text: string): number => {
-  const m = /^sluice_messages_delivered_total\{[^}]*domain="metrics.test"[^}]*\} (\d+)/m.exec(text);
+  const m = /^sluice_webhook_deliveries_total\{[^}]*tenant="metrics"[^}]*\} (\d+)/m.exec(text);
   return m ? Number(m[1]) : 0;
 };
 
@@ -43,12 +43,12 @@ test("gateway /metrics and the node metrics port serve the same moving counters 
   const before = await scrape(`http://127.0.0.1:${gateway.port}/metrics`);
   assert.equal(before.status, 200);
   assert.match(before.type ?? "", /^text\/plain; version=0\.0\.4/);
-  sluiceMetrics().delivered.add(5, { tier: "bulk", domain: "metrics.test" });
+  sluiceMetrics().webhookDeliveries.add(5, { outcome: "ok", tenant: "metrics" });
   const gw = await scrape(`http://127.0.0.1:${gateway.port}/metrics`);
   const node = await scrape(`http://127.0.0.1:${metrics.port}/metrics`);
   assert.equal(delivered(gw.text) - delivered(before.text), 5);
   assert.equal(delivered(node.text), delivered(gw.text));
-  assert.match(gw.text, /^# TYPE sluice_messages_delivered_total counter/m);
+  assert.match(gw.text, /^# TYPE sluice_webhook_deliveries_total counter/m);
 });
 
 test("the node metrics port answers 404 elsewhere", async () => {
