@@ -16,6 +16,7 @@ import { suppressionRoutes } from "./routes/suppressions.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { traceRoutes } from "./tracing.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -76,6 +77,7 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
     if (request.url.startsWith("/v1/")) await auth.call(app, request, reply, () => undefined);
   });
 
+  traceRoutes(app);
   healthRoutes(app, ctx);
   docsRoutes(app);
   messageRoutes(app, ctx);

@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { metrics } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { forwardTrace } from "../../protocol/telemetry/index.ts";
 import {
   BatchProgress,
   buildBatchDelivery,
@@ -54,6 +55,8 @@ export async function expandJob(d: ExpandDeps, msg: JsMsg, job: BatchJob): Promi
   const total = recipients.length;
   if (progress.expanded > 0) log.info({ from: progress.expanded, total }, "resuming batch fan-out from its checkpoint");
 
+  // Every recipient continues the trace of the request that submitted the batch.
+  const trace = forwardTrace(msg.headers);
   for (let start = progress.expanded; start < total; start += WINDOW) {
     if (d.stopping()) return "stopped";
     const end = Math.min(total, start + WINDOW);
@@ -61,7 +64,7 @@ export async function expandJob(d: ExpandDeps, msg: JsMsg, job: BatchJob): Promi
     for (let i = start; i < end; i++) {
       // createdAt is the job's: a redone window publishes byte-identical messages.
       const o = buildBatchDelivery(job, recipients[i] as (typeof recipients)[number], i, d.partitions, job.createdAt);
-      acks.push(d.js.publish(o.subject, encode(o.message), { msgID: o.msgID }));
+      acks.push(d.js.publish(o.subject, encode(o.message), { msgID: o.msgID, headers: trace }));
     }
     await Promise.all(acks);
     published.add(end - start, { tier: job.tier });
