@@ -27,6 +27,7 @@ import { Settler } from "./settle.ts";
 import { loadDkimKeys } from "./smtp/dkim.ts";
 import { SmtpSender } from "./smtp/sender.ts";
 import { SuppressionCache } from "./suppression-cache.ts";
+import { tracedSend } from "./tracing.ts";
 
 export interface ActorNode {
   id: string;
@@ -85,7 +86,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     book,
     settler,
     suppressions: suppressionCache,
-    send: (key, job, host, policy) => sender.send(key, job, host, policy),
+    send: (key, job, host, policy) => tracedSend(key, job, host, () => sender.send(key, job, host, policy)),
     maxAgeMs: config.retry.maxAgeMs,
     ackWaitMs: config.ackWaitMs,
     logger,

@@ -1,4 +1,6 @@
 import { startNode } from "../../actors/index.ts";
+import { startMetricsServer } from "../../actors/metrics-server.ts";
+import { observeNodeStats } from "../../protocol/telemetry/index.ts";
 import { loadConfig } from "../../protocol/index.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger } from "../logger.ts";
@@ -12,5 +14,10 @@ export async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, "sluice-node");
   const node = await startNode(config, logger);
-  onShutdown(logger, () => node.close());
+  observeNodeStats(() => node.stats());
+  const metrics = await startMetricsServer(config.metricsPort, logger);
+  onShutdown(logger, async () => {
+    await node.close();
+    await metrics.close();
+  });
 }
