@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { metrics } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { forwardTrace } from "../../protocol/telemetry/index.ts";
 import {
   BatchProgress,
   buildBatchDelivery,
@@ -56,6 +57,8 @@ export async function expandJob(d: ExpandDeps, msg: JsMsg, job: BatchJob): Promi
   const total = recipients.length;
   if (progress.expanded > 0) log.info({ from: progress.expanded, total }, "resuming batch fan-out from its checkpoint");
 
+  // Every recipient continues the trace of the request that submitted the batch.
+  const trace = forwardTrace(msg.headers);
   // Two windows in flight: the next is published while the previous one's acks arrive.
   // The checkpoint only ever covers windows whose every message was acknowledged.
   const pending: { end: number; acks: Promise<unknown> }[] = [];
@@ -79,7 +82,7 @@ export async function expandJob(d: ExpandDeps, msg: JsMsg, job: BatchJob): Promi
     for (let i = start; i < end; i++) {
       // createdAt is the job's: a redone window publishes byte-identical messages.
       const o = buildBatchDelivery(job, recipients[i] as (typeof recipients)[number], i, d.partitions, job.createdAt);
-      acks.push(d.js.publish(o.subject, encode(o.message), { msgID: o.msgID }));
+      acks.push(d.js.publish(o.subject, encode(o.message), { msgID: o.msgID, headers: trace }));
     }
     const acked = Promise.all(acks).then(() => published.add(end - start, { tier: job.tier }));
     acked.catch(() => undefined); // awaited in settleOldest; never an unhandled rejection meanwhile
