@@ -118,3 +118,16 @@ test("sluice send of a 1,000-line CSV delivers 1,000 messages and reports it", a
   assert.match(one, /Subject: Hello Name 42, Jr\./);
   assert.match(one, /Your plan: plan-0/);
 });
+
+test("sluice send --direct publishes through the producer SDK, no gateway involved", async () => {
+  const { stdout } = await run(
+    process.execPath,
+    ["bin/sluice.js", "send", "--direct", "--tenant", "acme", "--to", "bob@direct.test", "--from", "shop@acme.test", "--subject", "Direct", "--text", "Straight to NATS", "--json"],
+    { timeout: 30_000, env: { ...process.env, NATS_URL: fx.server.url, SLUICE_PARTITIONS: String(fx.config.partitions) } },
+  );
+  const summary = JSON.parse(stdout) as { accepted: number; rejected: unknown[]; ids: string[] };
+  assert.equal(summary.accepted, 1);
+  assert.deepEqual(summary.rejected, []);
+  const got = await waitFor("the direct message at the peer", () => peer.messages.find((m) => m.rcptTo[0] === "bob@direct.test"), 20_000);
+  assert.match(got.raw.toString(), /Subject: Direct/);
+});
