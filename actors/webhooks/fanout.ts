@@ -1,6 +1,7 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { decode, encode, laneOf, MailEvent, subjects, type WebhookJob } from "../../protocol/index.ts";
+import { forwardTrace } from "../../protocol/telemetry/index.ts";
 import type { EndpointRegistry } from "./registry.ts";
 
 /**
@@ -16,11 +17,13 @@ export async function fanOut(js: JetStreamClient, registry: EndpointRegistry, m:
   const event = decoded.value;
   // An endpoint is sent what happened after it was registered, not the backlog before it.
   const endpoints = registry.subscribers(event.tenant, event.type).filter((e) => event.at >= e.createdAt);
+  const trace = forwardTrace(m.headers);
   await Promise.all(
     endpoints.map((endpoint) => {
       const job: WebhookJob = { v: 1, endpointId: endpoint.id, event };
       return js.publish(subjects.webhook(endpoint.id, laneOf(event.messageId, endpoint.lanes)), encode(job), {
         msgID: `${event.id}.${endpoint.id}`,
+        headers: trace,
       });
     }),
   );

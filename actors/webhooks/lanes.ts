@@ -3,7 +3,9 @@ import { metrics } from "@opentelemetry/api";
 import type { Agent } from "undici";
 import type { Logger } from "pino";
 import { decode, webhookLaneConsumerName, STREAMS, WebhookJob, type WebhookEndpoint } from "../../protocol/index.ts";
+import { sluiceMetrics } from "../../protocol/telemetry/index.ts";
 import { postEvent } from "./post.ts";
+import { tracedPost } from "./traced-post.ts";
 import type { EndpointRegistry } from "./registry.ts";
 
 const meter = metrics.getMeter("sluice");
@@ -68,9 +70,10 @@ export class EndpointLanes {
       m.term();
       return;
     }
-    const outcome = await postEvent(agent, endpoint.url, endpoint.secret, event, settings.timeoutMs);
+    const outcome = await tracedPost(m, endpoint.url, event, () => postEvent(agent, endpoint.url, endpoint.secret, event, settings.timeoutMs));
     if (outcome.ok) {
       delivered.add(1, { type: event.type });
+      sluiceMetrics().webhookLag.record(Math.max(0, Date.now() - event.at) / 1000, { type: event.type });
       m.ack();
       return;
     }

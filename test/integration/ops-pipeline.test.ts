@@ -9,9 +9,11 @@ import { promisify } from "node:util";
 import { pino } from "pino";
 import { startNode, type ActorNode } from "../../actors/index.ts";
 import { startFanout, type Fanout } from "../../actors/fanout/index.ts";
+import { startWebhookActor, type WebhookActor } from "../../actors/webhooks/index.ts";
+import { createServer, type Server } from "node:http";
 import { flushTracing } from "../../protocol/telemetry/index.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
-import { waitFor } from "../harness/ports.ts";
+import { sleep, waitFor } from "../harness/ports.ts";
 import { startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
 
 // The operator's view of a real pipeline: gateway → JetStream → node → SMTP peer, in one
@@ -22,19 +24,41 @@ let fx: GatewayFixture;
 let peer: SmtpPeer;
 let node: ActorNode;
 let fanout: Fanout;
+let webhooks: WebhookActor;
+let receiver: Server;
+const hooks: string[] = [];
 let key = "";
 const tmp = mkdtempSync(join(tmpdir(), "sluice-ops-"));
 
 before(async () => {
   peer = await startSmtpPeer();
-  fx = await startGatewayFixture({ SLUICE_ROUTES: `*=127.0.0.1:${peer.port}`, SLUICE_NODE_ID: "ops-node" });
+  fx = await startGatewayFixture({ SLUICE_ROUTES: `*=127.0.0.1:${peer.port}`, SLUICE_NODE_ID: "ops-node", SLUICE_WEBHOOK_ALLOW_PRIVATE: "1" });
   // The fixture leaves out MAIL_SEND consumers; the node creates its own.
   node = await startNode(fx.config, pino({ level: "warn" }), fx.nc);
   fanout = startFanout(fx.nc, fx.config, pino({ level: "warn" }));
   key = await fx.key("acme", ["send", "read"]);
+  receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      hooks.push(body);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  const addr = receiver.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  webhooks = await startWebhookActor(fx.nc, fx.config, pino({ level: "warn" }));
+  const admin = await fx.key("acme", ["admin"]);
+  const reg = await fx.post("/v1/webhooks", { url: `http://127.0.0.1:${port}/hooks`, events: ["delivered"] }, admin);
+  assert.equal(reg.status, 201, JSON.stringify(reg.body));
+  await sleep(1000); // the webhook actor learns of the endpoint through a KV watch
 });
 
 after(async () => {
+  await webhooks?.close();
+  receiver?.closeAllConnections();
+  receiver?.close();
   await fanout?.close();
   await node?.close();
   await fx?.close();
@@ -53,7 +77,7 @@ async function metric(name: string, labels: RegExp): Promise<number> {
   return sum;
 }
 
-test("one message's trace has spans from the gateway, the node and SMTP under one trace id", async () => {
+test("one message's trace has spans from the gateway, the node, SMTP and its webhook under one trace id", async () => {
   const clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
   const res = await fx.post(
     "/v1/messages",
@@ -67,7 +91,7 @@ test("one message's trace has spans from the gateway, the node and SMTP under on
   const ours = await waitFor("the SMTP span", async () => {
     await flushTracing();
     const all = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === clientTrace);
-    return all.some((s) => s.name.startsWith("smtp ")) ? all : undefined;
+    return all.some((s) => s.name.startsWith("smtp ")) && all.some((s) => s.name === "webhook POST") ? all : undefined;
   });
   const gateway = ours.find((s) => s.name === "POST /v1/messages");
   const deliver = ours.find((s) => s.name === "sluice.node.deliver");
@@ -78,6 +102,10 @@ test("one message's trace has spans from the gateway, the node and SMTP under on
   assert.equal(deliver.attributes["messaging.message.id"], id);
   assert.equal(smtp.parentSpanContext?.spanId, deliver.spanContext().spanId);
   assert.equal(smtp.attributes["smtp.reply.code"], 250);
+  const hook = ours.find((s) => s.name === "webhook POST");
+  assert.equal(hook?.attributes["messaging.message.id"], id);
+  assert.equal(hook?.attributes["http.response.status_code"], 204);
+  assert.ok(hooks.some((h) => h.includes(id)), "the receiver got the delivered event");
 });
 
 test("/metrics counters move as messages are delivered", async () => {
@@ -92,6 +120,7 @@ test("/metrics counters move as messages are delivered", async () => {
   assert.equal(peer.messages.filter((m) => m.domain === "count.test").length, 5);
   assert.ok((await metric("sluice_messages_accepted_total", /tier="transactional"/)) - acceptedBefore >= 1, "accepted counted");
   assert.equal((await metric("sluice_smtp_transaction_seconds_count", /destination="count\.test"/)) - smtpBefore, 5);
+  await waitFor("webhook lag recorded", async () => ((await metric("sluice_webhook_lag_seconds_count", /type="delivered"/)) >= 6 ? true : undefined), 20_000);
 });
 
 test("sluice send of a 1,000-line CSV delivers 1,000 messages and reports it", async () => {
