@@ -11,7 +11,7 @@ import { startNode, type ActorNode } from "../../actors/index.ts";
 import { startFanout, type Fanout } from "../../actors/fanout/index.ts";
 import { startWebhookActor, type WebhookActor } from "../../actors/webhooks/index.ts";
 import { createServer, type Server } from "node:http";
-import { flushTracing } from "../../protocol/telemetry/index.ts";
+import { flushTracing, traceLogMixin } from "../../protocol/telemetry/index.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { sleep, waitFor } from "../harness/ports.ts";
 import { startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
@@ -27,6 +27,7 @@ let fanout: Fanout;
 let webhooks: WebhookActor;
 let receiver: Server;
 const hooks: string[] = [];
+const nodeLog: string[] = [];
 let key = "";
 const tmp = mkdtempSync(join(tmpdir(), "sluice-ops-"));
 
@@ -34,7 +35,8 @@ before(async () => {
   peer = await startSmtpPeer();
   fx = await startGatewayFixture({ SLUICE_ROUTES: `*=127.0.0.1:${peer.port}`, SLUICE_NODE_ID: "ops-node", SLUICE_WEBHOOK_ALLOW_PRIVATE: "1" });
   // The fixture leaves out MAIL_SEND consumers; the node creates its own.
-  node = await startNode(fx.config, pino({ level: "warn" }), fx.nc);
+  const capture = { write: (line: string) => void nodeLog.push(line) };
+  node = await startNode(fx.config, pino({ level: "debug", mixin: traceLogMixin }, capture), fx.nc);
   fanout = startFanout(fx.nc, fx.config, pino({ level: "warn" }));
   key = await fx.key("acme", ["send", "read"]);
   receiver = createServer((req, res) => {
@@ -106,6 +108,9 @@ test("one message's trace has spans from the gateway, the node, SMTP and its web
   assert.equal(hook?.attributes["messaging.message.id"], id);
   assert.equal(hook?.attributes["http.response.status_code"], 204);
   assert.ok(hooks.some((h) => h.includes(id)), "the receiver got the delivered event");
+  const line = nodeLog.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.messageId === id && l.msg === "delivery attempt");
+  assert.equal(line?.trace_id, clientTrace, "the node's log line names the message and its trace");
+  assert.equal(line?.span_id, smtp.spanContext().spanId);
 });
 
 test("/metrics counters move as messages are delivered", async () => {
