@@ -1,4 +1,4 @@
-import { connectNats, createProducer, isSluiceError, loadConfig } from "../../protocol/index.ts";
+import { connectNats, createProducer, isSluiceError, loadConfig, temporaryError } from "../../protocol/index.ts";
 import type { Answer, Submitter } from "./gateway-client.ts";
 
 /**
@@ -8,7 +8,9 @@ import type { Answer, Submitter } from "./gateway-client.ts";
  */
 export async function directSubmitter(tenant: string): Promise<{ submitter: Submitter; close(): Promise<void> }> {
   const config = loadConfig();
-  const nc = await connectNats(config.nats, "sluice-send");
+  const nc = await connectNats(config.nats, "sluice-send").catch((e: unknown) => {
+    throw temporaryError("nats_unavailable", `cannot reach NATS at ${config.nats.servers.join(",")}: ${e instanceof Error ? e.message : String(e)}`);
+  });
   const producer = await createProducer(nc, { tenant, partitions: config.partitions, inlinePayloadMaxBytes: config.inlinePayloadMaxBytes });
   const answer = async <T>(publish: () => Promise<T>): Promise<Answer<T>> => {
     try {
