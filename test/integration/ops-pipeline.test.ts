@@ -151,6 +151,15 @@ test("sluice send of a 1,000-line CSV delivers 1,000 messages and reports it", a
   const one = csvMail.find((m) => m.rcptTo[0] === "user42@csv42.test")?.raw.toString() ?? "";
   assert.match(one, /Subject: Hello Name 42, Jr\./);
   assert.match(one, /Your plan: plan-0/);
+  // A batch's trace goes request → job → fan-out → each recipient's delivery.
+  // (The peer records a message before the node has read the 250 and ended its span.)
+  const batchTraces = new Set(spans.getFinishedSpans().filter((x) => x.name === "POST /v1/batches").map((x) => x.spanContext().traceId));
+  assert.equal(batchTraces.size, 3, "1,000 rows in chunks of 400: three batch requests");
+  await waitFor("1,000 deliver spans in the batches' traces", async () => {
+    await flushTracing();
+    const n = spans.getFinishedSpans().filter((x) => x.name === "sluice.node.deliver" && batchTraces.has(x.spanContext().traceId)).length;
+    return n === 1000 ? true : undefined;
+  }, 10_000);
 });
 
 test("sluice send --direct publishes through the producer SDK, no gateway involved", async () => {
