@@ -18,6 +18,7 @@ import { statusRoutes } from "./routes/status.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { traceRoutes } from "./tracing.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -40,7 +41,7 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   if (injected) state.attach(injected);
   const connecting = injected
     ? Promise.resolve()
-    : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true }).then((c) => {
+    : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true, noAsyncTraces: true }).then((c) => {
         state.attach(c);
         logger.info({ servers: config.nats.servers }, "gateway connected to NATS");
       });
@@ -78,6 +79,7 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
     if (request.url.startsWith("/v1/")) await auth.call(app, request, reply, () => undefined);
   });
 
+  traceRoutes(app);
   healthRoutes(app, ctx);
   docsRoutes(app);
   messageRoutes(app, ctx);

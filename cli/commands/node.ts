@@ -1,5 +1,8 @@
 import { startNode } from "../../actors/index.ts";
-import { loadConfig } from "../../protocol/index.ts";
+import { startMetricsServer } from "../../actors/metrics-server.ts";
+import { startNodeServices } from "../../actors/services.ts";
+import { observeNodeStats } from "../../protocol/telemetry/index.ts";
+import { connectNats, ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger } from "../logger.ts";
 
@@ -11,6 +14,16 @@ MAIL_SEND for the partitions it owns and delivers by SMTP.`;
 export async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, "sluice-node");
-  const node = await startNode(config, logger);
-  onShutdown(logger, () => node.close());
+  const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true });
+  await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
+  const node = await startNode(config, logger, nc);
+  const services = await startNodeServices(nc, config, logger);
+  observeNodeStats(() => node.stats());
+  const metrics = await startMetricsServer(config.metricsPort, logger);
+  onShutdown(logger, async () => {
+    await services.close();
+    await node.close();
+    await metrics.close();
+    await nc.drain().catch(() => undefined);
+  });
 }
