@@ -14,6 +14,7 @@ import {
   STREAMS,
   type Config,
 } from "../protocol/index.ts";
+import { KeyedRunner } from "./keyed-runner.ts";
 
 const indexed = metrics.getMeter("sluice").createCounter("sluice_status_index_writes", { description: "Status index writes" });
 
@@ -36,9 +37,7 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
   const kv = await new Kvm(nc).open(KV_BUCKETS.status);
   const messages = await (await js.consumers.get(STREAMS.events, STATUS_INDEXER_CONSUMER)).consume({ max_messages: 512 });
 
-  const chains = new Map<string, Promise<void>>();
-  let inFlight = 0;
-  let wake: (() => void) | undefined;
+  const runner = new KeyedRunner(IN_FLIGHT);
 
   const handle = async (m: JsMsg, event: MailEvent): Promise<void> => {
     try {
@@ -61,16 +60,7 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
       }
       const event = decoded.value;
       const key = event.type === "accepted" ? `req:${event.requestId ?? event.messageId}` : statusKey(event.tenant, event.messageId);
-      while (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
-      inFlight++;
-      const next = (chains.get(key) ?? Promise.resolve()).then(() => handle(m, event));
-      chains.set(key, next);
-      void next.finally(() => {
-        if (chains.get(key) === next) chains.delete(key);
-        inFlight--;
-        wake?.();
-        wake = undefined;
-      });
+      await runner.schedule(key, () => handle(m, event));
     }
   })();
 
@@ -79,7 +69,7 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
     close: async () => {
       await messages.close().catch(() => undefined);
       await loop;
-      await Promise.all(chains.values());
+      await runner.drain();
     },
   };
 }
