@@ -74,17 +74,30 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
   };
 }
 
-/** Read, apply, write with compare-and-set; a lost race reads again. */
+/**
+ * Most recipients have one event (delivered at the first attempt): try to create the record
+ * blind, one round trip. Only when it exists: read, apply, write with compare-and-set; a
+ * lost race reads again.
+ */
 async function write(kv: KV, event: MailEvent): Promise<void> {
+  const fresh = applyEvent(undefined, event);
+  if (event.type === "accepted") {
+    await kv.put(fresh.key, fresh.value);
+    return;
+  }
+  try {
+    await kv.create(fresh.key, fresh.value);
+    return;
+  } catch {
+    // exists (or a transient error): the read-modify-write below decides
+  }
   for (let attempt = 0; ; attempt++) {
-    const probe = applyEvent(undefined, event);
-    const current = event.type === "accepted" ? null : await kv.get(probe.key);
+    const current = await kv.get(fresh.key);
     const existing = current !== null && current.operation === "PUT" ? current.value : undefined;
-    const { key, value } = existing === undefined ? probe : applyEvent(existing, event);
+    const { value } = applyEvent(existing, event);
     try {
-      if (event.type === "accepted") await kv.put(key, value);
-      else if (current === null) await kv.create(key, value);
-      else await kv.update(key, value, current.revision);
+      if (current === null) await kv.create(fresh.key, value);
+      else await kv.update(fresh.key, value, current.revision);
       return;
     } catch (e) {
       if (attempt >= 5) throw e;
