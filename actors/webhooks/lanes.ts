@@ -61,8 +61,12 @@ export class EndpointLanes {
       m.term();
       return;
     }
-    const endpoint = registry.get(job.value.endpointId) ?? this.endpoint;
     const event = job.value.event;
+    const endpoint = registry.get(job.value.endpointId);
+    if (endpoint === undefined) {
+      m.term(); // removed while this event was in flight: its lanes are going away
+      return;
+    }
     const ageMs = Date.now() - m.info.timestampNanos / 1e6;
     if (ageMs > settings.maxAgeMs) {
       log.warn({ endpointId: endpoint.id, messageId: event.messageId, eventId: event.id, deliveries: m.info.deliveryCount }, "webhook event dropped: endpoint did not accept it within SLUICE_WEBHOOK_MAX_AGE");
