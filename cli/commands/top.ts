@@ -6,9 +6,11 @@ import { renderFrame } from "../top/render.ts";
 
 export const help = `sluice top
 
-A live view of the running cluster, read from NATS (NATS_URL): per tier, messages queued
-in JetStream and in flight on nodes; per destination, its actor state, delivery rate,
-allowed rate, connections, queue and outcomes. Redraws every --interval seconds (default 2).
+A live view of the running cluster, read from NATS (NATS_URL): per tier, what MAIL_SEND
+holds (QUEUED: waiting, deferred and in flight, until acknowledged) and what nodes hold
+unacknowledged (IN FLIGHT); per destination, its actor state, measured delivery rate,
+allowed rate (2.5/10.0 = throttled from 10/s), connections, queue and outcomes. Redraws
+every --interval seconds (default 2).
 
   --once         print one frame and exit (waits for a round of node snapshots)
   --interval S   seconds between redraws
