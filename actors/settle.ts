@@ -24,6 +24,7 @@ import {
 import { z } from "zod";
 import type { Job, PostponeReason, SendResult } from "./domain/job.ts";
 import { deliveryMetrics } from "./metrics.ts";
+import { forwardTrace } from "../protocol/telemetry/index.ts";
 import type { SuppressionCache } from "./suppression-cache.ts";
 
 export interface SettleDeps {
@@ -200,7 +201,7 @@ export class Settler {
     if (extra.category !== undefined) event.category = extra.category;
     if (extra.reason !== undefined) event.reason = extra.reason;
     if (extra.nextAttemptAt !== undefined) event.nextAttemptAt = extra.nextAttemptAt;
-    await publishEvent(this.d.js, event);
+    await publishEvent(this.d.js, event, forwardTrace(job.msg.headers));
   }
 
   #ack(job: Job): void {

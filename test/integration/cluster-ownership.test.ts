@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { pino } from "pino";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { startOwnership, partitionsFor, readClusterStatus, type Ownership, type OwnershipEvent } from "../../actors/cluster/index.ts";
 import { ensureTopology, KV_BUCKETS, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
@@ -100,7 +101,9 @@ test("sluice cluster shows each node, its lease age and the partitions it owns",
     assert.ok(n.leaseAgeMs !== undefined && n.leaseAgeMs < TTL_MS, `lease age ${n.leaseAgeMs}`);
     assert.equal(n.pid, process.pid);
   }
-  const out = execFileSync(process.execPath, [fileURLToPath(new URL("../../bin/sluice.js", import.meta.url)), "cluster"], {
+  // Asynchronously: a synchronous child would block this process's heartbeats, and on a
+  // loaded machine the CLI's start-up outlives the 2 s leases.
+  const { stdout: out } = await promisify(execFile)(process.execPath, [fileURLToPath(new URL("../../bin/sluice.js", import.meta.url)), "cluster"], {
     env: { ...process.env, NATS_URL: server.url, SLUICE_PARTITIONS: String(P) },
     encoding: "utf8",
   });
