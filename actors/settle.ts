@@ -41,6 +41,12 @@ export interface SettleDeps {
 }
 
 const AttemptList = z.array(Attempt);
+/**
+ * A released message goes back with a short delay rather than nak(0): on nats-server 2.9.10
+ * a burst of plain naks while the consumer has no pull waiting was seen to redeliver one
+ * message twice and park another until its ack-wait (test: setPartitions hands back…).
+ */
+const RELEASE_NAK_DELAY_MS = 200;
 const MAX_KEPT_ATTEMPTS = 200;
 // Categories that mean "this mailbox does not exist": suppress, so the sender's reputation stops paying for it.
 const HARD_BOUNCES: ReadonlySet<Category> = new Set(["unknown_user"]);
@@ -110,7 +116,7 @@ export class Settler {
       return;
     }
     deliveryMetrics.postponed.add(1, { reason: why });
-    this.#nak(job, why === "released" ? 0 : delayMs);
+    this.#nak(job, why === "released" ? RELEASE_NAK_DELAY_MS : delayMs);
   }
 
   /** The message is past its maximum age before this attempt. */
