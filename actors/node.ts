@@ -106,19 +106,33 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     await Promise.all(list.map((c) => c.start()));
   };
 
+  // Calls may overlap: cluster ownership gives up a partition at once when it cannot renew
+  // its lock (fencing), even while an earlier call still waits for a slow hand-over. So
+  // stopping is immediate; a call returns only when every partition it leaves out has
+  // settled (also those an earlier, still running call stopped); and what is started is
+  // always what the newest call wants.
+  const draining = new Set<number>();
+  let wantedNow = new Set<number>();
   const setPartitions = async (wanted: number[]): Promise<void> => {
     const next = new Set(wanted.filter((p) => Number.isInteger(p) && p >= 0 && p < config.partitions));
-    const removed = new Set([...consumers.keys()].filter((p) => !next.has(p)));
-    const added = [...next].filter((p) => !consumers.has(p));
+    wantedNow = next;
     d.setOwned(next);
-    if (removed.size > 0) {
-      await Promise.all([...removed].flatMap((p) => consumers.get(p) ?? []).map((c) => c.stop()));
-      for (const p of removed) consumers.delete(p);
-      d.release(removed);
-      while (d.heldInPartitions(removed) > 0) await Promise.race([d.changed(), new Promise((r) => setTimeout(r, 200))]);
+    const removed = [...consumers.keys()].filter((p) => !next.has(p));
+    const stopping = removed.flatMap((p) => consumers.get(p) ?? []);
+    for (const p of removed) {
+      consumers.delete(p);
+      draining.add(p);
     }
+    if (removed.length > 0) {
+      await Promise.all(stopping.map((c) => c.stop()));
+      d.release(new Set(removed));
+    }
+    const settle = [...draining].filter((p) => !next.has(p));
+    while (d.heldInPartitions(settle) > 0) await Promise.race([d.changed(), new Promise((r) => setTimeout(r, 200))]);
+    for (const p of settle) draining.delete(p);
+    const added = [...wantedNow].filter((p) => !consumers.has(p));
     await Promise.all(added.map((p) => startPartition(p)));
-    logger.info({ partitions: [...consumers.keys()].length, added: added.length, removed: removed.size }, "partitions updated");
+    logger.info({ partitions: [...consumers.keys()].length, added: added.length, removed: removed.length }, "partitions updated");
   };
 
   const startedAt = Date.now();
