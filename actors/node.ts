@@ -1,4 +1,4 @@
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -27,6 +27,7 @@ import { Settler } from "./settle.ts";
 import { loadDkimKeys } from "./smtp/dkim.ts";
 import { SmtpSender } from "./smtp/sender.ts";
 import { SuppressionCache } from "./suppression-cache.ts";
+import { tracedSend } from "./tracing.ts";
 
 export interface ActorNode {
   id: string;
@@ -67,10 +68,12 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const router = new Router({ routes: config.routes, book });
   const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile), listUnsubscribe: config.listUnsubscribe, logger }, payloads);
   const suppressionCache = new SuppressionCache(suppressionsKv);
+  await suppressionCache.start(logger);
 
   let dispatcher: Dispatcher | undefined;
   const settler = new Settler({
     js,
+    jsm: await jetstreamManager(nc),
     attempts: attemptsKv,
     suppressions: suppressionsKv,
     suppressionCache,
@@ -83,7 +86,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     book,
     settler,
     suppressions: suppressionCache,
-    send: (key, job, host, policy) => sender.send(key, job, host, policy),
+    send: (key, job, host, policy) => tracedSend(key, job, host, () => sender.send(key, job, host, policy)),
     maxAgeMs: config.retry.maxAgeMs,
     ackWaitMs: config.ackWaitMs,
     logger,
@@ -166,6 +169,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         await setPartitions([]);
         await d.close();
         policyWatch.stop();
+        suppressionCache.stop();
         await sender.close();
         if (!injected) await nc.drain().catch(() => undefined);
         logger.info({ nodeId: config.nodeId }, "actor node stopped");

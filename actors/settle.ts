@@ -1,4 +1,4 @@
-import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import {
@@ -10,6 +10,7 @@ import {
   publishDeadLetter,
   publishEvent,
   RECIPIENT_ID_PATTERN,
+  STREAMS,
   retryDelay,
   TENANT_PATTERN,
   type Category,
@@ -27,6 +28,7 @@ import type { SuppressionCache } from "./suppression-cache.ts";
 
 export interface SettleDeps {
   js: JetStreamClient;
+  jsm: JetStreamManager;
   attempts: KV;
   suppressions: KV;
   suppressionCache: SuppressionCache;
@@ -137,6 +139,8 @@ export class Settler {
     this.d.logger.warn({ subject: msg.subject, seq: msg.seq, messageId: id, tenant, error }, "invalid message on MAIL_SEND");
     if (tenant === undefined || id === undefined) {
       msg.term(error);
+      // A termed message stays in a work-queue stream (nats-server 2.9); nobody can use it, so it goes.
+      await this.d.jsm.streams.deleteMessage(STREAMS.send, msg.seq, false).catch(() => undefined);
       return;
     }
     // The dead letter carries what was received, as received, so an operator can see and fix it.

@@ -1,4 +1,5 @@
 import { isSluiceError } from "../protocol/index.ts";
+import { startCommandTelemetry } from "./telemetry.ts";
 
 interface Command {
   help: string;
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sluice: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
+  startCommandTelemetry(name);
   const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(command.help + "\n");

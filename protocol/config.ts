@@ -91,7 +91,7 @@ export const ENV_DEFAULTS = {
   SLUICE_MAX_AGE: "72h",
   SLUICE_RETRY_JITTER: "0.2",
   SLUICE_ACK_WAIT: "60s",
-  SLUICE_MAX_ACK_PENDING: "20000",
+  SLUICE_MAX_ACK_PENDING: "1000000",
   SLUICE_SEND_MAX_BYTES: "0",
   SLUICE_EVENTS_MAX_AGE: "7d",
   SLUICE_DLQ_MAX_AGE: "30d",
@@ -105,6 +105,8 @@ export const ENV_DEFAULTS = {
   SLUICE_WEBHOOK_ALLOW_PRIVATE: "0",
   SLUICE_WEBHOOK_MAX_AGE: "24h",
   SLUICE_WEBHOOK_CONCURRENCY: "4",
+  SLUICE_STATUS_MAX_ENTRIES: "5000000",
+  SLUICE_STATUS_MAX_BYTES: "2GB",
   SLUICE_NODE_ID: "",
   SLUICE_LEASE_TTL: "15s",
   SLUICE_DKIM_KEYS: "",
@@ -156,6 +158,8 @@ const EnvSchema = z.object({
   SLUICE_WEBHOOK_ALLOW_PRIVATE: flag,
   SLUICE_WEBHOOK_MAX_AGE: duration("how long a webhook delivery is retried"),
   SLUICE_WEBHOOK_CONCURRENCY: integer(1, 1000),
+  SLUICE_STATUS_MAX_ENTRIES: integer(1000, 2_000_000_000),
+  SLUICE_STATUS_MAX_BYTES: size("status index bucket limit; the least recently updated statuses go first"),
   SLUICE_NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/, "expected letters, digits, - and _"),
   SLUICE_LEASE_TTL: duration("node lease lifetime; a crashed node's partitions move after it"),
   SLUICE_DKIM_KEYS: z.string(),
@@ -187,6 +191,8 @@ export interface Config {
   logLevel: Env["SLUICE_LOG_LEVEL"];
   webhookAllowPrivate: boolean;
   webhooks: { maxAgeMs: number; concurrency: number };
+  /** Bounds of the message status index (KV sluice_status); oldest-updated entries are evicted first. */
+  statusIndex: { maxEntries: number; maxBytes: number };
   /** Stable name of this process in the cluster; defaults to host-pid. */
   nodeId: string;
   leaseTtlMs: number;
@@ -237,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.SLUICE_LOG_LEVEL,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
     webhooks: { maxAgeMs: e.SLUICE_WEBHOOK_MAX_AGE, concurrency: e.SLUICE_WEBHOOK_CONCURRENCY },
+    statusIndex: { maxEntries: e.SLUICE_STATUS_MAX_ENTRIES, maxBytes: e.SLUICE_STATUS_MAX_BYTES },
     nodeId: e.SLUICE_NODE_ID || `${hostname()}-${process.pid}`,
     leaseTtlMs: e.SLUICE_LEASE_TTL,
     dkimKeysFile: e.SLUICE_DKIM_KEYS || undefined,
@@ -281,6 +288,8 @@ export function describeConfig(config: Config): string[] {
     `SLUICE_WEBHOOK_ALLOW_PRIVATE=${config.webhookAllowPrivate ? 1 : 0}`,
     `SLUICE_WEBHOOK_MAX_AGE=${formatDuration(config.webhooks.maxAgeMs)}`,
     `SLUICE_WEBHOOK_CONCURRENCY=${config.webhooks.concurrency}`,
+    `SLUICE_STATUS_MAX_ENTRIES=${config.statusIndex.maxEntries}`,
+    `SLUICE_STATUS_MAX_BYTES=${config.statusIndex.maxBytes}`,
     `SLUICE_NODE_ID=${config.nodeId}`,
     `SLUICE_LEASE_TTL=${formatDuration(config.leaseTtlMs)}`,
     `SLUICE_DKIM_KEYS=${config.dkimKeysFile ?? ""}`,

@@ -23,6 +23,7 @@ import {
   type SendRequest,
 } from "./requests.ts";
 import { Tenant } from "./schemas/delivery.ts";
+import { traceHeaders } from "./telemetry/propagation.ts";
 import type { PayloadPointer } from "./schemas/payload.ts";
 import { KV_BUCKETS, OBJECT_STORES, subjects } from "./subjects.ts";
 
@@ -57,8 +58,10 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
     }
     const out = buildDeliveries(r, pointer, { requestId, tenant, partitions: d.partitions, now });
     const event = acceptedEvent({ tenant, requestId, tier: r.tier, recipients: out.length, now });
+    // The caller's trace (the gateway's request span) rides along to the delivering node.
+    const trace = traceHeaders();
     await Promise.all([
-      ...out.map((o) => d.js.publish(o.subject, encode(o.message), { msgID: o.msgID })),
+      ...out.map((o) => d.js.publish(o.subject, encode(o.message), { msgID: o.msgID, headers: trace })),
       publishEvent(d.js, event),
     ]);
     return { id: requestId, recipients: out.map((o) => ({ to: o.message.rcptTo, id: o.message.id })) };
@@ -83,7 +86,7 @@ export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequ
     const progress: BatchProgress = { v: 1, batchId, tenant, total: r.recipients.length, expanded: 0, state: "queued", createdAt: now, updatedAt: now };
     await d.batches.put(batchId, encode(progress));
     const event = acceptedEvent({ tenant, requestId: batchId, batchId, tier: r.tier, recipients: r.recipients.length, now });
-    await Promise.all([d.js.publish(subjects.jobs, encode(job), { msgID: batchId }), publishEvent(d.js, event)]);
+    await Promise.all([d.js.publish(subjects.jobs, encode(job), { msgID: batchId, headers: traceHeaders() }), publishEvent(d.js, event)]);
     return { batchId, accepted: r.recipients.length };
   } catch (e) {
     throw publishFailure(e);

@@ -127,9 +127,11 @@
 
   async function refreshStats() {
     try {
-      const res = await fetch("/v1/stats", { cache: "no-store" });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const stats = await res.json();
+      if (!apiKey) {
+        setStatus("enter an admin API key to see the cluster", "error");
+        return;
+      }
+      const stats = await api("GET", "/v1/stats");
       renderTiers(stats);
       renderCharts(stats);
       renderDestinations(stats);
@@ -142,7 +144,7 @@
   }
 
   async function api(method, path) {
-    const res = await fetch(path, { method, headers: { authorization: `Bearer ${apiKey}` } });
+    const res = await fetch(path, { method, cache: "no-store", headers: { authorization: `Bearer ${apiKey}` } });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error((body.error && body.error.message) || `HTTP ${res.status}`);
     return body;
@@ -156,7 +158,7 @@
       $("dlq-note").textContent = items.length === 0 ? "No dead letters for this tenant." : "";
       $("dlq-count").textContent = page.next ? "(first 50)" : `(${items.length})`;
       $("dlq").tBodies[0].replaceChildren(
-        ...items.map(({ deadLetter: dl }) => {
+        ...items.map((dl) => {
           const tr = document.createElement("tr");
           tr.dataset.id = dl.id;
           const button = document.createElement("button");
@@ -188,6 +190,7 @@
     ev.preventDefault();
     apiKey = $("api-key").value.trim();
     localStorage.setItem("sluice.apiKey", apiKey);
+    refreshStats();
     refreshDlq();
   });
 

@@ -1,11 +1,13 @@
 import type { FastifyInstance } from "fastify";
 import { observeQueueDepth, watchCluster, type ClusterView } from "../../protocol/telemetry/index.ts";
+import { requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 
 /**
  * GET /v1/stats: the cluster as the dashboard shows it — nodes, per-tier queue depth,
  * per-destination state and throughput, and an hour of history (kept in memory here,
- * sampled every 2 s, bounded). `?history=0` leaves the history out.
+ * sampled every 2 s, bounded). `?history=0` leaves the history out. It shows every
+ * tenant's destinations, so it takes an admin key.
  */
 export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   let view: ClusterView | undefined;
@@ -33,7 +35,7 @@ export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     view?.close();
   });
 
-  app.get<{ Querystring: { history?: string } }>("/v1/stats", async (req, reply) => {
+  app.get<{ Querystring: { history?: string } }>("/v1/stats", { preHandler: requireScope("admin") }, async (req, reply) => {
     attach();
     if (!view) {
       reply.code(503).header("retry-after", "2");

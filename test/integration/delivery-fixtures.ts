@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pino from "pino";
@@ -132,4 +135,19 @@ async function readAll<T>(world: DeliveryWorld, stream: string, parse: (d: Uint8
 export async function sendStreamMessages(world: DeliveryWorld): Promise<number> {
   const jsm = await jetstreamManager(world.nc);
   return (await jsm.streams.info(STREAMS.send)).state.messages;
+}
+
+/** A SLUICE_POLICIES file in a temporary directory (removed by the caller's dispose). */
+export function writePolicies(policies: unknown): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-policies-"));
+  const path = join(dir, "policies.json");
+  writeFileSync(path, JSON.stringify(policies));
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Accepted messages per second over a list of acceptance times, leaving out the initial burst. */
+export function measuredRate(times: number[], skip: number): number {
+  const sorted = [...times].sort((a, b) => a - b).slice(skip);
+  if (sorted.length < 2) return 0;
+  return (sorted.length - 1) / (((sorted[sorted.length - 1] as number) - (sorted[0] as number)) / 1000);
 }

@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { newId, recipientId, type Config, type DeliveryMessage } from "../../../protocol/index.ts";
 import type { GatewayContext } from "../../../gateway/context.ts";
+import { installErrorHandling } from "../../../gateway/http-error.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -12,6 +13,7 @@ export const silent = pino({ level: "silent" });
  */
 export async function testApp(nc: NatsConnection, config: Config, register: (app: FastifyInstance, ctx: GatewayContext) => void): Promise<FastifyInstance> {
   const app = Fastify();
+  installErrorHandling(app);
   app.addHook("onRequest", async (request) => {
     const tenant = request.headers["x-test-tenant"];
     if (typeof tenant === "string") {
@@ -19,7 +21,11 @@ export async function testApp(nc: NatsConnection, config: Config, register: (app
       (request as unknown as { auth: unknown }).auth = { tenant, keyId: "test", scopes };
     }
   });
-  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }) };
+  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }),
+    deps: async () => {
+      throw new Error("the failure-path routes open their own handles (gateway/routes/caller.ts)");
+    },
+  };
   register(app, ctx);
   await app.ready();
   return app;
