@@ -131,16 +131,25 @@ export async function publishAll(js: JetStreamClient, partitions: number, list: 
   for (let i = 0; i < list.length; i += 500) await Promise.all(list.slice(i, i + 500).map(one));
 }
 
-/** Message id → receipt times at the peer (the Message-ID header starts with the recipient id). */
+/**
+ * Message id → receipt times at the peer (the Message-ID header starts with the recipient
+ * id). Incremental: only messages that arrived since the last call are parsed, and only
+ * their header block, so that polling it does not starve the peer of CPU.
+ */
+const parsed = new WeakMap<SmtpPeer, { seen: number; ids: Map<string, number[]> }>();
 export function receipts(peer: SmtpPeer): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  for (const m of peer.messages) {
-    const id = /^Message-ID: <([^.>]+)/im.exec(m.raw.toString("latin1"))?.[1] ?? `?${m.rcptTo[0]}`;
-    const list = out.get(id) ?? [];
+  const state = parsed.get(peer) ?? { seen: 0, ids: new Map<string, number[]>() };
+  parsed.set(peer, state);
+  for (; state.seen < peer.messages.length; state.seen++) {
+    const m = peer.messages[state.seen];
+    if (!m) break;
+    const head = m.raw.subarray(0, Math.min(m.raw.length, 4096)).toString("latin1");
+    const id = /^Message-ID: <([^.>]+)/im.exec(head)?.[1] ?? `?${m.rcptTo[0]}`;
+    const list = state.ids.get(id) ?? [];
     list.push(m.at);
-    out.set(id, list);
+    state.ids.set(id, list);
   }
-  return out;
+  return state.ids;
 }
 
 /** Wait until the live nodes named own every partition between them. */
