@@ -9,6 +9,7 @@ import {
   ensureTopology,
   KV_BUCKETS,
   OBJECT_STORES,
+  partitionOf,
   STATS_INTERVAL_MS,
   statsSubject,
   TIERS,
@@ -51,6 +52,15 @@ export interface NodeOptions {
  * destination actors or being sent). Bulk may hold the most; critical never waits behind it
  * because every tier has its own bound and its own consumers.
  */
+/** The partition of a destination key that is a domain; -1 for anything else. */
+function partitionOfDomainKey(key: string, partitions: number): number {
+  try {
+    return partitionOf(key, partitions);
+  } catch {
+    return -1;
+  }
+}
+
 const HELD_PER_TIER: Record<TierName, number> = { critical: 2_000, transactional: 5_000, bulk: 10_000 };
 const PULL_BATCH = 64;
 
@@ -133,6 +143,10 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     const settle = [...draining].filter((p) => !next.has(p));
     while (d.heldInPartitions(settle) > 0) await Promise.race([d.changed(), new Promise((r) => setTimeout(r, 200))]);
     for (const p of settle) draining.delete(p);
+    // Connections to the handed-over domains close now, not when the pool idles out: the
+    // new owner opens its own, and the destination's limit counts both.
+    const gone = new Set(settle.filter((p) => !wantedNow.has(p)));
+    if (gone.size > 0) sender.closePools((key) => !key.startsWith("mx:") && gone.has(partitionOfDomainKey(key, config.partitions)));
     const added = [...wantedNow].filter((p) => !consumers.has(p));
     await Promise.all(added.map((p) => startPartition(p)));
     logger.info({ partitions: [...consumers.keys()].length, added: added.length, removed: removed.length }, "partitions updated");
