@@ -1,4 +1,5 @@
 import { isSluiceError } from "../protocol/index.ts";
+import { startCommandTelemetry } from "./telemetry.ts";
 
 interface Command {
   help: string;
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   cluster: { summary: "show actor nodes, their lease age and the partitions each owns", load: () => import("./commands/cluster.ts") },
   init: { summary: "create or update the NATS topology and exit", load: () => import("./commands/init.ts") },
   keys: { summary: "create, list and revoke API keys", load: () => import("./commands/keys.ts") },
+  dlq: { summary: "list, show, replay and purge dead letters", load: () => import("./commands/dlq.ts") },
   config: { summary: "print the effective configuration, secrets masked", load: () => import("./commands/config.ts") },
   policies: { summary: "print the effective per-destination delivery policy table", load: () => import("./commands/policies.ts") },
   top: { summary: "live terminal view of destinations and tiers (--once for one frame)", load: () => import("./commands/top.ts") },
@@ -36,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sluice: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
+  startCommandTelemetry(name);
   const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(command.help + "\n");

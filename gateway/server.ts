@@ -13,9 +13,12 @@ import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { dlqRoutes } from "./routes/dlq.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
+import { statusRoutes } from "./routes/status.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { traceRoutes } from "./tracing.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -38,7 +41,7 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   if (injected) state.attach(injected);
   const connecting = injected
     ? Promise.resolve()
-    : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true }).then((c) => {
+    : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true, noAsyncTraces: true }).then((c) => {
         state.attach(c);
         logger.info({ servers: config.nats.servers }, "gateway connected to NATS");
       });
@@ -73,9 +76,12 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   installErrorHandling(app);
   const auth = authenticate(state, config.keyRatePerSecond, options.keyCacheMs ?? KEY_CACHE_MS);
   app.addHook("onRequest", async (request, reply) => {
-    if (request.url.startsWith("/v1/")) await auth.call(app, request, reply, () => undefined);
+    // The matched route's pattern, not the raw URL: an encoded path cannot slip past.
+    const path = request.routeOptions.url ?? request.url;
+    if (path.startsWith("/v1/") || request.url.startsWith("/v1/")) await auth.call(app, request, reply, () => undefined);
   });
 
+  traceRoutes(app);
   healthRoutes(app, ctx);
   docsRoutes(app);
   messageRoutes(app, ctx);
@@ -83,6 +89,8 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
 
   dlqRoutes(app, ctx);
   suppressionRoutes(app, ctx);
+  webhookRoutes(app, ctx);
+  statusRoutes(app, ctx);
   metricsRoutes(app);
   statsRoutes(app, ctx);
   dashboardRoutes(app);

@@ -105,13 +105,16 @@ export const ENV_DEFAULTS = {
   SLUICE_WEBHOOK_ALLOW_PRIVATE: "0",
   SLUICE_WEBHOOK_MAX_AGE: "24h",
   SLUICE_WEBHOOK_CONCURRENCY: "4",
+  SLUICE_STATUS_MAX_ENTRIES: "5000000",
+  SLUICE_STATUS_MAX_BYTES: "2GB",
   SLUICE_NODE_ID: "",
   SLUICE_LEASE_TTL: "15s",
   SLUICE_DKIM_KEYS: "",
   SLUICE_LIST_UNSUBSCRIBE: "",
-  SLUICE_INLINE_PAYLOAD_MAX: "2KB",
+  SLUICE_INLINE_PAYLOAD_MAX: "16KB",
   SLUICE_KEY_RATE: "0",
   SLUICE_OTLP_ENDPOINT: "",
+  SLUICE_SMTP_TIMEOUT: "60s",
 } as const;
 
 export type EnvName = keyof typeof ENV_DEFAULTS;
@@ -156,6 +159,8 @@ const EnvSchema = z.object({
   SLUICE_WEBHOOK_ALLOW_PRIVATE: flag,
   SLUICE_WEBHOOK_MAX_AGE: duration("how long a webhook delivery is retried"),
   SLUICE_WEBHOOK_CONCURRENCY: integer(1, 1000),
+  SLUICE_STATUS_MAX_ENTRIES: integer(1000, 2_000_000_000),
+  SLUICE_STATUS_MAX_BYTES: size("status index bucket limit; the least recently updated statuses go first"),
   SLUICE_NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/, "expected letters, digits, - and _"),
   SLUICE_LEASE_TTL: duration("node lease lifetime; a crashed node's partitions move after it"),
   SLUICE_DKIM_KEYS: z.string(),
@@ -163,6 +168,7 @@ const EnvSchema = z.object({
   SLUICE_INLINE_PAYLOAD_MAX: size("largest payload carried inline in a single-use message"),
   SLUICE_KEY_RATE: integer(0, 10_000_000),
   SLUICE_OTLP_ENDPOINT: z.string(),
+  SLUICE_SMTP_TIMEOUT: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
 });
 
 type Env = z.output<typeof EnvSchema>;
@@ -187,6 +193,8 @@ export interface Config {
   logLevel: Env["SLUICE_LOG_LEVEL"];
   webhookAllowPrivate: boolean;
   webhooks: { maxAgeMs: number; concurrency: number };
+  /** Bounds of the message status index (KV sluice_status); oldest-updated entries are evicted first. */
+  statusIndex: { maxEntries: number; maxBytes: number };
   /** Stable name of this process in the cluster; defaults to host-pid. */
   nodeId: string;
   leaseTtlMs: number;
@@ -199,6 +207,8 @@ export interface Config {
   keyRatePerSecond: number;
   /** OTLP/HTTP traces endpoint; empty = tracing export off. */
   otlpEndpoint: string | undefined;
+  /** SMTP socket timeout: a peer silent this long fails the attempt (retried later). */
+  smtpTimeoutMs: number;
 }
 
 /** Build the configuration from environment variables; throws a validation error naming the variable. */
@@ -237,6 +247,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.SLUICE_LOG_LEVEL,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
     webhooks: { maxAgeMs: e.SLUICE_WEBHOOK_MAX_AGE, concurrency: e.SLUICE_WEBHOOK_CONCURRENCY },
+    statusIndex: { maxEntries: e.SLUICE_STATUS_MAX_ENTRIES, maxBytes: e.SLUICE_STATUS_MAX_BYTES },
     nodeId: e.SLUICE_NODE_ID || `${hostname()}-${process.pid}`,
     leaseTtlMs: e.SLUICE_LEASE_TTL,
     dkimKeysFile: e.SLUICE_DKIM_KEYS || undefined,
@@ -244,6 +255,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     inlinePayloadMaxBytes: e.SLUICE_INLINE_PAYLOAD_MAX,
     keyRatePerSecond: e.SLUICE_KEY_RATE,
     otlpEndpoint: e.SLUICE_OTLP_ENDPOINT || undefined,
+    smtpTimeoutMs: e.SLUICE_SMTP_TIMEOUT,
   };
 }
 
@@ -281,6 +293,8 @@ export function describeConfig(config: Config): string[] {
     `SLUICE_WEBHOOK_ALLOW_PRIVATE=${config.webhookAllowPrivate ? 1 : 0}`,
     `SLUICE_WEBHOOK_MAX_AGE=${formatDuration(config.webhooks.maxAgeMs)}`,
     `SLUICE_WEBHOOK_CONCURRENCY=${config.webhooks.concurrency}`,
+    `SLUICE_STATUS_MAX_ENTRIES=${config.statusIndex.maxEntries}`,
+    `SLUICE_STATUS_MAX_BYTES=${config.statusIndex.maxBytes}`,
     `SLUICE_NODE_ID=${config.nodeId}`,
     `SLUICE_LEASE_TTL=${formatDuration(config.leaseTtlMs)}`,
     `SLUICE_DKIM_KEYS=${config.dkimKeysFile ?? ""}`,
@@ -288,5 +302,6 @@ export function describeConfig(config: Config): string[] {
     `SLUICE_INLINE_PAYLOAD_MAX=${config.inlinePayloadMaxBytes}`,
     `SLUICE_KEY_RATE=${config.keyRatePerSecond}`,
     `SLUICE_OTLP_ENDPOINT=${config.otlpEndpoint ?? ""}`,
+    `SLUICE_SMTP_TIMEOUT=${formatDuration(config.smtpTimeoutMs)}`,
   ];
 }

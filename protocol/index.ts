@@ -28,3 +28,8 @@ export * from "./requests.ts";
 export * from "./sdk.ts";
 export * from "./api-keys.ts";
 export * from "./dlq-admin.ts";
+export * from "./schemas/webhook.ts";
+export * from "./webhook-signature.ts";
+export * from "./net-guard.ts";
+export * from "./webhooks.ts";
+export * from "./status.ts";

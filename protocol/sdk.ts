@@ -23,6 +23,7 @@ import {
   type SendRequest,
 } from "./requests.ts";
 import { Tenant } from "./schemas/delivery.ts";
+import { traceHeaders } from "./telemetry/propagation.ts";
 import type { PayloadPointer } from "./schemas/payload.ts";
 import { KV_BUCKETS, OBJECT_STORES, subjects } from "./subjects.ts";
 
@@ -57,8 +58,10 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
     }
     const out = buildDeliveries(r, pointer, { requestId, tenant, partitions: d.partitions, now });
     const event = acceptedEvent({ tenant, requestId, tier: r.tier, recipients: out.length, now });
+    // The caller's trace (the gateway's request span) rides along to the delivering node.
+    const trace = traceHeaders();
     await Promise.all([
-      ...out.map((o) => d.js.publish(o.subject, encode(o.message), { msgID: o.msgID })),
+      ...out.map((o) => d.js.publish(o.subject, encode(o.message), { msgID: o.msgID, headers: trace })),
       publishEvent(d.js, event),
     ]);
     return { id: requestId, recipients: out.map((o) => ({ to: o.message.rcptTo, id: o.message.id })) };
@@ -81,12 +84,25 @@ export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequ
     ]);
     const job = buildBatchJob(r, payload, list.ref, { batchId, tenant, requestId: batchId, now });
     const progress: BatchProgress = { v: 1, batchId, tenant, total: r.recipients.length, expanded: 0, state: "queued", createdAt: now, updatedAt: now };
-    await d.batches.put(batchId, encode(progress));
+    await createOnce(d.batches, batchId, encode(progress));
     const event = acceptedEvent({ tenant, requestId: batchId, batchId, tier: r.tier, recipients: r.recipients.length, now });
-    await Promise.all([d.js.publish(subjects.jobs, encode(job), { msgID: batchId }), publishEvent(d.js, event)]);
+    await Promise.all([d.js.publish(subjects.jobs, encode(job), { msgID: batchId, headers: traceHeaders() }), publishEvent(d.js, event)]);
     return { batchId, accepted: r.recipients.length };
   } catch (e) {
     throw publishFailure(e);
+  }
+}
+
+/**
+ * Write a record unless it exists: a retried batch (same id, after a 503) must not reset
+ * the progress the fan-out actor may already have made.
+ */
+async function createOnce(kv: KV, key: string, value: Uint8Array): Promise<void> {
+  try {
+    await kv.create(key, value);
+  } catch (e) {
+    const existing = await kv.get(key);
+    if (existing === null || existing.operation !== "PUT") throw e;
   }
 }
 
@@ -125,7 +141,7 @@ export async function createProducer(
     payloads: await new Objm(nc).open(OBJECT_STORES.payloads),
     batches: await new Kvm(nc).open(KV_BUCKETS.batches),
     partitions: opts.partitions,
-    inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 2048,
+    inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 16 * 1024, // = SLUICE_INLINE_PAYLOAD_MAX default
   };
   return {
     send: async (request) => {

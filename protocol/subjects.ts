@@ -20,6 +20,7 @@ export const STREAMS = {
   jobs: "MAIL_JOBS",
   events: "MAIL_EVENTS",
   dlq: "MAIL_DLQ",
+  webhooks: "MAIL_WEBHOOKS",
 } as const;
 
 export const OBJECT_STORES = {
@@ -57,7 +58,16 @@ export const subjects = {
   dlq: (tenant: string, id: string): string => `mail.dlq.${tenant}.${id}`,
   dlqOf: (tenant: string): string => `mail.dlq.${tenant}.>`,
   dlqAll: "mail.dlq.>",
+  /** One webhook endpoint's work lane: events of one message always take the same lane. */
+  webhook: (endpointId: string, lane: number): string => `mail.webhooks.${endpointId}.${lane}`,
+  webhooksOf: (endpointId: string): string => `mail.webhooks.${endpointId}.>`,
+  webhooksAll: "mail.webhooks.>",
 } as const;
 
 /** Durable consumer name of one (tier, partition) delivery queue. */
 export const sendConsumerName = (tier: TierName, partition: number): string => `send_${tier}_${partition}`;
+
+/** Durable consumer of one webhook endpoint's lane (created with the endpoint, removed with it). */
+export const webhookLaneConsumerName = (endpointId: string, lane: number): string => `webhook_${endpointId}_${lane}`;
+export const WEBHOOK_FANOUT_CONSUMER = "webhook_fanout";
+export const STATUS_INDEXER_CONSUMER = "status_indexer";

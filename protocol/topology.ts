@@ -11,7 +11,16 @@ import { nanos } from "@nats-io/transport-node";
 import type { KvOptions } from "@nats-io/kv";
 import type { ObjectStoreOptions } from "@nats-io/obj";
 import { maxAttempts, type RetryPolicy } from "./retry.ts";
-import { KV_BUCKETS, OBJECT_STORES, STREAMS, TIERS, sendConsumerName, subjects } from "./subjects.ts";
+import {
+  KV_BUCKETS,
+  OBJECT_STORES,
+  STATUS_INDEXER_CONSUMER,
+  STREAMS,
+  TIERS,
+  WEBHOOK_FANOUT_CONSUMER,
+  sendConsumerName,
+  subjects,
+} from "./subjects.ts";
 
 /** What the topology depends on; everything else about it is fixed here. */
 export interface TopologyOptions {
@@ -26,6 +35,8 @@ export interface TopologyOptions {
   dlqMaxAgeMs: number;
   /** Node lease lifetime; a crashed node's partitions are free this long after its last heartbeat. */
   leaseTtlMs: number;
+  /** How long a webhook delivery is retried (default 24 h); the webhook stream keeps work a little longer. */
+  webhookMaxAgeMs?: number;
 }
 
 export type StreamSpec = WithName<Partial<StreamConfig>>;
@@ -117,6 +128,18 @@ export function topologyFor(o: TopologyOptions): Topology {
       max_age: nanos(7 * dayMs),
       num_replicas: o.replicas,
     },
+    {
+      // Per-endpoint webhook work: subjects mail.webhooks.<endpoint>.<lane>, one consumer per
+      // lane (protocol/webhooks.ts), so a dead endpoint only holds back its own lanes.
+      name: STREAMS.webhooks,
+      description: "Sluice webhook deliveries per endpoint and lane",
+      subjects: [subjects.webhooksAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      max_age: nanos((o.webhookMaxAgeMs ?? dayMs) + 3_600_000),
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
   ];
 
   const maxDeliver = maxAttempts(o.retry) + 10; // slack for redeliveries after crashes
@@ -154,6 +177,29 @@ export function topologyFor(o: TopologyOptions): Topology {
       stream: ADVISORY_STREAM,
       config: { durable_name: "dead_letterer", ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000) },
     },
+    {
+      // Copies each event into the work lanes of the endpoints that want it. Starts with new
+      // events: an endpoint is never sent what happened before it was registered.
+      stream: STREAMS.events,
+      config: {
+        durable_name: WEBHOOK_FANOUT_CONSUMER,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        ack_wait: nanos(30_000),
+        max_ack_pending: 1024,
+      },
+    },
+    {
+      // Writes the status index; from the start of the stream so a lost bucket is rebuilt.
+      stream: STREAMS.events,
+      config: {
+        durable_name: STATUS_INDEXER_CONSUMER,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(30_000),
+        max_ack_pending: 4096,
+      },
+    },
   );
 
   const kv: KvSpec[] = [
@@ -189,6 +235,7 @@ export function topologyOptionsFrom(config: {
   limits: { sendStreamBytes: number };
   retention: { duplicateWindowMs: number; eventsMs: number; dlqMs: number };
   leaseTtlMs: number;
+  webhooks?: { maxAgeMs: number };
 }): TopologyOptions {
   return {
     partitions: config.partitions,
@@ -201,5 +248,6 @@ export function topologyOptionsFrom(config: {
     eventsMaxAgeMs: config.retention.eventsMs,
     dlqMaxAgeMs: config.retention.dlqMs,
     leaseTtlMs: config.leaseTtlMs,
+    ...(config.webhooks === undefined ? {} : { webhookMaxAgeMs: config.webhooks.maxAgeMs }),
   };
 }

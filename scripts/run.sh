@@ -34,12 +34,35 @@ for _ in $(seq 1 100); do
   kill -0 $SLUICE_PID 2>/dev/null || { echo "sluice exited; see the log above" >&2; exit 1; }
   sleep 0.2
 done
+# Local profile: a ready-to-use API key (kept in .data/local-api-key, re-created when the
+# NATS store no longer knows it).
+try_line=""
+if [ "$SLUICE_PROFILE" = "local" ]; then
+  key_file=.data/local-api-key
+  key=""
+  if [ -s "$key_file" ]; then
+    key="$(cat "$key_file")"
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $key" "http://127.0.0.1:$http_port/v1/batches/00000000000000000000000000")"
+    [ "$code" = "404" ] || key=""
+  fi
+  if [ -z "$key" ]; then
+    key="$(node bin/sluice.js keys create --tenant local --scopes send,read,admin | tail -n 1)"
+    (umask 077; printf '%s\n' "$key" >"$key_file")
+  fi
+  try_line="
+  Send a mail (local API key in $key_file):
+    curl -sS http://127.0.0.1:$http_port/v1/messages -H 'authorization: Bearer $key' -H 'content-type: application/json' \\
+      -d '{\"from\":\"me@example.com\",\"to\":\"you@example.org\",\"subject\":\"Hello\",\"text\":\"Hi from Sluice\"}'
+"
+fi
+
 cat <<MSG
 
   Sluice is up.
     gateway:       http://127.0.0.1:$http_port   (try: curl http://127.0.0.1:$http_port/healthz)
     NATS:          $NATS_URL
     captured mail: .data/outbox/*.eml  (local profile: every domain is routed to the capture server)
+$try_line
   Ctrl-C stops everything this command started.
 
 MSG

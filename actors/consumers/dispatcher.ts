@@ -8,6 +8,7 @@ import type { PolicyBook } from "../policies/index.ts";
 import type { MxHost, Router } from "../routing/index.ts";
 import type { Settler } from "../settle.ts";
 import type { SuppressionCache } from "../suppression-cache.ts";
+import { withTraceOf } from "../../protocol/telemetry/index.ts";
 
 export interface DispatcherDeps {
   router: Router;
@@ -110,7 +111,8 @@ export class Dispatcher {
     if (dest && !dest.retired) return dest;
     dest = new DestinationActor(key, hosts, this.d.book.resolve(key).policy, {
       send: (job, host, policy) => this.d.send(key, job, host, policy),
-      settle: (job, result) => this.d.settler.outcome(job, result),
+      // Settling runs in the message's trace: its events carry it on, its log lines show it.
+      settle: (job, result) => withTraceOf(job.msg.headers, () => this.d.settler.outcome(job, result)),
       postpone: (job, delayMs, why) => {
         this.d.settler.postponed(job, delayMs, why).catch((e: unknown) => this.d.logger.error({ err: e, messageId: job.message.id }, "postpone failed"));
       },

@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { metrics } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { forwardTrace } from "../../protocol/telemetry/index.ts";
 import {
   BatchProgress,
   buildBatchDelivery,
@@ -17,11 +18,13 @@ const published = metrics.getMeter("sluice").createCounter("sluice_fanout_messag
 });
 
 /**
- * Messages published concurrently before the checkpoint advances. After a crash at most one
- * window is published again, and JetStream drops those repeats by msgID (= recipient id)
- * as long as the job comes back within MAIL_SEND's duplicate window.
+ * Messages per checkpoint, and windows in flight. After a crash at most
+ * WINDOW × IN_FLIGHT_WINDOWS messages are published again, and JetStream drops those
+ * repeats by msgID (= recipient id) as long as the job comes back within MAIL_SEND's
+ * duplicate window.
  */
-export const WINDOW = 500;
+export const WINDOW = 1000;
+export const IN_FLIGHT_WINDOWS = 2;
 
 export interface ExpandDeps {
   js: JetStreamClient;
@@ -54,23 +57,39 @@ export async function expandJob(d: ExpandDeps, msg: JsMsg, job: BatchJob): Promi
   const total = recipients.length;
   if (progress.expanded > 0) log.info({ from: progress.expanded, total }, "resuming batch fan-out from its checkpoint");
 
+  // Every recipient continues the trace of the request that submitted the batch.
+  const trace = forwardTrace(msg.headers);
+  // Two windows in flight: the next is published while the previous one's acks arrive.
+  // The checkpoint only ever covers windows whose every message was acknowledged.
+  const pending: { end: number; acks: Promise<unknown> }[] = [];
+  const settleOldest = async (): Promise<void> => {
+    const w = pending.shift();
+    if (w === undefined) return;
+    await w.acks;
+    progress.expanded = w.end;
+    progress.state = w.end === total ? "expanded" : "expanding";
+    progress.updatedAt = Date.now();
+    await d.batches.put(job.batchId, encode(progress));
+    msg.working();
+  };
   for (let start = progress.expanded; start < total; start += WINDOW) {
-    if (d.stopping()) return "stopped";
+    if (d.stopping()) {
+      await Promise.allSettled(pending.map((w) => w.acks));
+      return "stopped";
+    }
     const end = Math.min(total, start + WINDOW);
     const acks: Promise<unknown>[] = [];
     for (let i = start; i < end; i++) {
       // createdAt is the job's: a redone window publishes byte-identical messages.
       const o = buildBatchDelivery(job, recipients[i] as (typeof recipients)[number], i, d.partitions, job.createdAt);
-      acks.push(d.js.publish(o.subject, encode(o.message), { msgID: o.msgID }));
+      acks.push(d.js.publish(o.subject, encode(o.message), { msgID: o.msgID, headers: trace }));
     }
-    await Promise.all(acks);
-    published.add(end - start, { tier: job.tier });
-    progress.expanded = end;
-    progress.state = end === total ? "expanded" : "expanding";
-    progress.updatedAt = Date.now();
-    await d.batches.put(job.batchId, encode(progress));
-    msg.working();
+    const acked = Promise.all(acks).then(() => published.add(end - start, { tier: job.tier }));
+    acked.catch(() => undefined); // awaited in settleOldest; never an unhandled rejection meanwhile
+    pending.push({ end, acks: acked });
+    if (pending.length >= IN_FLIGHT_WINDOWS) await settleOldest();
   }
+  while (pending.length > 0) await settleOldest();
   log.info({ total }, "batch expanded onto MAIL_SEND");
   return "expanded";
 }

@@ -127,6 +127,20 @@ export class SmtpSender {
     return transport;
   }
 
+  /**
+   * Close the pools of the destinations `drop` selects, at once. After a node hands a
+   * partition over, its idle connections to that partition's domains would otherwise stay
+   * open beside the new owner's and count against the destination's connection limit.
+   */
+  closePools(drop: (destinationKey: string) => boolean): void {
+    for (const [key, p] of this.#pools) {
+      if (drop(key.slice(0, key.lastIndexOf("|")))) {
+        p.transport.close();
+        this.#pools.delete(key);
+      }
+    }
+  }
+
   #closeIdle(olderThanMs: number): void {
     const now = Date.now();
     for (const [key, p] of this.#pools) {

@@ -10,6 +10,7 @@
   const HOUR = 3600000;
   const $ = (id) => document.getElementById(id);
   let apiKey = localStorage.getItem("sluice.apiKey") || "";
+  const history = [];
 
   const num = (n) => (n === undefined || n === null ? "–" : Math.round(n).toLocaleString("en"));
   const rate = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
@@ -127,9 +128,16 @@
 
   async function refreshStats() {
     try {
-      const res = await fetch("/v1/stats", { cache: "no-store" });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const stats = await res.json();
+      if (!apiKey) {
+        setStatus("enter an admin API key to see the cluster", "error");
+        return;
+      }
+      const last = history.length > 0 ? history[history.length - 1].at : undefined;
+      const stats = await api("GET", last === undefined ? "/v1/stats" : `/v1/stats?since=${last}`);
+      // Keep the hour locally; each poll brings only the new samples.
+      history.push(...stats.history);
+      while (history.length > 0 && history[0].at < stats.at - HOUR) history.shift();
+      stats.history = history;
       renderTiers(stats);
       renderCharts(stats);
       renderDestinations(stats);
@@ -142,7 +150,7 @@
   }
 
   async function api(method, path) {
-    const res = await fetch(path, { method, headers: { authorization: `Bearer ${apiKey}` } });
+    const res = await fetch(path, { method, cache: "no-store", headers: { authorization: `Bearer ${apiKey}` } });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error((body.error && body.error.message) || `HTTP ${res.status}`);
     return body;
@@ -156,7 +164,7 @@
       $("dlq-note").textContent = items.length === 0 ? "No dead letters for this tenant." : "";
       $("dlq-count").textContent = page.next ? "(first 50)" : `(${items.length})`;
       $("dlq").tBodies[0].replaceChildren(
-        ...items.map(({ deadLetter: dl }) => {
+        ...items.map((dl) => {
           const tr = document.createElement("tr");
           tr.dataset.id = dl.id;
           const button = document.createElement("button");
@@ -188,6 +196,7 @@
     ev.preventDefault();
     apiKey = $("api-key").value.trim();
     localStorage.setItem("sluice.apiKey", apiKey);
+    refreshStats();
     refreshDlq();
   });
 

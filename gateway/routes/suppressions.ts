@@ -2,7 +2,8 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { addSuppression, check, EmailAddress, getSuppression, listSuppressions, removeSuppression, Suppression } from "../../protocol/index.ts";
 import type { GatewayContext } from "../context.ts";
-import { callerOf, guarded, handlesOf, RouteError } from "./caller.ts";
+import { HttpError } from "../http-error.ts";
+import { callerOf, handlesOf } from "./caller.ts";
 
 const PutBody = z
   .object({
@@ -17,54 +18,42 @@ export function suppressionRoutes(app: FastifyInstance, ctx: GatewayContext): vo
   const addressOf = (params: unknown): string => {
     const raw = (params as { address?: string }).address ?? "";
     const parsed = check(EmailAddress, raw, "address");
-    if (!parsed.ok) throw new RouteError(400, "invalid_address", `"${raw}" is not an email address: ${parsed.error.message}`, "address");
+    if (!parsed.ok) throw new HttpError(400, "invalid_address", `"${raw}" is not an email address: ${parsed.error.message}`, "address");
     return parsed.value;
   };
 
-  app.get(
-    "/v1/suppressions",
-    guarded(async (request) => {
-      const { tenant } = callerOf(request, "read");
-      const query = check(ListQuery, request.query ?? {}, "query");
-      if (!query.ok) throw query.error;
-      return { suppressions: await listSuppressions((await handlesOf(ctx)).suppressions, tenant, query.value.limit) };
-    }),
-  );
+  app.get("/v1/suppressions", async (request) => {
+    const { tenant } = callerOf(request, "read");
+    const query = check(ListQuery, request.query ?? {}, "query");
+    if (!query.ok) throw query.error;
+    return { suppressions: await listSuppressions((await handlesOf(ctx)).suppressions, tenant, query.value.limit) };
+  });
 
-  app.get(
-    "/v1/suppressions/:address",
-    guarded(async (request) => {
-      const { tenant } = callerOf(request, "read");
-      const address = addressOf(request.params);
-      const entry = await getSuppression((await handlesOf(ctx)).suppressions, tenant, address);
-      if (entry === undefined) throw new RouteError(404, "not_found", `${address} is not suppressed`, "address");
-      return entry;
-    }),
-  );
+  app.get("/v1/suppressions/:address", async (request) => {
+    const { tenant } = callerOf(request, "read");
+    const address = addressOf(request.params);
+    const entry = await getSuppression((await handlesOf(ctx)).suppressions, tenant, address);
+    if (entry === undefined) throw new HttpError(404, "not_found", `${address} is not suppressed`, "address");
+    return entry;
+  });
 
-  app.put(
-    "/v1/suppressions/:address",
-    guarded(async (request) => {
-      const { tenant } = callerOf(request, "admin");
-      const address = addressOf(request.params);
-      const body = check(PutBody, request.body ?? {}, "body");
-      if (!body.ok) throw body.error;
-      const entry: Suppression = { address: address.trim().toLowerCase(), reason: body.value.reason, at: Date.now() };
-      if (body.value.detail !== undefined) entry.detail = body.value.detail;
-      await addSuppression((await handlesOf(ctx)).suppressions, tenant, entry);
-      return entry;
-    }),
-  );
+  app.put("/v1/suppressions/:address", async (request) => {
+    const { tenant } = callerOf(request, "admin");
+    const address = addressOf(request.params);
+    const body = check(PutBody, request.body ?? {}, "body");
+    if (!body.ok) throw body.error;
+    const entry: Suppression = { address: address.trim().toLowerCase(), reason: body.value.reason, at: Date.now() };
+    if (body.value.detail !== undefined) entry.detail = body.value.detail;
+    await addSuppression((await handlesOf(ctx)).suppressions, tenant, entry);
+    return entry;
+  });
 
-  app.delete(
-    "/v1/suppressions/:address",
-    guarded(async (request, reply) => {
-      const { tenant } = callerOf(request, "admin");
-      const address = addressOf(request.params);
-      if (!(await removeSuppression((await handlesOf(ctx)).suppressions, tenant, address))) {
-        throw new RouteError(404, "not_found", `${address} is not suppressed`, "address");
-      }
-      return reply.code(204).send();
-    }),
-  );
+  app.delete("/v1/suppressions/:address", async (request, reply) => {
+    const { tenant } = callerOf(request, "admin");
+    const address = addressOf(request.params);
+    if (!(await removeSuppression((await handlesOf(ctx)).suppressions, tenant, address))) {
+      throw new HttpError(404, "not_found", `${address} is not suppressed`, "address");
+    }
+    return reply.code(204).send();
+  });
 }

@@ -1,5 +1,5 @@
-import { context, propagation, ROOT_CONTEXT, type Context, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
-import { Match, type MsgHdrs } from "@nats-io/transport-node";
+import { context, propagation, ROOT_CONTEXT, trace, type Context, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
+import { headers, Match, type MsgHdrs } from "@nats-io/transport-node";
 
 /**
  * W3C trace context (`traceparent`, `tracestate`) carried in NATS message headers, so that
@@ -27,4 +27,22 @@ export function injectTrace(headers: MsgHdrs, ctx: Context = context.active()): 
 export function extractTrace(headers?: MsgHdrs): Context {
   if (!headers) return ROOT_CONTEXT;
   return propagation.extract(ROOT_CONTEXT, headers, getter);
+}
+
+/** Headers carrying the active (or given) context's trace, or undefined outside a span (no header cost). */
+export function traceHeaders(ctx: Context = context.active()): MsgHdrs | undefined {
+  if (!trace.getSpanContext(ctx)) return undefined;
+  const h = headers();
+  injectTrace(h, ctx);
+  return h.keys().length > 0 ? h : undefined;
+}
+
+/** A message's trace headers copied for the messages it begets (batch job → recipients). */
+export function forwardTrace(from: MsgHdrs | undefined): MsgHdrs | undefined {
+  return from ? traceHeaders(extractTrace(from)) : undefined;
+}
+
+/** Run `fn` in the trace carried by `headers`, so its log lines and spans belong to that message. */
+export function withTraceOf<T>(headers: MsgHdrs | undefined, fn: () => T): T {
+  return context.with(extractTrace(headers), fn);
 }

@@ -3,11 +3,26 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { pino } from "pino";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { ensureTopology, loadConfig, statsSubject, subjects, topologyFor, topologyOptionsFrom, type NodeStats } from "../../protocol/index.ts";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import {
+  createApiKey,
+  ensureTopology,
+  KV_BUCKETS,
+  loadConfig,
+  newId,
+  publishDeadLetter,
+  recipientId,
+  statsSubject,
+  STREAMS,
+  subjects,
+  topologyFor,
+  topologyOptionsFrom,
+  type NodeStats,
+} from "../../protocol/index.ts";
 import { startGateway, type Gateway } from "../../gateway/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { waitFor } from "../harness/ports.ts";
@@ -35,7 +50,10 @@ let server: NatsServer;
 let nc: NatsConnection;
 let gateway: Gateway;
 let browser: BrowserContext | undefined;
+let page: Page | undefined;
 let publisher: NodeJS.Timeout | undefined;
+let adminKey = "";
+const deadId = recipientId(newId(), 0);
 const profileDir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
 
 function snapshot(at: number, tick: number): NodeStats {
@@ -86,6 +104,28 @@ before(async () => {
   const js = jetstream(nc);
   for (let i = 0; i < 12; i++) await js.publish(subjects.send("bulk", i % 4), "{}");
   for (let i = 0; i < 3; i++) await js.publish(subjects.send("critical", i % 4), "{}");
+  adminKey = (await createApiKey(await new Kvm(nc).open(KV_BUCKETS.keys), { tenant: "acme", scopes: ["admin"] })).key;
+  const now = Date.now();
+  await publishDeadLetter(js, {
+    v: 1,
+    id: deadId,
+    tenant: "acme",
+    at: now,
+    reason: { code: "mailbox_unknown", message: "550 5.1.1 user unknown" },
+    message: {
+      v: 1,
+      id: deadId,
+      requestId: deadId.split("-")[0] ?? "",
+      tenant: "acme",
+      tier: "transactional",
+      mailFrom: "shop@acme.test",
+      rcptTo: "gone@example.org",
+      payload: { inline: { from: { address: "shop@acme.test" }, subject: "Your order", text: "Thanks" } },
+      createdAt: now - 60_000,
+      attempts: [],
+    },
+    attempts: [{ at: now, code: 550, text: "5.1.1 user unknown", outcome: "bounce" }],
+  });
   let tick = 0;
   publisher = setInterval(() => {
     tick++;
@@ -103,10 +143,12 @@ after(async () => {
   rmSync(profileDir, { recursive: true, force: true });
 });
 
+
+
 test("the dashboard shows tiers, destinations and nodes, and its charts draw the last hour's data", async () => {
   // Let the gateway take a few 2-second history samples first.
   await waitFor("three history samples", async () => {
-    const res = await fetch(`http://127.0.0.1:${gateway.port}/v1/stats`);
+    const res = await fetch(`http://127.0.0.1:${gateway.port}/v1/stats`, { headers: { authorization: `Bearer ${adminKey}` } });
     const stats = (await res.json()) as { history: unknown[] };
     return stats.history.length >= 3 ? true : undefined;
   }, 20_000, 250);
@@ -126,13 +168,15 @@ test("the dashboard shows tiers, destinations and nodes, and its charts draw the
       "--disable-sync",
     ],
   });
-  const page = await browser.newPage();
+  page = await browser.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => {
     if (m.type() === "error") errors.push(m.text());
   });
   await page.goto(`http://127.0.0.1:${gateway.port}/dashboard`);
+  await page.fill("#api-key", adminKey);
+  await page.click("#key-form button[type=submit]");
   await page.waitForSelector("body[data-loaded=true]", { timeout: 15_000 });
   await page.waitForFunction(() => Number(document.getElementById("chart-throughput")?.dataset.points ?? 0) >= 6, undefined, { timeout: 15_000 });
 
@@ -160,4 +204,31 @@ test("the dashboard shows tiers, destinations and nodes, and its charts draw the
   assert.ok(shot.length > 10_000, "a real screenshot");
   if (process.env.SLUICE_DASHBOARD_SCREENSHOT) writeFileSync(process.env.SLUICE_DASHBOARD_SCREENSHOT, shot);
   assert.deepEqual(errors, []);
+});
+
+test("the dashboard lists the tenant's dead letters and replays one back onto MAIL_SEND", async () => {
+  assert.ok(page, "the previous test opened the dashboard");
+  const row = page.locator(`#dlq tbody tr[data-id="${deadId}"]`);
+  await row.waitFor({ timeout: 15_000 });
+  assert.match((await row.textContent()) ?? "", /gone@example\.org.*mailbox_unknown/);
+  const jsm = await jetstreamManager(nc);
+  const queuedBefore = (await jsm.streams.info(STREAMS.send)).state.messages;
+  await row.locator("button.replay").click();
+  await row.waitFor({ state: "detached", timeout: 10_000 });
+  const queuedAfter = (await jsm.streams.info(STREAMS.send)).state.messages;
+  assert.equal(queuedAfter, queuedBefore + 1, "the replayed message is back on MAIL_SEND");
+  assert.equal((await jsm.streams.info(STREAMS.dlq)).state.messages, 0);
+});
+
+test("/v1/stats takes an admin key, and ?since= returns only newer samples", async () => {
+  const base = `http://127.0.0.1:${gateway.port}/v1/stats`;
+  assert.equal((await fetch(base)).status, 401);
+  const auth = { headers: { authorization: `Bearer ${adminKey}` } };
+  const all = (await (await fetch(base, auth)).json()) as { history: { at: number }[] };
+  const first = all.history[0];
+  assert.ok(first, "some history");
+  const newer = (await (await fetch(`${base}?since=${first.at}`, auth)).json()) as { history: { at: number }[] };
+  assert.ok(newer.history.every((s) => s.at > first.at));
+  assert.ok(newer.history.length < all.history.length + 2);
+  assert.equal((await fetch(`${base}?since=soon`, auth)).status, 400);
 });

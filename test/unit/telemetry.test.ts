@@ -23,20 +23,19 @@ startTelemetry({ service: "sluice-test", config: { otlpEndpoint: undefined } });
 const spans = new InMemorySpanExporter();
 addSpanExporter(spans);
 
-test("counters recorded after start appear in /metrics text with the sluice_ prefix", async () => {
-  sluiceMetrics().delivered.add(3, { tier: "bulk", domain: "example.com" });
-  sluiceMetrics().delivered.add(1, { tier: "critical", domain: "example.com" });
+test("instruments recorded after start appear in /metrics text with the sluice_ prefix", async () => {
+  sluiceMetrics().webhookDeliveries.add(3, { outcome: "ok", tenant: "acme" });
+  sluiceMetrics().webhookDeliveries.add(1, { outcome: "failed", tenant: "acme" });
   const text = await metricsText();
-  assert.match(text, /sluice_messages_delivered_total\{[^}]*tier="bulk"[^}]*domain="example.com"[^}]*\} 3/);
-  assert.match(text, /sluice_messages_delivered_total\{[^}]*tier="critical"[^}]*\} 1/);
+  assert.match(text, /sluice_webhook_deliveries_total\{[^}]*outcome="ok"[^}]*tenant="acme"[^}]*\} 3/);
+  assert.match(text, /sluice_webhook_deliveries_total\{[^}]*outcome="failed"[^}]*\} 1/);
   assert.notEqual(early, sluiceMetrics(), "instruments are remade for the real provider");
 });
 
 test("every Sluice metric name starts with sluice_", async () => {
   const m = sluiceMetrics();
-  m.accepted.add(1, { tier: "bulk" });
-  m.bounced.add(1, { tier: "bulk" });
-  m.smtpDuration.record(0.2, { domain: "x.test" });
+  m.webhookLag.record(1.5);
+  m.smtpDuration.record(0.2, { destination: "x.test", outcome: "delivered" });
   const text = await metricsText();
   const names = [...text.matchAll(/^# TYPE (\S+)/gm)].map((x) => x[1] ?? "").filter((n) => n !== "target_info");
   assert.ok(names.length >= 3, `expected some metrics, got ${names.join(",")}`);

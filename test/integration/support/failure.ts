@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { newId, recipientId, type Config, type DeliveryMessage } from "../../../protocol/index.ts";
 import type { GatewayContext } from "../../../gateway/context.ts";
+import { installErrorHandling } from "../../../gateway/http-error.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -12,6 +13,7 @@ export const silent = pino({ level: "silent" });
  */
 export async function testApp(nc: NatsConnection, config: Config, register: (app: FastifyInstance, ctx: GatewayContext) => void): Promise<FastifyInstance> {
   const app = Fastify();
+  installErrorHandling(app);
   app.addHook("onRequest", async (request) => {
     const tenant = request.headers["x-test-tenant"];
     if (typeof tenant === "string") {

@@ -1,0 +1,38 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { Config } from "../protocol/index.ts";
+import { startDeadLetterer } from "./dead-letterer.ts";
+import { startFanout } from "./fanout/index.ts";
+import { startStatusIndexer } from "./status-indexer.ts";
+import { startWebhookActor } from "./webhooks/index.ts";
+
+export interface NodeServices {
+  close(): Promise<void>;
+}
+
+/**
+ * The actors every node runs beside delivery: batch fan-out, the dead-letterer for
+ * MAX_DELIVERIES advisories, the status indexer and the webhook actor. Each works from a
+ * shared durable consumer, so running them on every node spreads the work and lets any
+ * node die without stopping them. They are started after delivery and closed before the
+ * connection drains, in reverse order.
+ */
+export async function startNodeServices(nc: NatsConnection, config: Config, logger: Logger): Promise<NodeServices> {
+  const started: { name: string; close(): Promise<void> }[] = [];
+  try {
+    started.push({ name: "fanout", ...startFanout(nc, config, logger) });
+    started.push({ name: "dead-letterer", ...(await startDeadLetterer(nc, config, logger)) });
+    started.push({ name: "status-indexer", ...(await startStatusIndexer(nc, config, logger)) });
+    started.push({ name: "webhooks", ...(await startWebhookActor(nc, config, logger)) });
+  } catch (e) {
+    await closeAll(started, logger);
+    throw e;
+  }
+  return { close: () => closeAll(started, logger) };
+}
+
+async function closeAll(started: { name: string; close(): Promise<void> }[], logger: Logger): Promise<void> {
+  for (const s of started.reverse()) {
+    await s.close().catch((e: unknown) => logger.error({ err: e, service: s.name }, "service did not close cleanly"));
+  }
+}

@@ -1,0 +1,106 @@
+import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { metrics } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import {
+  applyEvent,
+  applyStatusLimits,
+  decode,
+  KV_BUCKETS,
+  MailEvent,
+  STATUS_INDEXER_CONSUMER,
+  statusKey,
+  STREAMS,
+  type Config,
+} from "../protocol/index.ts";
+import { KeyedRunner } from "./keyed-runner.ts";
+
+const indexed = metrics.getMeter("sluice").createCounter("sluice_status_index_writes", { description: "Status index writes" });
+
+/** Events written at once; per key they stay in stream order. */
+const IN_FLIGHT = 256;
+
+export interface StatusIndexer {
+  close(): Promise<void>;
+}
+
+/**
+ * MAIL_EVENTS → KV `sluice_status`. Each write is a read-modify-write guarded by the entry's
+ * revision, so several indexer processes sharing the durable consumer never lose an event
+ * of the same message to a race; within one process, events of one key are chained.
+ */
+export async function startStatusIndexer(nc: NatsConnection, config: Config, logger: Logger): Promise<StatusIndexer> {
+  const log = logger.child({ part: "status-indexer" });
+  const js = jetstream(nc);
+  await applyStatusLimits(await jetstreamManager(nc), config.statusIndex);
+  const kv = await new Kvm(nc).open(KV_BUCKETS.status);
+  const messages = await (await js.consumers.get(STREAMS.events, STATUS_INDEXER_CONSUMER)).consume({ max_messages: 512 });
+
+  const runner = new KeyedRunner(IN_FLIGHT);
+
+  const handle = async (m: JsMsg, event: MailEvent): Promise<void> => {
+    try {
+      await write(kv, event);
+      indexed.add(1, { type: event.type });
+      m.ack();
+    } catch (err) {
+      log.warn({ err, messageId: event.messageId }, "status index write failed; retrying");
+      m.nak(1000);
+    }
+  };
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      const decoded = decode(MailEvent, m.data, "event");
+      if (!decoded.ok) {
+        log.warn({ subject: m.subject, err: decoded.error.message }, "skipping an invalid event");
+        m.ack();
+        continue;
+      }
+      const event = decoded.value;
+      const key = event.type === "accepted" ? `req:${event.requestId ?? event.messageId}` : statusKey(event.tenant, event.messageId);
+      await runner.schedule(key, () => handle(m, event));
+    }
+  })();
+
+  log.info({ limits: config.statusIndex }, "status indexer consuming MAIL_EVENTS");
+  return {
+    close: async () => {
+      await messages.close().catch(() => undefined);
+      await loop;
+      await runner.drain();
+    },
+  };
+}
+
+/**
+ * Most recipients have one event (delivered at the first attempt): try to create the record
+ * blind, one round trip. Only when it exists: read, apply, write with compare-and-set; a
+ * lost race reads again.
+ */
+async function write(kv: KV, event: MailEvent): Promise<void> {
+  const fresh = applyEvent(undefined, event);
+  if (event.type === "accepted") {
+    await kv.put(fresh.key, fresh.value);
+    return;
+  }
+  try {
+    await kv.create(fresh.key, fresh.value);
+    return;
+  } catch {
+    // exists (or a transient error): the read-modify-write below decides
+  }
+  for (let attempt = 0; ; attempt++) {
+    const current = await kv.get(fresh.key);
+    const existing = current !== null && current.operation === "PUT" ? current.value : undefined;
+    const { value } = applyEvent(existing, event);
+    try {
+      if (current === null) await kv.create(fresh.key, value);
+      else await kv.update(fresh.key, value, current.revision);
+      return;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+    }
+  }
+}

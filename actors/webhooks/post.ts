@@ -1,0 +1,47 @@
+import { Agent, request } from "undici";
+import { publicOnlyLookup, SIGNATURE_HEADER, signWebhook, type MailEvent } from "../../protocol/index.ts";
+
+export type PostOutcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
+
+/**
+ * One HTTP client for all endpoints. Unless private addresses are allowed, its sockets
+ * resolve hosts through the public-only lookup: a URL that was public at registration and
+ * now points inside (DNS rebinding) is refused at connect time.
+ */
+export function webhookAgent(opts: { allowPrivate: boolean; timeoutMs: number }): Agent {
+  return new Agent({
+    connect: opts.allowPrivate ? { timeout: opts.timeoutMs } : { timeout: opts.timeoutMs, lookup: publicOnlyLookup },
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs,
+    connections: 8,
+  });
+}
+
+/** POST one event, signed; 2xx is success, anything else (or no answer) is retried by the caller. */
+export async function postEvent(agent: Agent, url: string, secret: string, event: MailEvent, timeoutMs: number): Promise<PostOutcome> {
+  const body = JSON.stringify(event);
+  try {
+    const res = await request(url, {
+      method: "POST",
+      dispatcher: agent,
+      body,
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "Sluice-Webhooks/1",
+        [SIGNATURE_HEADER]: signWebhook(secret, body),
+        "sluice-event-id": event.id,
+        "sluice-event-type": event.type,
+      },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    // Read (and bound) the answer so the connection is reused; its content is not used.
+    await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+    if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode };
+    return { ok: false, status: res.statusCode, error: `HTTP ${res.statusCode}` };
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return { ok: false, error: `${code ?? "error"}: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}

@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { ID_PATTERN } from "../ids.ts";
+import { EVENT_TYPES } from "../subjects.ts";
+import { MailEvent } from "./event.ts";
+import { Tenant } from "./delivery.ts";
+
+export const WebhookId = z.string().regex(ID_PATTERN, "is not a webhook id");
+
+/** POST /v1/webhooks */
+export const CreateWebhookRequest = z
+  .object({
+    url: z
+      .string()
+      .max(2048)
+      .url("is not a URL")
+      .refine((u) => /^https?:\/\//i.test(u), "must be an http:// or https:// URL"),
+    events: z.array(z.enum(EVENT_TYPES)).min(1, "needs at least one event type").max(EVENT_TYPES.length),
+  })
+  .strict();
+export type CreateWebhookRequest = z.infer<typeof CreateWebhookRequest>;
+
+/** One registered endpoint, as stored in KV `sluice_webhooks` (the secret never leaves Sluice after creation). */
+export const WebhookEndpoint = z
+  .object({
+    v: z.literal(1),
+    id: WebhookId,
+    tenant: Tenant,
+    url: z.string(),
+    events: z.array(z.enum(EVENT_TYPES)),
+    secret: z.string().min(16),
+    /** Work lanes of this endpoint = its concurrency cap; fixed at creation so messages keep their lane. */
+    lanes: z.number().int().min(1).max(1000),
+    createdAt: z.number().int(),
+  })
+  .strict();
+export type WebhookEndpoint = z.infer<typeof WebhookEndpoint>;
+
+/** What the API shows of an endpoint. */
+export type WebhookView = Omit<WebhookEndpoint, "secret" | "v" | "tenant">;
+
+/** One event to POST to one endpoint, on `mail.webhooks.<endpointId>.<lane>`. */
+export const WebhookJob = z
+  .object({
+    v: z.literal(1),
+    endpointId: WebhookId,
+    event: MailEvent,
+  })
+  .strict();
+export type WebhookJob = z.infer<typeof WebhookJob>;
