@@ -110,6 +110,11 @@ export class Settler {
 
   /** Back to JetStream without an attempt (destination busy or suspended, partition released). */
   async postponed(job: Job, delayMs: number, why: PostponeReason): Promise<void> {
+    // Every return to JetStream counts toward the consumer's max_deliver. A suspended
+    // destination's backlog therefore follows the retry schedule by delivery count, so that
+    // a long outage spends about as many deliveries as real retries would (the limit is
+    // sized from the schedule), instead of one per suspension period.
+    if (why === "suspended") delayMs = Math.max(delayMs, retryDelay(this.d.retry, job.msg.info.deliveryCount));
     if (why !== "released" && this.#now() + delayMs > job.message.createdAt + this.d.retry.maxAgeMs) {
       await this.expired(job);
       return;

@@ -45,8 +45,8 @@ import {
 } from "../protocol/index.ts";
 import { startNatsServer } from "../test/harness/nats-server.ts";
 import { freePort, sleep } from "../test/harness/ports.ts";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -122,14 +122,22 @@ async function main(): Promise<void> {
     if (Date.now() - started > 600_000) throw new Error(`gave up with ${left} messages left`);
   }
   const done = Date.now();
+  const cpuMs = node.pid === undefined ? 0 : cpuTimeMs(node.pid);
   await sleep(2100); // one more stats snapshot
   statsSub.unsubscribe();
   node.kill("SIGTERM");
   await new Promise((r) => node.once("exit", r));
   const rate = TOTAL / ((done - firstAckAt) / 1000);
   console.log(`end to end: ${TOTAL} messages, ${DOMAINS} domains, ${rate.toFixed(0)} msg/s (first to last ack ${((done - firstAckAt) / 1000).toFixed(1)} s; ${((done - started) / 1000).toFixed(1)} s including node start-up)`);
-  console.log(`node peak RSS: ${(peakRss / 1024 / 1024).toFixed(0)} MB`);
-  console.log(`JSON ${JSON.stringify({ messages: TOTAL, domains: DOMAINS, msgPerSec: Math.round(rate), sinkCeilingMsgPerSec: Math.round(sinkCeiling), nodemailerCeilingMsgPerSec: Math.round(clientCeiling), nodePeakRssMB: Math.round(peakRss / 1048576) })}`);
+  console.log(`node peak RSS: ${(peakRss / 1024 / 1024).toFixed(0)} MB; node CPU ${(cpuMs / 1000).toFixed(1)} s in all = ${((cpuMs * 1000) / TOTAL).toFixed(0)} µs per message (→ ~${Math.round(TOTAL / (cpuMs / 1000))} msg/s per free core); load average ${loadavg()[0]?.toFixed(1)}`);
+  console.log(`JSON ${JSON.stringify({ messages: TOTAL, domains: DOMAINS, msgPerSec: Math.round(rate), sinkCeilingMsgPerSec: Math.round(sinkCeiling), nodemailerCeilingMsgPerSec: Math.round(clientCeiling), nodePeakRssMB: Math.round(peakRss / 1048576), nodeCpuUsPerMessage: Math.round((cpuMs * 1000) / TOTAL) })}`);
+}
+
+/** utime + stime of a process, from /proc (includes start-up: a conservative figure). */
+function cpuTimeMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
 function measureSinkWithSmtpSource(port: number, count: number): number {
