@@ -96,7 +96,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     book,
     settler,
     suppressions: suppressionCache,
-    send: (key, job, host, policy) => tracedSend(key, job, host, () => sender.send(key, job, host, policy)),
+    send: (key, job, host, policy) => tracedSend(key, job, host, logger, () => sender.send(key, job, host, policy)),
     maxAgeMs: config.retry.maxAgeMs,
     ackWaitMs: config.ackWaitMs,
     logger,

@@ -12,6 +12,7 @@ import {
   RECIPIENT_ID_PATTERN,
   STREAMS,
   retryDelay,
+  suppressesAddress,
   TENANT_PATTERN,
   type Category,
   type DeadLetter,
@@ -24,6 +25,7 @@ import {
 import { z } from "zod";
 import type { Job, PostponeReason, SendResult } from "./domain/job.ts";
 import { deliveryMetrics } from "./metrics.ts";
+import { forwardTrace } from "../protocol/telemetry/index.ts";
 import type { SuppressionCache } from "./suppression-cache.ts";
 
 export interface SettleDeps {
@@ -40,9 +42,13 @@ export interface SettleDeps {
 }
 
 const AttemptList = z.array(Attempt);
+/**
+ * A released message goes back with a short delay rather than nak(0): on nats-server 2.9.10
+ * a burst of plain naks while the consumer has no pull waiting was seen to redeliver one
+ * message twice and park another until its ack-wait (test: setPartitions hands back…).
+ */
+const RELEASE_NAK_DELAY_MS = 200;
 const MAX_KEPT_ATTEMPTS = 200;
-// Categories that mean "this mailbox does not exist": suppress, so the sender's reputation stops paying for it.
-const HARD_BOUNCES: ReadonlySet<Category> = new Set(["unknown_user"]);
 
 /**
  * The one seam where an outcome becomes events, dead letters, suppressions and an
@@ -109,7 +115,7 @@ export class Settler {
       return;
     }
     deliveryMetrics.postponed.add(1, { reason: why });
-    this.#nak(job, why === "released" ? 0 : delayMs);
+    this.#nak(job, why === "released" ? RELEASE_NAK_DELAY_MS : delayMs);
   }
 
   /** The message is past its maximum age before this attempt. */
@@ -153,7 +159,9 @@ export class Settler {
     const m = job.message;
     await this.#event(job, "bounced", attempts.length, extra);
     deliveryMetrics.bounced.add(1, { tier: m.tier, domain: job.domain, category: extra.category });
-    if (HARD_BOUNCES.has(extra.category)) {
+    // The mailbox or its domain does not exist: suppress, so the sender's reputation stops
+    // paying for it. One shared rule (protocol/classify.ts) for what a hard bounce is.
+    if (suppressesAddress({ outcome: "bounce", category: extra.category, throttle: false })) {
       const s: Suppression = { address: m.rcptTo.toLowerCase(), reason: "hard_bounce", detail: extra.reply ? `${extra.reply.code} ${extra.reply.text}`.slice(0, 1000) : undefined, at: this.#now() };
       if (s.detail === undefined) delete s.detail;
       await addSuppression(this.d.suppressions, m.tenant, s);
@@ -200,7 +208,7 @@ export class Settler {
     if (extra.category !== undefined) event.category = extra.category;
     if (extra.reason !== undefined) event.reason = extra.reason;
     if (extra.nextAttemptAt !== undefined) event.nextAttemptAt = extra.nextAttemptAt;
-    await publishEvent(this.d.js, event);
+    await publishEvent(this.d.js, event, forwardTrace(job.msg.headers));
   }
 
   #ack(job: Job): void {

@@ -14,6 +14,7 @@ import {
   STREAMS,
   type Config,
 } from "../protocol/index.ts";
+import { KeyedRunner } from "./keyed-runner.ts";
 
 const indexed = metrics.getMeter("sluice").createCounter("sluice_status_index_writes", { description: "Status index writes" });
 
@@ -36,9 +37,7 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
   const kv = await new Kvm(nc).open(KV_BUCKETS.status);
   const messages = await (await js.consumers.get(STREAMS.events, STATUS_INDEXER_CONSUMER)).consume({ max_messages: 512 });
 
-  const chains = new Map<string, Promise<void>>();
-  let inFlight = 0;
-  let wake: (() => void) | undefined;
+  const runner = new KeyedRunner(IN_FLIGHT);
 
   const handle = async (m: JsMsg, event: MailEvent): Promise<void> => {
     try {
@@ -61,16 +60,7 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
       }
       const event = decoded.value;
       const key = event.type === "accepted" ? `req:${event.requestId ?? event.messageId}` : statusKey(event.tenant, event.messageId);
-      while (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
-      inFlight++;
-      const next = (chains.get(key) ?? Promise.resolve()).then(() => handle(m, event));
-      chains.set(key, next);
-      void next.finally(() => {
-        if (chains.get(key) === next) chains.delete(key);
-        inFlight--;
-        wake?.();
-        wake = undefined;
-      });
+      await runner.schedule(key, () => handle(m, event));
     }
   })();
 
@@ -79,22 +69,35 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
     close: async () => {
       await messages.close().catch(() => undefined);
       await loop;
-      await Promise.all(chains.values());
+      await runner.drain();
     },
   };
 }
 
-/** Read, apply, write with compare-and-set; a lost race reads again. */
+/**
+ * Most recipients have one event (delivered at the first attempt): try to create the record
+ * blind, one round trip. Only when it exists: read, apply, write with compare-and-set; a
+ * lost race reads again.
+ */
 async function write(kv: KV, event: MailEvent): Promise<void> {
+  const fresh = applyEvent(undefined, event);
+  if (event.type === "accepted") {
+    await kv.put(fresh.key, fresh.value);
+    return;
+  }
+  try {
+    await kv.create(fresh.key, fresh.value);
+    return;
+  } catch {
+    // exists (or a transient error): the read-modify-write below decides
+  }
   for (let attempt = 0; ; attempt++) {
-    const probe = applyEvent(undefined, event);
-    const current = event.type === "accepted" ? null : await kv.get(probe.key);
+    const current = await kv.get(fresh.key);
     const existing = current !== null && current.operation === "PUT" ? current.value : undefined;
-    const { key, value } = existing === undefined ? probe : applyEvent(existing, event);
+    const { value } = applyEvent(existing, event);
     try {
-      if (event.type === "accepted") await kv.put(key, value);
-      else if (current === null) await kv.create(key, value);
-      else await kv.update(key, value, current.revision);
+      if (current === null) await kv.create(fresh.key, value);
+      else await kv.update(fresh.key, value, current.revision);
       return;
     } catch (e) {
       if (attempt >= 5) throw e;

@@ -1,4 +1,5 @@
 import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
+import type { Logger } from "pino";
 import { extractTrace, sluiceMetrics, tracer } from "../protocol/telemetry/index.ts";
 import type { Job, SendResult } from "./domain/job.ts";
 import type { MxHost } from "./routing/index.ts";
@@ -9,7 +10,7 @@ import type { MxHost } from "./routing/index.ts";
  * its destination's queue, and inside it the SMTP transaction. Also times the transaction
  * for sluice_smtp_transaction_seconds.
  */
-export async function tracedSend(destination: string, job: Job, host: MxHost, send: () => Promise<SendResult>): Promise<SendResult> {
+export async function tracedSend(destination: string, job: Job, host: MxHost, logger: Logger, send: () => Promise<SendResult>): Promise<SendResult> {
   const parent = extractTrace(job.msg.headers);
   const deliver = tracer().startSpan(
     "sluice.node.deliver",
@@ -55,6 +56,13 @@ export async function tracedSend(destination: string, job: Job, host: MxHost, se
     smtp.setStatus({ code: SpanStatusCode.ERROR, message: result.error });
     deliver.setStatus({ code: SpanStatusCode.ERROR, message: result.error });
   }
+  // Logged inside the SMTP span: the line carries trace_id/span_id (pino mixin) beside messageId.
+  context.with(trace.setSpan(parent, smtp), () =>
+    logger.debug(
+      { messageId: job.message.id, destination, mx: host.host, outcome: result.kind === "delivered" ? "delivered" : result.classification.outcome, code: reply?.code },
+      "delivery attempt",
+    ),
+  );
   smtp.end();
   deliver.end();
   sluiceMetrics().smtpDuration.record((performance.now() - started) / 1000, {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
-import { decode, encode } from "../protocol/index.ts";
+import { decode, encode, newId } from "../protocol/index.ts";
 import { HttpError } from "./http-error.ts";
 
 /**
@@ -10,10 +10,15 @@ import { HttpError } from "./http-error.ts";
  * when done. A repeat with the same body gets that answer and sends nothing; with another
  * body it gets 409. A concurrent repeat waits for the first to finish. A claim left by a
  * process that died mid-request is taken over after STALE_MS.
+ *
+ * The claim also fixes the request id. A request that failed part-way (503 after some
+ * recipients were stored) is retried under the same id, so the recipient ids — the
+ * JetStream msgIDs — repeat and JetStream stores nothing twice.
  */
 
 const Claim = z.object({
-  state: z.enum(["pending", "done"]),
+  state: z.enum(["pending", "done", "failed"]),
+  requestId: z.string(),
   bodyHash: z.string(),
   at: z.number(),
   status: z.number().optional(),
@@ -46,10 +51,10 @@ export async function idempotent(
   scope: { tenant: string; route: string },
   idempotencyKey: string | undefined,
   body: unknown,
-  work: () => Promise<unknown>,
+  work: (requestId: string) => Promise<unknown>,
   status = 202,
 ): Promise<Answer> {
-  if (idempotencyKey === undefined) return { status, body: await work(), replayed: false };
+  if (idempotencyKey === undefined) return { status, body: await work(newId()), replayed: false };
   if (idempotencyKey.length === 0 || idempotencyKey.length > 255 || !/^[\x21-\x7e]+$/.test(idempotencyKey)) {
     throw new HttpError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable ASCII characters", "Idempotency-Key");
   }
@@ -63,7 +68,7 @@ export async function idempotent(
         "retry-after": "1",
       });
     }
-    const mine: Claim = { state: "pending", bodyHash, at: Date.now() };
+    let mine: Claim = { state: "pending", requestId: newId(), bodyHash, at: Date.now() };
     let claimed = false;
     try {
       await kv.create(kvKey, encode(mine));
@@ -76,7 +81,9 @@ export async function idempotent(
       if (entry === null || entry.operation !== "PUT") continue; // expired or deleted meanwhile: claim again
       const decoded = decode(Claim, entry.value, "idempotency record");
       const held = decoded.ok ? decoded.value : undefined;
-      if (held === undefined || held.state === "pending" && Date.now() - held.at > STALE_MS) {
+      const abandoned = held !== undefined && held.bodyHash === bodyHash && (held.state === "failed" || (held.state === "pending" && Date.now() - held.at > STALE_MS));
+      if (held === undefined || abandoned) {
+        if (held !== undefined) mine = { ...mine, requestId: held.requestId }; // retry under the same ids
         try {
           await kv.update(kvKey, encode(mine), entry.revision);
           claimed = true;
@@ -95,12 +102,14 @@ export async function idempotent(
     // This request holds the claim.
     let response: unknown;
     try {
-      response = await work();
+      response = await work(mine.requestId);
     } catch (e) {
-      await kv.delete(kvKey).catch(() => undefined); // not accepted: a retry must be able to run
+      // Not accepted: a retry must be able to run, under the same request id.
+      const failed: Claim = { ...mine, state: "failed", at: Date.now() };
+      await kv.put(kvKey, encode(failed)).catch(() => undefined);
       throw e;
     }
-    const done: Claim = { state: "done", bodyHash, at: Date.now(), status, response };
+    const done: Claim = { ...mine, state: "done", at: Date.now(), status, response };
     await kv.put(kvKey, encode(done)).catch(() => undefined); // the mail is stored; a lost record only weakens replay
     return { status, body: response, replayed: false };
   }

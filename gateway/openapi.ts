@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { BatchRequest, SendRequest } from "../protocol/index.ts";
+import { failureOpenApiPaths } from "./routes/failure-openapi.ts";
 
 const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
 
@@ -114,6 +115,7 @@ export function openApiDocument(): unknown {
           },
         },
       },
+      ...failureOpenApiPaths(),
       "/healthz": { get: { summary: "process is up", security: [], responses: { "200": { description: "up" } } } },
       "/readyz": { get: { summary: "NATS connected and topology present", security: [], responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
     },

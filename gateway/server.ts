@@ -76,7 +76,9 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   installErrorHandling(app);
   const auth = authenticate(state, config.keyRatePerSecond, options.keyCacheMs ?? KEY_CACHE_MS);
   app.addHook("onRequest", async (request, reply) => {
-    if (request.url.startsWith("/v1/")) await auth.call(app, request, reply, () => undefined);
+    // The matched route's pattern, not the raw URL: an encoded path cannot slip past.
+    const path = request.routeOptions.url ?? request.url;
+    if (path.startsWith("/v1/") || request.url.startsWith("/v1/")) await auth.call(app, request, reply, () => undefined);
   });
 
   traceRoutes(app);

@@ -1,4 +1,5 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/transport-node";
 import { encode } from "./codec.ts";
 import type { MailEvent } from "./schemas/event.ts";
 import { subjects } from "./subjects.ts";
@@ -10,6 +11,7 @@ import { subjects } from "./subjects.ts";
  */
 export const eventId = (messageId: string, type: MailEvent["type"], attempt = 0): string => `${messageId}.${type}.${attempt}`;
 
-export async function publishEvent(js: JetStreamClient, event: MailEvent): Promise<void> {
-  await js.publish(subjects.event(event.tenant, event.type), encode(event), { msgID: event.id });
+export async function publishEvent(js: JetStreamClient, event: MailEvent, headers?: MsgHdrs): Promise<void> {
+  // `headers` carry the message's trace to the webhook that reports this event.
+  await js.publish(subjects.event(event.tenant, event.type), encode(event), { msgID: event.id, headers });
 }

@@ -3,7 +3,7 @@ import { domainOf } from "./domain.ts";
 import { validationError, type SluiceError } from "./errors.ts";
 import { eventId } from "./events.ts";
 import { recipientId } from "./ids.ts";
-import { partitionOf } from "./partition.ts";
+import { fnv1a32 } from "./partition.ts";
 import { HeaderName, HeaderText, Mailbox } from "./schemas/address.ts";
 import { StringMap, Tenant, Vars, type DeliveryMessage } from "./schemas/delivery.ts";
 import type { MailEvent } from "./schemas/event.ts";
@@ -208,7 +208,8 @@ export interface Outgoing<T> {
 export function deliverySubject(tier: TierName, rcptTo: string, partitions: number): string {
   const domain = domainOf(rcptTo);
   if (domain === undefined) throw validationError("invalid_address", `${rcptTo} has no valid domain`);
-  return subjects.send(tier, partitionOf(domain, partitions));
+  // domainOf already gives the canonical form partitionOf would compute again.
+  return subjects.send(tier, fnv1a32(domain) % partitions);
 }
 
 export interface BuildContext {

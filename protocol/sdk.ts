@@ -84,12 +84,25 @@ export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequ
     ]);
     const job = buildBatchJob(r, payload, list.ref, { batchId, tenant, requestId: batchId, now });
     const progress: BatchProgress = { v: 1, batchId, tenant, total: r.recipients.length, expanded: 0, state: "queued", createdAt: now, updatedAt: now };
-    await d.batches.put(batchId, encode(progress));
+    await createOnce(d.batches, batchId, encode(progress));
     const event = acceptedEvent({ tenant, requestId: batchId, batchId, tier: r.tier, recipients: r.recipients.length, now });
     await Promise.all([d.js.publish(subjects.jobs, encode(job), { msgID: batchId, headers: traceHeaders() }), publishEvent(d.js, event)]);
     return { batchId, accepted: r.recipients.length };
   } catch (e) {
     throw publishFailure(e);
+  }
+}
+
+/**
+ * Write a record unless it exists: a retried batch (same id, after a 503) must not reset
+ * the progress the fan-out actor may already have made.
+ */
+async function createOnce(kv: KV, key: string, value: Uint8Array): Promise<void> {
+  try {
+    await kv.create(key, value);
+  } catch (e) {
+    const existing = await kv.get(key);
+    if (existing === null || existing.operation !== "PUT") throw e;
   }
 }
 
@@ -128,7 +141,7 @@ export async function createProducer(
     payloads: await new Objm(nc).open(OBJECT_STORES.payloads),
     batches: await new Kvm(nc).open(KV_BUCKETS.batches),
     partitions: opts.partitions,
-    inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 2048,
+    inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 16 * 1024, // = SLUICE_INLINE_PAYLOAD_MAX default
   };
   return {
     send: async (request) => {

@@ -2,7 +2,8 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { ensureLaneConsumers, KV_BUCKETS, STREAMS, WEBHOOK_FANOUT_CONSUMER, type Config, type WebhookEndpoint } from "../../protocol/index.ts";
+import { decode, ensureLaneConsumers, KV_BUCKETS, MailEvent, STREAMS, WEBHOOK_FANOUT_CONSUMER, type Config, type WebhookEndpoint } from "../../protocol/index.ts";
+import { KeyedRunner } from "../keyed-runner.ts";
 import { fanOut } from "./fanout.ts";
 import { EndpointLanes, type LaneSettings } from "./lanes.ts";
 import { webhookAgent } from "./post.ts";
@@ -10,6 +11,8 @@ import { EndpointRegistry } from "./registry.ts";
 
 /** 5 s, 30 s, 2 min, 10 min, 30 min, then hourly until SLUICE_WEBHOOK_MAX_AGE (24 h). */
 export const DEFAULT_WEBHOOK_BACKOFF_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000] as const;
+
+const FANOUT_IN_FLIGHT = 128;
 
 export interface WebhookActorOptions {
   backoffMs?: readonly number[];
@@ -69,16 +72,28 @@ export async function startWebhookActor(nc: NatsConnection, config: Config, logg
   await changes;
 
   const fanoutMessages = await (await js.consumers.get(STREAMS.events, WEBHOOK_FANOUT_CONSUMER)).consume({ max_messages: 256 });
+  // Events of one message are queued in order; different messages are pipelined.
+  const runner = new KeyedRunner(FANOUT_IN_FLIGHT);
   const fanoutLoop = (async () => {
     for await (const m of fanoutMessages) {
-      try {
-        await fanOut(js, registry, m, log);
+      const decoded = decode(MailEvent, m.data, "event");
+      if (!decoded.ok) {
+        log.warn({ subject: m.subject, err: decoded.error.message }, "skipping an invalid event");
         m.ack();
-      } catch (err) {
-        log.warn({ err, subject: m.subject }, "could not queue an event for its webhooks; retrying");
-        m.nak(1000);
+        continue;
       }
+      const event = decoded.value;
+      await runner.schedule(event.messageId, async () => {
+        try {
+          await fanOut(js, registry, event, m.headers);
+          m.ack();
+        } catch (err) {
+          log.warn({ err, subject: m.subject }, "could not queue an event for its webhooks; retrying");
+          m.nak(1000);
+        }
+      });
     }
+    await runner.drain();
   })();
 
   log.info({ endpoints: lanes.size }, "webhook actor started");

@@ -3,7 +3,9 @@ import { metrics } from "@opentelemetry/api";
 import type { Agent } from "undici";
 import type { Logger } from "pino";
 import { decode, webhookLaneConsumerName, STREAMS, WebhookJob, type WebhookEndpoint } from "../../protocol/index.ts";
+import { sluiceMetrics } from "../../protocol/telemetry/index.ts";
 import { postEvent } from "./post.ts";
+import { tracedPost } from "./traced-post.ts";
 import type { EndpointRegistry } from "./registry.ts";
 
 const meter = metrics.getMeter("sluice");
@@ -59,8 +61,12 @@ export class EndpointLanes {
       m.term();
       return;
     }
-    const endpoint = registry.get(job.value.endpointId) ?? this.endpoint;
     const event = job.value.event;
+    const endpoint = registry.get(job.value.endpointId);
+    if (endpoint === undefined) {
+      m.term(); // removed while this event was in flight: its lanes are going away
+      return;
+    }
     const ageMs = Date.now() - m.info.timestampNanos / 1e6;
     if (ageMs > settings.maxAgeMs) {
       log.warn({ endpointId: endpoint.id, messageId: event.messageId, eventId: event.id, deliveries: m.info.deliveryCount }, "webhook event dropped: endpoint did not accept it within SLUICE_WEBHOOK_MAX_AGE");
@@ -68,9 +74,10 @@ export class EndpointLanes {
       m.term();
       return;
     }
-    const outcome = await postEvent(agent, endpoint.url, endpoint.secret, event, settings.timeoutMs);
+    const outcome = await tracedPost(m, endpoint.url, event, () => postEvent(agent, endpoint.url, endpoint.secret, event, settings.timeoutMs));
     if (outcome.ok) {
       delivered.add(1, { type: event.type });
+      sluiceMetrics().webhookLag.record(Math.max(0, Date.now() - event.at) / 1000, { type: event.type });
       m.ack();
       return;
     }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { checkAddress, TIERS, validationError, type TierName } from "../../protocol/index.ts";
 import { CsvError } from "../send/csv.ts";
-import { postJson, type GatewayTarget } from "../send/gateway-client.ts";
+import { gatewaySubmitter, type GatewayTarget, type Submitter } from "../send/gateway-client.ts";
 import { ProgressBar } from "../send/progress.ts";
 import { recipientsFromCsv, type CsvRecipient, type Rejected } from "../send/recipients.ts";
 import { formatSummary, type SendSummary } from "../send/summary.ts";
@@ -73,17 +73,26 @@ export async function run(args: string[]): Promise<void> {
   const chunk = Number(values.chunk);
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 100_000) throw validationError("invalid_arguments", "--chunk must be a whole number from 1 to 100000", "chunk");
 
-  let summary: SendSummary;
+  let submit: Submitter;
+  let done = async (): Promise<void> => undefined;
   if (values.direct) {
-    const { sendDirect } = await import("../send/direct.ts");
-    summary = await sendDirect({ content, tier, to, csvFile: values.csv, tenant: values.tenant ?? process.env.SLUICE_TENANT ?? "default", chunk });
+    const { directSubmitter } = await import("../send/direct.ts");
+    const direct = await directSubmitter(values.tenant ?? process.env.SLUICE_TENANT ?? "default");
+    submit = direct.submitter;
+    done = direct.close;
   } else {
     const target: GatewayTarget = {
       url: values.url ?? process.env.SLUICE_URL ?? "http://127.0.0.1:8080",
       key: values.key ?? process.env.SLUICE_API_KEY ?? "",
     };
     if (target.key === "") throw validationError("invalid_arguments", "no API key: set SLUICE_API_KEY or pass --key", "key");
-    summary = values.csv !== undefined ? await sendCsvViaGateway(target, content, tier, loadCsv(values.csv, content), chunk) : await sendOneViaGateway(target, content, tier, to);
+    submit = gatewaySubmitter(target);
+  }
+  let summary: SendSummary;
+  try {
+    summary = values.csv !== undefined ? await sendCsv(submit, content, tier, loadCsv(values.csv, content), chunk) : await sendOne(submit, content, tier, to);
+  } finally {
+    await done();
   }
   process.stdout.write(values.json ? JSON.stringify(summary) + "\n" : formatSummary(summary));
   if (summary.rejected.length > 0) process.exitCode = 1;
@@ -126,7 +135,7 @@ export function loadCsv(file: string, content?: Content): { recipients: CsvRecip
   }
 }
 
-async function sendOneViaGateway(target: GatewayTarget, content: Content, tier: TierName, to: string[]): Promise<SendSummary> {
+async function sendOne(submit: Submitter, content: Content, tier: TierName, to: string[]): Promise<SendSummary> {
   const rejected: Rejected[] = [];
   const good = to.filter((addr) => {
     const problem = checkAddress(addr);
@@ -134,7 +143,7 @@ async function sendOneViaGateway(target: GatewayTarget, content: Content, tier: 
     return problem === undefined;
   });
   if (good.length === 0) return { accepted: 0, rejected, ids: [] };
-  const answer = await postJson<{ id: string; recipients: { to: string; id: string }[] }>(target, "v1/messages", { ...content, to: good, tier });
+  const answer = await submit.message({ ...content, to: good, tier });
   if (!answer.ok) {
     for (const addr of good) rejected.push({ where: addr, reason: describe(answer) });
     return { accepted: 0, rejected, ids: [] };
@@ -142,8 +151,8 @@ async function sendOneViaGateway(target: GatewayTarget, content: Content, tier: 
   return { accepted: answer.body.recipients.length, rejected, ids: [answer.body.id] };
 }
 
-async function sendCsvViaGateway(
-  target: GatewayTarget,
+async function sendCsv(
+  submit: Submitter,
   content: Content,
   tier: TierName,
   file: { recipients: CsvRecipient[]; rejected: Rejected[] },
@@ -158,7 +167,7 @@ async function sendCsvViaGateway(
     // aside and send the rest again, so one bad row does not sink a thousand good ones.
     for (let tries = 0; rows.length > 0; tries++) {
       const body = { ...content, tier, recipients: rows.map((r) => ({ to: r.to, vars: r.vars })) };
-      const answer = await postJson<{ batchId: string; accepted: number }>(target, "v1/batches", body);
+      const answer = await submit.batch(body);
       if (answer.ok) {
         summary.accepted += answer.body.accepted;
         summary.ids.push(answer.body.batchId);

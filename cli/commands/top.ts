@@ -1,14 +1,16 @@
 import { parseArgs } from "node:util";
-import { connectNats, loadConfig, STATS_INTERVAL_MS, validationError } from "../../protocol/index.ts";
+import { connectNats, loadConfig, STATS_INTERVAL_MS, temporaryError, validationError } from "../../protocol/index.ts";
 import { watchCluster } from "../../protocol/telemetry/index.ts";
 import { onShutdownSimple } from "../top/signals.ts";
 import { renderFrame } from "../top/render.ts";
 
 export const help = `sluice top
 
-A live view of the running cluster, read from NATS (NATS_URL): per tier, messages queued
-in JetStream and in flight on nodes; per destination, its actor state, delivery rate,
-allowed rate, connections, queue and outcomes. Redraws every --interval seconds (default 2).
+A live view of the running cluster, read from NATS (NATS_URL): per tier, what MAIL_SEND
+holds (QUEUED: waiting, deferred and in flight, until acknowledged) and what nodes hold
+unacknowledged (IN FLIGHT); per destination, its actor state, measured delivery rate,
+allowed rate (2.5/10.0 = throttled from 10/s), connections, queue and outcomes. Redraws
+every --interval seconds (default 2).
 
   --once         print one frame and exit (waits for a round of node snapshots)
   --interval S   seconds between redraws
@@ -26,7 +28,9 @@ export async function run(args: string[]): Promise<void> {
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw validationError("invalid_arguments", "--limit must be a positive whole number", "limit");
 
   const config = loadConfig();
-  const nc = await connectNats(config.nats, "sluice-top", { waitOnFirstConnect: false });
+  const nc = await connectNats(config.nats, "sluice-top", { waitOnFirstConnect: false }).catch((e: unknown) => {
+    throw temporaryError("nats_unavailable", `cannot reach NATS at ${config.nats.servers.join(",")}: ${e instanceof Error ? e.message : String(e)}`);
+  });
   const view = watchCluster(nc, { manual: true, intervalMs: STATS_INTERVAL_MS });
   if (values.once) {
     try {

@@ -63,3 +63,14 @@ export async function postJson<T>(target: GatewayTarget, path: string, body: unk
     return answer;
   }
 }
+
+/** Where `sluice send` hands requests: the gateway over HTTP, or NATS through the SDK. */
+export interface Submitter {
+  message(body: unknown): Promise<Answer<{ id: string; recipients: { to: string; id: string }[] }>>;
+  batch(body: unknown): Promise<Answer<{ batchId: string; accepted: number }>>;
+}
+
+export const gatewaySubmitter = (target: GatewayTarget): Submitter => ({
+  message: (body) => postJson(target, "v1/messages", body),
+  batch: (body) => postJson(target, "v1/batches", body),
+});

@@ -10,6 +10,7 @@
   const HOUR = 3600000;
   const $ = (id) => document.getElementById(id);
   let apiKey = localStorage.getItem("sluice.apiKey") || "";
+  const history = [];
 
   const num = (n) => (n === undefined || n === null ? "–" : Math.round(n).toLocaleString("en"));
   const rate = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
@@ -131,7 +132,12 @@
         setStatus("enter an admin API key to see the cluster", "error");
         return;
       }
-      const stats = await api("GET", "/v1/stats");
+      const last = history.length > 0 ? history[history.length - 1].at : undefined;
+      const stats = await api("GET", last === undefined ? "/v1/stats" : `/v1/stats?since=${last}`);
+      // Keep the hour locally; each poll brings only the new samples.
+      history.push(...stats.history);
+      while (history.length > 0 && history[0].at < stats.at - HOUR) history.shift();
+      stats.history = history;
       renderTiers(stats);
       renderCharts(stats);
       renderDestinations(stats);

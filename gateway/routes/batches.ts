@@ -19,8 +19,8 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     if (!parsed.ok) throw parsed.error;
     try {
       const deps = await ctx.deps();
-      const answer = await idempotent(deps.idempotency, { tenant, route: "batches" }, idempotencyKeyOf(request), request.body, () =>
-        publishBatch(deps.producer, tenant, parsed.value),
+      const answer = await idempotent(deps.idempotency, { tenant, route: "batches" }, idempotencyKeyOf(request), request.body, (requestId) =>
+        publishBatch(deps.producer, tenant, parsed.value, requestId),
       );
       if (answer.replayed) reply.header("idempotent-replayed", "true");
       else accepted.add(parsed.value.recipients.length, { tier: parsed.value.tier });

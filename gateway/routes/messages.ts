@@ -29,8 +29,8 @@ export function messageRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       if (!parsed.ok) throw parsed.error;
       try {
         const deps = await ctx.deps();
-        const answer = await idempotent(deps.idempotency, { tenant, route: "messages" }, idempotencyKeyOf(request), request.body, () =>
-          publishSend(deps.producer, tenant, parsed.value),
+        const answer = await idempotent(deps.idempotency, { tenant, route: "messages" }, idempotencyKeyOf(request), request.body, (requestId) =>
+          publishSend(deps.producer, tenant, parsed.value, requestId),
         );
         if (answer.replayed) reply.header("idempotent-replayed", "true");
         else accepted.add((answer.body as { recipients: unknown[] }).recipients.length, { tier: parsed.value.tier });

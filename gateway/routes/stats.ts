@@ -6,7 +6,8 @@ import type { GatewayContext } from "../context.ts";
 /**
  * GET /v1/stats: the cluster as the dashboard shows it — nodes, per-tier queue depth,
  * per-destination state and throughput, and an hour of history (kept in memory here,
- * sampled every 2 s, bounded). `?history=0` leaves the history out. It shows every
+ * sampled every 2 s, bounded). `?history=0` leaves the history out, `?since=<ms>` keeps
+ * only the samples after that time (what a polling dashboard has not seen). It shows every
  * tenant's destinations, so it takes an admin key.
  */
 export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
@@ -35,13 +36,20 @@ export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     view?.close();
   });
 
-  app.get<{ Querystring: { history?: string } }>("/v1/stats", { preHandler: requireScope("admin") }, async (req, reply) => {
+  app.get<{ Querystring: { history?: string; since?: string } }>("/v1/stats", { preHandler: requireScope("admin") }, async (req, reply) => {
     attach();
     if (!view) {
       reply.code(503).header("retry-after", "2");
       return { error: { code: "nats_unavailable", message: "not connected to NATS yet; cluster stats are not available" } };
     }
+    const since = req.query.since === undefined ? undefined : Number(req.query.since);
+    if (since !== undefined && !Number.isFinite(since)) {
+      reply.code(400);
+      return { error: { code: "invalid_request", message: "since must be a time in milliseconds since the epoch", field: "since" } };
+    }
     reply.header("cache-control", "no-store");
-    return view.current(req.query.history !== "0");
+    const stats = view.current(req.query.history !== "0");
+    // A polling client asks only for the samples it has not seen yet.
+    return since === undefined ? stats : { ...stats, history: stats.history.filter((s) => s.at > since) };
   });
 }

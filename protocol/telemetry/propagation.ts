@@ -41,3 +41,8 @@ export function traceHeaders(ctx: Context = context.active()): MsgHdrs | undefin
 export function forwardTrace(from: MsgHdrs | undefined): MsgHdrs | undefined {
   return from ? traceHeaders(extractTrace(from)) : undefined;
 }
+
+/** Run `fn` in the trace carried by `headers`, so its log lines and spans belong to that message. */
+export function withTraceOf<T>(headers: MsgHdrs | undefined, fn: () => T): T {
+  return context.with(extractTrace(headers), fn);
+}

@@ -95,7 +95,8 @@ test("sluice cluster shows each node, its lease age and the partitions it owns",
     assert.ok(n.leaseAgeMs !== undefined && n.leaseAgeMs < TTL_MS, `lease age ${n.leaseAgeMs}`);
     assert.equal(n.pid, process.pid);
   }
-  // Not execFileSync: the members live in this process and must keep heartbeating.
+  // Asynchronously: a synchronous child would block this process's heartbeats, and on a
+  // loaded machine the CLI's start-up outlives the 2 s leases.
   const { stdout: out } = await promisify(execFile)(process.execPath, [fileURLToPath(new URL("../../bin/sluice.js", import.meta.url)), "cluster"], {
     env: { ...process.env, NATS_URL: server.url, SLUICE_PARTITIONS: String(P) },
     encoding: "utf8",

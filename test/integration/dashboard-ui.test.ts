@@ -143,10 +143,7 @@ after(async () => {
   rmSync(profileDir, { recursive: true, force: true });
 });
 
-test("/v1/stats takes an admin key", async () => {
-  const res = await fetch(`http://127.0.0.1:${gateway.port}/v1/stats`);
-  assert.equal(res.status, 401);
-});
+
 
 test("the dashboard shows tiers, destinations and nodes, and its charts draw the last hour's data", async () => {
   // Let the gateway take a few 2-second history samples first.
@@ -221,4 +218,17 @@ test("the dashboard lists the tenant's dead letters and replays one back onto MA
   const queuedAfter = (await jsm.streams.info(STREAMS.send)).state.messages;
   assert.equal(queuedAfter, queuedBefore + 1, "the replayed message is back on MAIL_SEND");
   assert.equal((await jsm.streams.info(STREAMS.dlq)).state.messages, 0);
+});
+
+test("/v1/stats takes an admin key, and ?since= returns only newer samples", async () => {
+  const base = `http://127.0.0.1:${gateway.port}/v1/stats`;
+  assert.equal((await fetch(base)).status, 401);
+  const auth = { headers: { authorization: `Bearer ${adminKey}` } };
+  const all = (await (await fetch(base, auth)).json()) as { history: { at: number }[] };
+  const first = all.history[0];
+  assert.ok(first, "some history");
+  const newer = (await (await fetch(`${base}?since=${first.at}`, auth)).json()) as { history: { at: number }[] };
+  assert.ok(newer.history.every((s) => s.at > first.at));
+  assert.ok(newer.history.length < all.history.length + 2);
+  assert.equal((await fetch(`${base}?since=soon`, auth)).status, 400);
 });

@@ -51,6 +51,25 @@ test("concurrent duplicates publish once and all get the same answer", async () 
   assert.equal(await fx.sendCount(), count + 3);
 });
 
+test("a request that failed part-way is retried under the same ids: JetStream stores nothing twice", async () => {
+  const body = simpleMessage({ to: ["p1@example.com", "p2@example.com", "p3@example.com"] });
+  const stored = await fx.sendCount();
+  // Room for exactly one more message: the first recipient is stored, the others refused.
+  await fx.jsm.streams.update(STREAMS.send, { max_msgs: stored + 1 });
+  try {
+    const first = await fx.post("/v1/messages", body, key, { "idempotency-key": "partial" });
+    assert.equal(first.status, 503, JSON.stringify(first.body));
+    assert.equal(await fx.sendCount(), stored + 1, "one recipient made it before the stream filled");
+  } finally {
+    await fx.jsm.streams.update(STREAMS.send, { max_msgs: -1 });
+  }
+  const retry = await fx.post("/v1/messages", body, key, { "idempotency-key": "partial" });
+  assert.equal(retry.status, 202, JSON.stringify(retry.body));
+  assert.equal(await fx.sendCount(), stored + 3, "three recipients, each stored once");
+  const again = await fx.post("/v1/messages", body, key, { "idempotency-key": "partial" });
+  assert.deepEqual(again.body, retry.body);
+});
+
 test("an invalid body with a key is a 400 and does not burn the key", async () => {
   const bad = await fx.post("/v1/messages", simpleMessage({ tier: "nope" }), key, { "idempotency-key": "order-3" });
   assert.equal(bad.status, 400);

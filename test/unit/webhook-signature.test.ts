@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isPrivateAddress, newWebhookSecret, signWebhook, verifyWebhook } from "../../protocol/index.ts";
+import { isPrivateAddress, newWebhookSecret, publicOnlyLookup, signWebhook, verifyWebhook } from "../../protocol/index.ts";
 
 const secret = newWebhookSecret();
 const body = JSON.stringify({ id: "01jdx0000000000000000000000-0.delivered.1", type: "delivered" });
@@ -43,4 +43,10 @@ test("private, loopback, link-local and ULA addresses are recognised; public one
   const publicOnes = ["93.184.215.14", "8.8.8.8", "172.32.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"];
   for (const a of privateOnes) assert.equal(isPrivateAddress(a), true, a);
   for (const a of publicOnes) assert.equal(isPrivateAddress(a), false, a);
+});
+
+test("the connect-time lookup refuses a host that resolves to a private address (DNS rebinding)", async () => {
+  const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => publicOnlyLookup("localhost", {}, (e) => resolve(e)));
+  assert.equal(err?.code, "EPRIVATEADDRESS");
+  assert.match(err?.message ?? "", /private address/);
 });

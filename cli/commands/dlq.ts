@@ -1,0 +1,108 @@
+import { parseArgs } from "node:util";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  connectNats,
+  deleteDeadLetter,
+  getDeadLetter,
+  listDeadLetters,
+  loadConfig,
+  purgeDeadLetters,
+  replayDeadLetter,
+  validationError,
+  type DeadLetter,
+  type DlqDeps,
+} from "../../protocol/index.ts";
+
+export const help = `sluice dlq ls --tenant <name> [--limit <n>] [--after <seq>] [--json]
+sluice dlq show --tenant <name> <message-id>
+sluice dlq replay --tenant <name> <message-id>...
+sluice dlq purge --tenant <name> (<message-id>... | --all)
+
+The dead-letter queue (stream MAIL_DLQ), straight from NATS: what could not be delivered,
+with its reason and every attempt. 'replay' puts a message back on MAIL_SEND as new (fresh
+retry window, no attempts) and removes its dead letter; 'purge' removes dead letters for good.`;
+
+const line = (dl: DeadLetter, seq: number): string => {
+  const last = dl.attempts.at(-1);
+  const reply = last ? `${last.code ?? ""} ${last.text}`.trim().slice(0, 60) : "";
+  return `${String(seq).padEnd(8)}${dl.id.padEnd(36)}${new Date(dl.at).toISOString().padEnd(26)}${dl.reason.code.padEnd(16)}${dl.message.rcptTo.padEnd(32)}${reply}`;
+};
+
+export async function run(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      tenant: { type: "string" },
+      limit: { type: "string" },
+      after: { type: "string" },
+      json: { type: "boolean", default: false },
+      all: { type: "boolean", default: false },
+    },
+    allowPositionals: true,
+  });
+  if (!["ls", "show", "replay", "purge"].includes(sub ?? "")) throw validationError("usage", "usage: sluice dlq ls|show|replay|purge (see 'sluice dlq --help')");
+  const tenant = values.tenant;
+  if (tenant === undefined) throw validationError("missing_tenant", "--tenant <name> is required", "tenant");
+  const number = (name: "limit" | "after"): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw validationError(`invalid_${name}`, `--${name} expects a whole number, got "${v}"`, name);
+    return Number(v);
+  };
+  const ids = (): string[] => {
+    if (positionals.length === 0) throw validationError("missing_id", `usage: sluice dlq ${sub} --tenant <name> <message-id>...`, "id");
+    return positionals;
+  };
+
+  const config = loadConfig();
+  const nc = await connectNats(config.nats, "sluice-dlq", { waitOnFirstConnect: false });
+  try {
+    const deps: DlqDeps = { js: jetstream(nc), jsm: await jetstreamManager(nc), partitions: config.partitions };
+    const out = (s: string) => process.stdout.write(s + "\n");
+    switch (sub) {
+      case "ls": {
+        const limit = number("limit");
+        const after = number("after");
+        const page = await listDeadLetters(deps, tenant, { ...(limit === undefined ? {} : { limit }), ...(after === undefined ? {} : { after }) });
+        if (values.json) {
+          out(JSON.stringify({ deadLetters: page.deadLetters.map((s) => s.deadLetter), ...(page.next === undefined ? {} : { next: page.next }) }));
+          return;
+        }
+        out(`${"SEQ".padEnd(8)}${"MESSAGE ID".padEnd(36)}${"DEAD-LETTERED".padEnd(26)}${"REASON".padEnd(16)}${"RECIPIENT".padEnd(32)}LAST REPLY`);
+        for (const s of page.deadLetters) out(line(s.deadLetter, s.seq));
+        if (page.next !== undefined) out(`more: sluice dlq ls --tenant ${tenant} --after ${page.next}`);
+        return;
+      }
+      case "show": {
+        for (const id of ids()) {
+          const stored = await getDeadLetter(deps, tenant, id);
+          if (stored === undefined) throw validationError("not_found", `no dead letter for message ${id} of tenant ${tenant}`, "id");
+          out(JSON.stringify(stored.deadLetter, null, 2));
+        }
+        return;
+      }
+      case "replay": {
+        for (const id of ids()) {
+          const replayed = await replayDeadLetter(deps, tenant, id);
+          if (replayed === undefined) throw validationError("not_found", `no dead letter for message ${id} of tenant ${tenant}`, "id");
+          out(`replayed ${id} → ${replayed.deadLetter.message.rcptTo}`);
+        }
+        return;
+      }
+      case "purge": {
+        if (values.all) {
+          out(`purged ${await purgeDeadLetters(deps, tenant)} dead letter(s) of tenant ${tenant}`);
+          return;
+        }
+        for (const id of ids()) {
+          if (!(await deleteDeadLetter(deps, tenant, id))) throw validationError("not_found", `no dead letter for message ${id} of tenant ${tenant}`, "id");
+          out(`purged ${id}`);
+        }
+        return;
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
