@@ -112,9 +112,19 @@ export class Dispatcher {
     dest = new DestinationActor(key, hosts, this.d.book.resolve(key).policy, {
       send: (job, host, policy) => this.d.send(key, job, host, policy),
       // Settling runs in the message's trace: its events carry it on, its log lines show it.
-      settle: (job, result) => withTraceOf(job.msg.headers, () => this.d.settler.outcome(job, result)),
+      // A settle that fails (NATS unreachable) neither acked nor naked the message: JetStream
+      // redelivers it after ack_wait. It must stop counting as held here, or a partition
+      // hand-over waiting for held work to settle would wait forever.
+      settle: (job, result) =>
+        withTraceOf(job.msg.headers, () => this.d.settler.outcome(job, result)).catch((e: unknown) => {
+          this.released(job);
+          throw e;
+        }),
       postpone: (job, delayMs, why) => {
-        this.d.settler.postponed(job, delayMs, why).catch((e: unknown) => this.d.logger.error({ err: e, messageId: job.message.id }, "postpone failed"));
+        this.d.settler.postponed(job, delayMs, why).catch((e: unknown) => {
+          this.released(job);
+          this.d.logger.error({ err: e, messageId: job.message.id }, "postpone failed");
+        });
       },
       retired: (k) => {
         const current = this.destinations.get(k);

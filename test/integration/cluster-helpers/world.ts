@@ -3,9 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { readClusterStatus } from "../../../actors/cluster/index.ts";
 import {
+  createApiKey,
   encode,
+  KV_BUCKETS,
   loadConfig,
   newId,
   partitionOf,
@@ -21,7 +24,7 @@ import {
 } from "../../../protocol/index.ts";
 import { startNatsCluster, startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startSmtpPeer, type SmtpPeer } from "../../harness/smtp-peer.ts";
-import { waitFor } from "../../harness/ports.ts";
+import { freePort, waitFor } from "../../harness/ports.ts";
 import { spawnTs, type Child } from "./children.ts";
 import { ensureTopologyOnFreshCluster } from "./topology.ts";
 
@@ -87,6 +90,8 @@ export async function startClusterWorld(o: { servers: 1 | 3; env: Partial<Record
       return child;
     },
     async dispose() {
+      // TEST_DUMP_DIR=/some/dir keeps each child's log lines (pino JSON on stdout) for a post-mortem.
+      if (process.env.TEST_DUMP_DIR) for (const n of nodes) writeFileSync(join(process.env.TEST_DUMP_DIR, `${n.name}.log`), n.lines.map((l) => JSON.stringify(l)).join("\n"));
       for (const n of nodes) if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill("SIGKILL");
       await Promise.all(nodes.map((n) => n.exited));
       await nc.close().catch(() => undefined);
@@ -174,4 +179,31 @@ export async function ackPending(world: ClusterWorld, partitions: number[]): Pro
 export async function sendQueueEmpty(world: ClusterWorld): Promise<boolean> {
   const jsm = await jetstreamManager(world.nc);
   return (await jsm.streams.info(STREAMS.send)).state.messages === 0;
+}
+
+/** `sluice gateway` as a child process on a free port, and an API key for tenant acme. */
+export async function startGatewayProcess(world: ClusterWorld): Promise<{ url: string; key: string; child: Child }> {
+  const port = await freePort();
+  const child = spawnTs("gateway", CLI, { ...world.env, SLUICE_HTTP_HOST: "127.0.0.1", SLUICE_HTTP_PORT: String(port) }, ["gateway"]);
+  world.nodes.push(child); // killed with the rest on dispose
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor("the gateway to be ready", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined), 45_000, 200);
+  const { key } = await createApiKey(await new Kvm(world.nc).open(KV_BUCKETS.keys), { tenant: "acme", scopes: ["send"] });
+  return { url, key, child };
+}
+
+/** POST one single-recipient message; the recipient id on 202, else the status. */
+export async function postMessage(url: string, key: string, to: string): Promise<{ status: number; id?: string }> {
+  try {
+    const res = await fetch(`${url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ from: "news@acme.test", to: [to], subject: "Hi", text: "Hello", tier: "transactional" }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const body = (await res.json()) as { recipients?: { id: string }[] };
+    return res.status === 202 ? { status: 202, id: body.recipients?.[0]?.id } : { status: res.status };
+  } catch {
+    return { status: 0 };
+  }
 }
