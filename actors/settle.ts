@@ -73,7 +73,27 @@ export class Settler {
     return decoded.ok ? [...own, ...decoded.value] : own;
   }
 
+  /**
+   * Record an outcome. If recording fails (NATS unreachable), a delivered message is still
+   * acked — the remote said 250, and a redelivery would send it twice; only its event is
+   * lost (logged). Anything else is left to JetStream, which redelivers it after the
+   * ack-wait; either way the node stops counting it as held.
+   */
   async outcome(job: Job, result: SendResult): Promise<void> {
+    try {
+      await this.#outcome(job, result);
+    } catch (e) {
+      if (result.kind === "delivered") {
+        this.d.logger.error({ err: e, messageId: job.message.id }, "delivered but its event could not be published; acked anyway");
+        this.#ack(job);
+      } else {
+        this.d.logger.error({ err: e, messageId: job.message.id }, "could not record a failed attempt; JetStream will redeliver after the ack-wait");
+        this.d.released(job);
+      }
+    }
+  }
+
+  async #outcome(job: Job, result: SendResult): Promise<void> {
     const now = this.#now();
     if (result.kind === "delivered") {
       await this.#event(job, "delivered", (await this.#attemptNumber(job)) + 1, { mx: result.mx, reply: result.reply });
@@ -120,7 +140,7 @@ export class Settler {
       return;
     }
     deliveryMetrics.postponed.add(1, { reason: why });
-    this.#nak(job, why === "released" ? RELEASE_NAK_DELAY_MS : delayMs);
+    this.#nak(job, why === "released" ? Math.max(RELEASE_NAK_DELAY_MS, delayMs) : delayMs);
   }
 
   /** The message is past its maximum age before this attempt. */

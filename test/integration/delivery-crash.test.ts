@@ -19,6 +19,7 @@ const env = () => ({
   // A short ack-wait so that JetStream redelivers the dead node's messages within the test.
   SLUICE_ACK_WAIT: "3s",
   SLUICE_PARTITIONS: "4",
+  SLUICE_METRICS_PORT: "0",
 });
 
 before(async () => {
