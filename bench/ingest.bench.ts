@@ -198,7 +198,7 @@ try {
 
   // ---- 5. fan-out rate of one actor process, on the jobs the batch phase left
   if (PHASES.has("fanout")) {
-    const fo = spawn(process.execPath, ["--import", "tsx", "bench/ingest-fanout.ts", server.url, String(PARTITIONS)], { stdio: ["ignore", "pipe", "inherit"] });
+    const fo = spawn(process.execPath, [...profile, "--import", "tsx", "bench/ingest-fanout.ts", server.url, String(PARTITIONS)], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(fo);
     await new Promise((r) => fo.stdout?.once("data", r));
     const start = (await jsm.streams.info(STREAMS.send)).state.messages;
