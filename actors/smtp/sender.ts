@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from "nodemailer";
+import DKIM from "nodemailer/lib/dkim";
 import type { Logger } from "pino";
 import { classifyNetworkError, classifyReply, domainOf, enhancedCodeOf, type Policy, type SmtpReply } from "../../protocol/index.ts";
 import type { Job, SendResult } from "../domain/job.ts";
@@ -6,6 +6,7 @@ import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
 import type { DkimKey } from "./dkim.ts";
 import { listUnsubscribeFor, render } from "./mime.ts";
+import { SmtpPool, type SmtpError } from "./pool.ts";
 
 export interface SenderOptions {
   ehloName: string;
@@ -17,21 +18,15 @@ export interface SenderOptions {
   timeoutMs?: number;
 }
 
-/** What nodemailer puts on an error. */
-interface SmtpErrorLike {
-  code?: string;
-  responseCode?: number;
-  response?: string;
-  message: string;
-}
-
 /**
- * SMTP sending: one nodemailer pool per (destination, MX host), sized by the destination's
- * policy; the destination actor never asks for more concurrent sends than its cap, so the
- * pool never opens more connections than the policy allows.
+ * SMTP sending: one connection pool per (destination, MX host), sized by the destination's
+ * policy (maxConnections, maxMessagesPerConnection); the destination actor never asks for
+ * more concurrent sends than its cap, so the pool never opens more connections than the
+ * policy allows. Messages go out as pre-rendered bytes (DKIM-signed when a key is set).
  */
 export class SmtpSender {
-  #pools = new Map<string, { transport: Transporter; maxConnections: number; lastUsed: number }>();
+  #pools = new Map<string, { pool: SmtpPool; lastUsed: number }>();
+  #signers = new Map<string, DKIM>();
   #sweeper: NodeJS.Timeout;
 
   constructor(private readonly o: SenderOptions, private readonly payloads: PayloadCache) {
@@ -60,13 +55,14 @@ export class SmtpSender {
         error: `could not build the message: ${e instanceof Error ? e.message : String(e)}`,
       };
     }
-    const transport = this.#pool(destinationKey, host, policy);
-    const dkim = this.o.dkim.size === 0 ? undefined : this.o.dkim.get(this.#domainOf(m.mailFrom));
+    const pool = this.#pool(destinationKey, host, policy);
+    const signer = this.o.dkim.size === 0 ? undefined : this.#signer(this.#domainOf(m.mailFrom));
     try {
-      const info = (await transport.sendMail({ envelope: { from: m.mailFrom, to: [m.rcptTo] }, raw, ...(dkim ? { dkim } : {}) })) as { response?: string };
-      return { kind: "delivered", mx: host.host, reply: parseReply(250, info.response ?? "250 OK") };
+      if (signer) raw = await signed(signer, raw);
+      const response = await pool.send(m.mailFrom, m.rcptTo, raw);
+      return { kind: "delivered", mx: host.host, reply: parseReply(250, response) };
     } catch (e) {
-      const err = e as SmtpErrorLike;
+      const err = e as SmtpError;
       if (typeof err.responseCode === "number" && err.responseCode >= 200) {
         const reply = parseReply(err.responseCode, err.response ?? err.message);
         return { kind: "failed", mx: host.host, reply, classification: classifyReply(reply), error: err.response ?? err.message };
@@ -91,40 +87,54 @@ export class SmtpSender {
     return d;
   }
 
+  // One signer per sender domain that has a key.
+  #signer(domain: string): DKIM | undefined {
+    let s = this.#signers.get(domain);
+    if (s === undefined) {
+      const key = this.o.dkim.get(domain);
+      if (key === undefined) return undefined;
+      s = new DKIM(key);
+      this.#signers.set(domain, s);
+    }
+    return s;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
-    for (const p of this.#pools.values()) p.transport.close();
+    for (const p of this.#pools.values()) p.pool.close();
     this.#pools.clear();
   }
 
-  #pool(destinationKey: string, host: MxHost, policy: Policy): Transporter {
+  #pool(destinationKey: string, host: MxHost, policy: Policy): SmtpPool {
     const key = `${destinationKey}|${host.host}:${host.port}`;
     const existing = this.#pools.get(key);
-    if (existing && existing.maxConnections >= policy.maxConnections) {
+    if (existing && existing.pool.maxConnections >= policy.maxConnections) {
       existing.lastUsed = Date.now();
-      return existing.transport;
+      return existing.pool;
     }
-    existing?.transport.close();
+    existing?.pool.close();
     const timeout = this.o.timeoutMs ?? 60_000;
-    const transport = nodemailer.createTransport({
-      pool: true,
-      host: host.host,
-      port: host.port,
-      secure: host.secure,
-      requireTLS: policy.requireTLS,
-      // Opportunistic STARTTLS: MX certificates are not validated (RFC 7435), unless TLS is required.
-      tls: { rejectUnauthorized: policy.requireTLS },
-      name: this.o.ehloName,
+    const pool = new SmtpPool({
+      connection: {
+        host: host.host,
+        port: host.port,
+        secure: host.secure,
+        requireTLS: policy.requireTLS,
+        // Opportunistic STARTTLS: MX certificates are not validated (RFC 7435), unless TLS is required.
+        tls: { rejectUnauthorized: policy.requireTLS },
+        name: this.o.ehloName,
+        connectionTimeout: Math.min(timeout, 30_000),
+        greetingTimeout: Math.min(timeout, 30_000),
+        socketTimeout: timeout,
+        logger: false,
+      },
+      auth: host.auth,
       maxConnections: policy.maxConnections,
-      maxMessages: policy.maxMessagesPerConnection,
-      connectionTimeout: Math.min(timeout, 30_000),
-      greetingTimeout: Math.min(timeout, 30_000),
-      socketTimeout: timeout,
-      ...(host.auth ? { auth: host.auth } : {}),
-      logger: false,
+      maxMessagesPerConnection: policy.maxMessagesPerConnection,
+      idleMs: Math.min(timeout, 60_000),
     });
-    this.#pools.set(key, { transport, maxConnections: policy.maxConnections, lastUsed: Date.now() });
-    return transport;
+    this.#pools.set(key, { pool, lastUsed: Date.now() });
+    return pool;
   }
 
   /**
@@ -135,7 +145,7 @@ export class SmtpSender {
   closePools(drop: (destinationKey: string) => boolean): void {
     for (const [key, p] of this.#pools) {
       if (drop(key.slice(0, key.lastIndexOf("|")))) {
-        p.transport.close();
+        p.pool.close();
         this.#pools.delete(key);
       }
     }
@@ -145,11 +155,22 @@ export class SmtpSender {
     const now = Date.now();
     for (const [key, p] of this.#pools) {
       if (now - p.lastUsed > olderThanMs) {
-        p.transport.close();
+        p.pool.close();
         this.#pools.delete(key);
       }
     }
   }
+}
+
+/** The message as DKIM-signed bytes. */
+function signed(signer: DKIM, raw: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const out = signer.sign(raw);
+    out.on("data", (c: Buffer) => chunks.push(c));
+    out.on("end", () => resolve(Buffer.concat(chunks)));
+    out.on("error", reject);
+  });
 }
 
 /** "550 5.1.1 <x>: user unknown" → {code 550, enhanced 5.1.1, text}. Multi-line replies keep their last line's meaning. */

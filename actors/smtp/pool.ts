@@ -1,0 +1,174 @@
+import SMTPConnection from "nodemailer/lib/smtp-connection";
+
+/** Options of one (destination, MX host) pool. */
+export interface SmtpPoolOptions {
+  connection: ConstructorParameters<typeof SMTPConnection>[0];
+  auth: { user: string; pass: string } | undefined;
+  maxConnections: number;
+  maxMessagesPerConnection: number;
+  /** An idle connection is closed after this long (the remote would drop it anyway). */
+  idleMs: number;
+}
+
+/** What nodemailer's SMTPConnection puts on an error. */
+export interface SmtpError extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+}
+
+interface Slot {
+  conn: SMTPConnection;
+  messages: number;
+  dead: boolean;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+const isTransient = (e: SmtpError): boolean => e.responseCode === 421 || e.code === "ECONNECTION" || e.code === "ESOCKET" || e.code === "ETIMEDOUT";
+
+/**
+ * A small SMTP connection pool over nodemailer's low-level SMTPConnection: pre-rendered
+ * MIME buffers go straight onto reused sessions (PIPELINING when the server offers it),
+ * without nodemailer's per-message Mail/MimeNode/stream machinery, which cost more CPU per
+ * message than the rest of the node. At most `maxConnections` sessions are open; a session
+ * is closed after `maxMessagesPerConnection` messages, on a connection-level error, or
+ * after idling. A refused message (4xx/5xx to MAIL/RCPT/DATA) resets the session and keeps it.
+ */
+export class SmtpPool {
+  #idle: Slot[] = [];
+  #open = 0;
+  #waiters: { resolve: (s: Slot) => void; reject: (e: unknown) => void }[] = [];
+  #closed = false;
+
+  constructor(private readonly o: SmtpPoolOptions) {}
+
+  get maxConnections(): number {
+    return this.o.maxConnections;
+  }
+
+  async send(from: string, to: string, raw: Buffer): Promise<string> {
+    // A reused session found closed before a byte of the message went out (nodemailer says
+    // so with command "API") is not the message's fault: it goes out over a fresh session.
+    // Any other connection failure may have happened after DATA, so it is not repeated here.
+    for (let attempt = 0; ; attempt++) {
+      const slot = await this.#acquire();
+      const reused = slot.messages > 0;
+      try {
+        return await this.#sendOn(slot, from, to, raw);
+      } catch (e) {
+        const err = e as SmtpError & { command?: string };
+        if (attempt === 0 && reused && isTransient(err) && err.command === "API") continue;
+        throw err;
+      }
+    }
+  }
+
+  #sendOn(slot: Slot, from: string, to: string, raw: Buffer): Promise<string> {
+    return new Promise((resolve, reject) => {
+      slot.conn.send({ from, to: [to] }, raw, (err, info) => {
+        slot.messages++;
+        if (err) {
+          const e = err as SmtpError;
+          const refused = (e.code === "EENVELOPE" || e.code === "EMESSAGE") && e.responseCode !== 421 && !slot.dead;
+          if (refused) {
+            slot.conn.reset((resetErr) => (resetErr ? this.#drop(slot) : this.#release(slot)));
+          } else {
+            this.#drop(slot);
+          }
+          reject(e);
+          return;
+        }
+        this.#release(slot);
+        resolve((info as { response?: string }).response ?? "250 OK");
+      });
+    });
+  }
+
+  #acquire(): Promise<Slot> {
+    if (this.#closed) return Promise.reject(Object.assign(new Error("SMTP pool closed"), { code: "ECONNECTION" }));
+    while (this.#idle.length > 0) {
+      const slot = this.#idle.pop() as Slot;
+      if (slot.idleTimer) clearTimeout(slot.idleTimer);
+      slot.idleTimer = undefined;
+      if (!slot.dead) return Promise.resolve(slot);
+    }
+    if (this.#open < this.o.maxConnections) return this.#connect();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  #connect(): Promise<Slot> {
+    this.#open++;
+    const conn = new SMTPConnection(this.o.connection);
+    const slot: Slot = { conn, messages: 0, dead: false, idleTimer: undefined };
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (e: unknown): void => {
+        if (!settled) {
+          settled = true;
+          reject(e);
+        }
+      };
+      // An error outside a send (e.g. the server closing an idle session) only kills the slot;
+      // an error during a send reaches that send's callback as well.
+      conn.on("error", (e: unknown) => {
+        this.#drop(slot);
+        fail(e);
+      });
+      conn.once("end", () => {
+        this.#drop(slot);
+        fail(Object.assign(new Error("Connection closed during set-up"), { code: "ECONNECTION" }));
+      });
+      conn.connect((err) => {
+        if (err) {
+          this.#drop(slot);
+          return fail(err);
+        }
+        if (this.o.auth === undefined || !conn.allowsAuth) {
+          settled = true;
+          return resolve(slot);
+        }
+        conn.login(this.o.auth, (loginErr) => {
+          if (loginErr) {
+            this.#drop(slot);
+            return fail(loginErr);
+          }
+          settled = true;
+          resolve(slot);
+        });
+      });
+    });
+  }
+
+  #release(slot: Slot): void {
+    if (slot.dead) return;
+    if (this.#closed || slot.messages >= this.o.maxMessagesPerConnection) {
+      this.#drop(slot, true);
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter) return waiter.resolve(slot);
+    slot.idleTimer = setTimeout(() => this.#drop(slot, true), this.o.idleMs);
+    slot.idleTimer.unref();
+    this.#idle.push(slot);
+  }
+
+  #drop(slot: Slot, quit = false): void {
+    if (slot.dead) return;
+    slot.dead = true;
+    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    this.#open--;
+    const i = this.#idle.indexOf(slot);
+    if (i >= 0) this.#idle.splice(i, 1);
+    if (quit) slot.conn.quit();
+    else slot.conn.close();
+    // A freed place opens a session for the next waiting send.
+    const waiter = this.#closed ? undefined : this.#waiters.shift();
+    if (waiter) this.#connect().then(waiter.resolve, waiter.reject);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#waiters.splice(0)) w.reject(Object.assign(new Error("SMTP pool closed"), { code: "ECONNECTION" }));
+    for (const slot of [...this.#idle]) this.#drop(slot, true);
+  }
+}
