@@ -83,6 +83,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   let dispatcher: Dispatcher | undefined;
   const settler = new Settler({
     js,
+    nc,
     jsm: await jetstreamManager(nc),
     attempts: attemptsKv,
     suppressions: suppressionsKv,
