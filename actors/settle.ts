@@ -73,7 +73,27 @@ export class Settler {
     return decoded.ok ? [...own, ...decoded.value] : own;
   }
 
+  /**
+   * Record an outcome. If recording fails (NATS unreachable), a delivered message is still
+   * acked — the remote said 250, and a redelivery would send it twice; only its event is
+   * lost (logged). Anything else is left to JetStream, which redelivers it after the
+   * ack-wait; either way the node stops counting it as held.
+   */
   async outcome(job: Job, result: SendResult): Promise<void> {
+    try {
+      await this.#outcome(job, result);
+    } catch (e) {
+      if (result.kind === "delivered") {
+        this.d.logger.error({ err: e, messageId: job.message.id }, "delivered but its event could not be published; acked anyway");
+        this.#ack(job);
+      } else {
+        this.d.logger.error({ err: e, messageId: job.message.id }, "could not record a failed attempt; JetStream will redeliver after the ack-wait");
+        this.d.released(job);
+      }
+    }
+  }
+
+  async #outcome(job: Job, result: SendResult): Promise<void> {
     const now = this.#now();
     if (result.kind === "delivered") {
       await this.#event(job, "delivered", (await this.#attemptNumber(job)) + 1, { mx: result.mx, reply: result.reply });
@@ -110,12 +130,17 @@ export class Settler {
 
   /** Back to JetStream without an attempt (destination busy or suspended, partition released). */
   async postponed(job: Job, delayMs: number, why: PostponeReason): Promise<void> {
+    // Every return to JetStream counts toward the consumer's max_deliver. A suspended
+    // destination's backlog therefore follows the retry schedule by delivery count, so that
+    // a long outage spends about as many deliveries as real retries would (the limit is
+    // sized from the schedule), instead of one per suspension period.
+    if (why === "suspended") delayMs = Math.max(delayMs, retryDelay(this.d.retry, job.msg.info.deliveryCount));
     if (why !== "released" && this.#now() + delayMs > job.message.createdAt + this.d.retry.maxAgeMs) {
       await this.expired(job);
       return;
     }
     deliveryMetrics.postponed.add(1, { reason: why });
-    this.#nak(job, why === "released" ? RELEASE_NAK_DELAY_MS : delayMs);
+    this.#nak(job, why === "released" ? Math.max(RELEASE_NAK_DELAY_MS, delayMs) : delayMs);
   }
 
   /** The message is past its maximum age before this attempt. */

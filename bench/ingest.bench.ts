@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -38,6 +39,8 @@ const BATCH_S = Number(env.BENCH_BATCH_SECONDS ?? 60);
 const BATCH_SIZE = Number(env.BENCH_BATCH_SIZE ?? 20_000);
 const FANOUT_S = Number(env.BENCH_FANOUT_SECONDS ?? 30);
 const PARTITIONS = 32;
+/** Which phases to run (comma list of raw,max,latency,batch,fanout); all by default. Fan-out needs batch's jobs. */
+const PHASES = new Set((env.BENCH_PHASES ?? "raw,max,latency,batch,fanout").split(",").map((s) => s.trim()));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rssMb = (pid: number): number => {
@@ -52,6 +55,7 @@ const cpuS = (pid: number): number => {
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
 
+const loadAtStart = loadavg().map((l) => +l.toFixed(2));
 const server = await startNatsServer("bench-ingest");
 const children: ChildProcess[] = [];
 const results: Record<string, unknown> = {};
@@ -64,7 +68,7 @@ try {
   const { key } = await createApiKey(await new Kvm(nc).open(KV_BUCKETS.keys), { tenant: "bench", scopes: ["send", "read"] });
 
   // ---- 1. raw JetStream publish ceiling: same message shape, msgID, 1,000 in flight
-  {
+  if (PHASES.has("raw")) {
     const requestId = newId();
     const subject = subjects.send("transactional", partitionOf("example.com", PARTITIONS));
     const body = (i: number) =>
@@ -112,7 +116,7 @@ try {
   };
 
   // ---- 2. single messages: max throughput (closed loop, 128 in flight)
-  {
+  if (PHASES.has("max")) {
     for (let i = 0; i < 2000; i++) await post("/v1/messages", single(i)); // warm-up (JIT, key cache, stores)
     let ok = 0;
     let other = 0;
@@ -135,7 +139,7 @@ try {
   await jsm.streams.purge(STREAMS.send);
 
   // ---- 3. single messages: latency at a fixed rate (open loop, latency from the intended send time)
-  {
+  if (PHASES.has("latency")) {
     const lat: number[] = [];
     let other = 0;
     const total = LAT_S * LAT_RATE;
@@ -160,7 +164,7 @@ try {
   await jsm.streams.purge(STREAMS.send);
 
   // ---- 4. batches: sustained recipients accepted per minute
-  {
+  if (PHASES.has("batch")) {
     peakRss = rssMb(gwPid);
     let accepted = 0;
     let batches = 0;
@@ -193,20 +197,30 @@ try {
   await pool.close();
 
   // ---- 5. fan-out rate of one actor process, on the jobs the batch phase left
-  {
-    const fo = spawn(process.execPath, ["--import", "tsx", "bench/ingest-fanout.ts", server.url, String(PARTITIONS)], { stdio: ["ignore", "pipe", "inherit"] });
+  if (PHASES.has("fanout")) {
+    const fo = spawn(process.execPath, [...profile, "--import", "tsx", "bench/ingest-fanout.ts", server.url, String(PARTITIONS)], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(fo);
     await new Promise((r) => fo.stdout?.once("data", r));
     const start = (await jsm.streams.info(STREAMS.send)).state.messages;
     const t0 = Date.now();
+    const cpu0 = cpuS(fo.pid as number);
     await sleep(FANOUT_S * 1000);
     const n = (await jsm.streams.info(STREAMS.send)).state.messages - start;
     const rate = n / ((Date.now() - t0) / 1000);
+    const cpuPerMessageUs = ((cpuS(fo.pid as number) - cpu0) / Math.max(1, n)) * 1e6;
     results.fanoutPerSecond = Math.round(rate);
-    console.log(`fan-out (one process): ${fmt(rate)} messages/s onto MAIL_SEND (${fmt(rate * 60)}/min)`);
+    results.fanoutCpuPerMessageUs = Math.round(cpuPerMessageUs);
+    console.log(`fan-out (one process): ${fmt(rate)} messages/s onto MAIL_SEND (${fmt(rate * 60)}/min), fan-out CPU ${fmt(cpuPerMessageUs)} µs/message (→ ${fmt(1e6 / cpuPerMessageUs)} msg/s per free core)`);
   }
-  const raw = results.rawPublishPerSecond as number;
-  console.log(`gateway single-message rate / raw publish rate: ${((results.singleMaxPerSecond as number) / raw).toFixed(2)} (each request = 2 publishes: message + accepted event)`);
+  const raw = results.rawPublishPerSecond as number | undefined;
+  if (raw !== undefined && results.singleMaxPerSecond !== undefined) {
+    console.log(`gateway single-message rate / raw publish rate: ${((results.singleMaxPerSecond as number) / raw).toFixed(2)} (each request = 2 publishes: message + accepted event)`);
+  }
+  if (raw !== undefined && results.fanoutPerSecond !== undefined) {
+    console.log(`fan-out rate / raw publish rate: ${((results.fanoutPerSecond as number) / raw).toFixed(2)}`);
+  }
+  results.loadAverage = { start: loadAtStart, end: loadavg().map((l) => +l.toFixed(2)) };
+  console.log(`load average (1/5/15 min): at start ${loadAtStart.join(" ")}, at end ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log(JSON.stringify(results));
   await nc.close();
 } finally {

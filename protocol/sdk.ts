@@ -47,13 +47,14 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
   const now = d.now?.() ?? Date.now();
   const payload = payloadOfSend(r);
   const rcpts = envelopeRecipients(r);
-  const bytes = payloadBytes(payload);
   try {
     let pointer: PayloadPointer;
-    if (rcpts.length === 1 && bytes.length <= d.inlinePayloadMaxBytes) {
+    // Its size only decides inlining: key order does not change it, so the canonical
+    // (sorted, hashable) bytes are built only for a payload that goes to the store.
+    if (rcpts.length === 1 && Buffer.byteLength(JSON.stringify(payload)) <= d.inlinePayloadMaxBytes) {
       pointer = { inline: payload };
     } else {
-      const stored = await storePayloadBytes(d.payloads, bytes);
+      const stored = await storePayloadBytes(d.payloads, payloadBytes(payload));
       pointer = { ref: stored.ref, size: stored.size };
     }
     const out = buildDeliveries(r, pointer, { requestId, tenant, partitions: d.partitions, now });

@@ -50,6 +50,19 @@ export class Dispatcher {
     });
   }
 
+  // The IDN-aware canonical form costs more than the rest of dispatch; domains repeat.
+  #domains = new Map<string, string>();
+  #domainOf(address: string): string {
+    const raw = address.slice(address.lastIndexOf("@") + 1);
+    let d = this.#domains.get(raw);
+    if (d === undefined) {
+      d = domainOf(address) ?? "";
+      if (this.#domains.size > 50_000) this.#domains.clear();
+      this.#domains.set(raw, d);
+    }
+    return d;
+  }
+
   setOwned(partitions: Iterable<number>): void {
     this.#owned = new Set(partitions);
   }
@@ -77,7 +90,7 @@ export class Dispatcher {
       return;
     }
     const message = decoded.value;
-    const domain = domainOf(message.rcptTo) ?? "";
+    const domain = this.#domainOf(message.rcptTo);
     const job: Job = { message, msg, partition, domain, queuedAt: 0, touchedAt: 0 };
     this.#hold(job, +1);
     this.#route(job, tier).catch((e: unknown) => {

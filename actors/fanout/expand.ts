@@ -1,4 +1,4 @@
-import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { metrics } from "@opentelemetry/api";
@@ -8,10 +8,12 @@ import {
   BatchProgress,
   buildBatchDelivery,
   decode,
+  deliverySubjects,
   encode,
   RecipientList,
   type BatchJob,
 } from "../../protocol/index.ts";
+import type { WindowMessage, WindowPublisher } from "./window-publisher.ts";
 
 const published = metrics.getMeter("sluice").createCounter("sluice_fanout_messages_published", {
   description: "Per-recipient messages the fan-out actor published to MAIL_SEND (JetStream duplicates included)",
@@ -21,13 +23,16 @@ const published = metrics.getMeter("sluice").createCounter("sluice_fanout_messag
  * Messages per checkpoint, and windows in flight. After a crash at most
  * WINDOW × IN_FLIGHT_WINDOWS messages are published again, and JetStream drops those
  * repeats by msgID (= recipient id) as long as the job comes back within MAIL_SEND's
- * duplicate window.
+ * duplicate window. Four windows keep the publishing going while earlier windows' acks
+ * and checkpoints travel (two left the actor waiting on each checkpoint round trip).
  */
 export const WINDOW = 1000;
-export const IN_FLIGHT_WINDOWS = 2;
+export const IN_FLIGHT_WINDOWS = 4;
+/** A window not fully acknowledged by then fails (the job is nak'ed and resumes from its checkpoint). */
+export const WINDOW_ACK_TIMEOUT_MS = 30_000;
 
 export interface ExpandDeps {
-  js: JetStreamClient;
+  publisher: WindowPublisher;
   payloads: ObjectStore;
   batches: KV;
   partitions: number;
@@ -59,37 +64,38 @@ export async function expandJob(d: ExpandDeps, msg: JsMsg, job: BatchJob): Promi
 
   // Every recipient continues the trace of the request that submitted the batch.
   const trace = forwardTrace(msg.headers);
-  // Two windows in flight: the next is published while the previous one's acks arrive.
-  // The checkpoint only ever covers windows whose every message was acknowledged.
-  const pending: { end: number; acks: Promise<unknown> }[] = [];
-  const settleOldest = async (): Promise<void> => {
-    const w = pending.shift();
-    if (w === undefined) return;
-    await w.acks;
-    progress.expanded = w.end;
-    progress.state = w.end === total ? "expanded" : "expanding";
-    progress.updatedAt = Date.now();
-    await d.batches.put(job.batchId, encode(progress));
-    msg.working();
-  };
+  const subjectOf = deliverySubjects(d.partitions);
+  // Windows in flight, oldest first. The checkpoints form one chain: window k's is written
+  // after window k's acks AND window k-1's checkpoint, so the checkpoint only ever covers
+  // windows whose every message was acknowledged, and the writes stay in order.
+  const inFlight: Promise<void>[] = [];
+  let checkpoint: Promise<void> = Promise.resolve();
   for (let start = progress.expanded; start < total; start += WINDOW) {
     if (d.stopping()) {
-      await Promise.allSettled(pending.map((w) => w.acks));
+      await Promise.allSettled(inFlight);
       return "stopped";
     }
     const end = Math.min(total, start + WINDOW);
-    const acks: Promise<unknown>[] = [];
+    const window: WindowMessage[] = [];
     for (let i = start; i < end; i++) {
       // createdAt is the job's: a redone window publishes byte-identical messages.
-      const o = buildBatchDelivery(job, recipients[i] as (typeof recipients)[number], i, d.partitions, job.createdAt);
-      acks.push(d.js.publish(o.subject, encode(o.message), { msgID: o.msgID, headers: trace }));
+      const o = buildBatchDelivery(job, recipients[i] as (typeof recipients)[number], i, d.partitions, job.createdAt, subjectOf);
+      window.push({ subject: o.subject, data: encode(o.message), msgID: o.msgID });
     }
-    const acked = Promise.all(acks).then(() => published.add(end - start, { tier: job.tier }));
-    acked.catch(() => undefined); // awaited in settleOldest; never an unhandled rejection meanwhile
-    pending.push({ end, acks: acked });
-    if (pending.length >= IN_FLIGHT_WINDOWS) await settleOldest();
+    const acked = d.publisher.publish(window, trace, WINDOW_ACK_TIMEOUT_MS).then(() => published.add(end - start, { tier: job.tier }));
+    const previous = checkpoint;
+    checkpoint = Promise.all([previous, acked]).then(async () => {
+      progress.expanded = end;
+      progress.state = end === total ? "expanded" : "expanding";
+      progress.updatedAt = Date.now();
+      await d.batches.put(job.batchId, encode(progress));
+      msg.working();
+    });
+    checkpoint.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    inFlight.push(checkpoint);
+    if (inFlight.length >= IN_FLIGHT_WINDOWS) await inFlight.shift();
   }
-  while (pending.length > 0) await settleOldest();
+  await checkpoint;
   log.info({ total }, "batch expanded onto MAIL_SEND");
   return "expanded";
 }

@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { BatchJob, decode, KV_BUCKETS, OBJECT_STORES, STREAMS, type Config } from "../../protocol/index.ts";
 import { expandJob, type ExpandDeps } from "./expand.ts";
+import { WindowPublisher } from "./window-publisher.ts";
 
 export const FANOUT_CONSUMER = "fanout";
 
@@ -32,13 +33,14 @@ export function startFanout(nc: NatsConnection, config: Pick<Config, "partitions
       };
     });
 
+  const publisher = new WindowPublisher(nc);
   const running = (async () => {
     const js = jetstream(nc);
     let deps: ExpandDeps | undefined;
     while (!stopped) {
       try {
         deps ??= {
-          js,
+          publisher,
           payloads: await new Objm(js).open(OBJECT_STORES.payloads),
           batches: await new Kvm(js).open(KV_BUCKETS.batches),
           partitions: config.partitions,
@@ -83,6 +85,7 @@ export function startFanout(nc: NatsConnection, config: Pick<Config, "partitions
       stopped = true;
       wake?.();
       await running;
+      publisher.close();
     },
   };
 }
