@@ -46,7 +46,8 @@ test("deploy/nats/nats-{1,2,3}.conf form a JetStream cluster that keeps an R3 st
   const urls = client.map((p) => `nats://127.0.0.1:${p}`);
   const nc = await waitFor("the cluster to accept connections", () => connect({ servers: urls, reconnect: false, timeout: 1000 }), 20_000, 250);
   try {
-    const jsm = await jetstreamManager(nc);
+    // A new cluster accepts clients before it has elected its JetStream meta leader.
+    const jsm = await waitFor("JetStream to answer", () => jetstreamManager(nc, { timeout: 2000 }), 30_000, 500);
     await waitFor("an R3 stream to be created", async () => (await jsm.streams.add({ name: "DEPLOY_R3", subjects: ["deploy.>"], num_replicas: 3 })) && true, 30_000, 500);
     await jetstream(nc).publish("deploy.x", "hello");
     const info = await jsm.streams.info("DEPLOY_R3");
