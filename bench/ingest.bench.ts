@@ -43,15 +43,34 @@ const PARTITIONS = 32;
 const PHASES = new Set((env.BENCH_PHASES ?? "raw,max,latency,batch,fanout").split(",").map((s) => s.trim()));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rssMb = (pid: number): number => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : 0;
+/** The process and its children (BENCH_GATEWAY_PROCESSES > 1: the cluster's workers). */
+const family = (pid: number): number[] => {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    return [pid, ...kids];
+  } catch {
+    return [pid];
+  }
 };
-/** CPU seconds (user + system) a process has used so far. */
-const cpuS = (pid: number): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+const rssMb = (pid: number): number =>
+  family(pid).reduce((sum, p) => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+      return sum + (m ? Number(m[1]) / 1024 : 0);
+    } catch {
+      return sum;
+    }
+  }, 0);
+/** CPU seconds (user + system) a process (and its children) has used so far. */
+const cpuS = (pid: number): number =>
+  family(pid).reduce((sum, p) => {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      return sum + (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      return sum;
+    }
+  }, 0);
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
 

@@ -3,7 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { KV_BUCKETS, OBJECT_STORES, temporaryError, type Config, type ProducerDeps } from "../protocol/index.ts";
+import { AckedPublisher, KV_BUCKETS, OBJECT_STORES, temporaryError, type Config, type ProducerDeps } from "../protocol/index.ts";
 
 /** The NATS handles the routes need, opened once per connection. */
 export interface GatewayDeps {
@@ -84,6 +84,8 @@ export class NatsState {
       batches,
       partitions: this.config.partitions,
       inlinePayloadMaxBytes: this.config.inlinePayloadMaxBytes,
+      publisher: new AckedPublisher(nc),
+      publishTimeoutMs: 5000,
     };
     return { js, producer, keys, idempotency, batches };
   }

@@ -26,6 +26,7 @@ export * from "./dead-letters.ts";
 export * from "./stats.ts";
 export * from "./requests.ts";
 export * from "./sdk.ts";
+export * from "./acked-publisher.ts";
 export * from "./api-keys.ts";
 export * from "./dlq-admin.ts";
 export * from "./schemas/webhook.ts";

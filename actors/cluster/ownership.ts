@@ -152,10 +152,16 @@ export async function startOwnership(nc: NatsConnection, config: Pick<Config, "n
       dirty = false;
       const myGen = ++gen;
       const set = owned();
+      // A hand-over waits for in-flight SMTP sessions; one that takes much longer than the
+      // lease TTL holds every later change back, which someone should hear about.
+      const slow = setInterval(() => log.warn({ owned: set, waitedMs: Date.now() - since }, "node still applying a partition change"), Math.max(1000, ttl));
+      const since = Date.now();
       try {
         await hooks.onChange(set);
       } catch (e) {
         log.error({ err: e, owned: set }, "node failed to apply partition change");
+      } finally {
+        clearInterval(slow);
       }
       for (const [p, l] of locks) if (l.state === "releasing" && l.releasedAtGen < myGen && !set.includes(p)) l.drained = true;
       wake();

@@ -9,11 +9,12 @@ import {
   buildBatchDelivery,
   decode,
   deliverySubjects,
+  type AckedMessage,
+  type AckedPublisher,
   encode,
   RecipientList,
   type BatchJob,
 } from "../../protocol/index.ts";
-import type { WindowMessage, WindowPublisher } from "./window-publisher.ts";
 
 const published = metrics.getMeter("sluice").createCounter("sluice_fanout_messages_published", {
   description: "Per-recipient messages the fan-out actor published to MAIL_SEND (JetStream duplicates included)",
@@ -32,7 +33,7 @@ export const IN_FLIGHT_WINDOWS = 4;
 export const WINDOW_ACK_TIMEOUT_MS = 30_000;
 
 export interface ExpandDeps {
-  publisher: WindowPublisher;
+  publisher: AckedPublisher;
   payloads: ObjectStore;
   batches: KV;
   partitions: number;
@@ -76,13 +77,13 @@ export async function expandJob(d: ExpandDeps, msg: JsMsg, job: BatchJob): Promi
       return "stopped";
     }
     const end = Math.min(total, start + WINDOW);
-    const window: WindowMessage[] = [];
+    const window: AckedMessage[] = [];
     for (let i = start; i < end; i++) {
       // createdAt is the job's: a redone window publishes byte-identical messages.
       const o = buildBatchDelivery(job, recipients[i] as (typeof recipients)[number], i, d.partitions, job.createdAt, subjectOf);
-      window.push({ subject: o.subject, data: encode(o.message), msgID: o.msgID });
+      window.push({ subject: o.subject, data: encode(o.message), msgID: o.msgID, headers: trace });
     }
-    const acked = d.publisher.publish(window, trace, WINDOW_ACK_TIMEOUT_MS).then(() => published.add(end - start, { tier: job.tier }));
+    const acked = d.publisher.publish(window, WINDOW_ACK_TIMEOUT_MS).then(() => published.add(end - start, { tier: job.tier }));
     const previous = checkpoint;
     checkpoint = Promise.all([previous, acked]).then(async () => {
       progress.expanded = end;

@@ -3,9 +3,8 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { BatchJob, decode, KV_BUCKETS, OBJECT_STORES, STREAMS, type Config } from "../../protocol/index.ts";
+import { AckedPublisher, BatchJob, decode, KV_BUCKETS, OBJECT_STORES, STREAMS, type Config } from "../../protocol/index.ts";
 import { expandJob, type ExpandDeps } from "./expand.ts";
-import { WindowPublisher } from "./window-publisher.ts";
 
 export const FANOUT_CONSUMER = "fanout";
 
@@ -33,7 +32,7 @@ export function startFanout(nc: NatsConnection, config: Pick<Config, "partitions
       };
     });
 
-  const publisher = new WindowPublisher(nc);
+  const publisher = new AckedPublisher(nc);
   const running = (async () => {
     const js = jetstream(nc);
     let deps: ExpandDeps | undefined;

@@ -18,7 +18,7 @@ before(async () => {
   const t0 = Date.now();
   world = await startClusterWorld({
     servers: 3,
-    env: { SLUICE_PARTITIONS: "8", SLUICE_LEASE_TTL: "3s", SLUICE_ACK_WAIT: "30s" },
+    env: { SLUICE_PARTITIONS: "8", SLUICE_LEASE_TTL: "6s", SLUICE_ACK_WAIT: "30s" },
   });
   process.stdout.write(`# world (3 nats-servers, R3 topology) ready after ${Date.now() - t0} ms\n`);
 }, { timeout: 60_000 });
