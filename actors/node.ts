@@ -9,6 +9,7 @@ import {
   ensureTopology,
   KV_BUCKETS,
   OBJECT_STORES,
+  partitionOf,
   STATS_INTERVAL_MS,
   statsSubject,
   TIERS,
@@ -51,6 +52,15 @@ export interface NodeOptions {
  * destination actors or being sent). Bulk may hold the most; critical never waits behind it
  * because every tier has its own bound and its own consumers.
  */
+/** The partition of a destination key that is a domain; -1 for anything else. */
+function partitionOfDomainKey(key: string, partitions: number): number {
+  try {
+    return partitionOf(key, partitions);
+  } catch {
+    return -1;
+  }
+}
+
 const HELD_PER_TIER: Record<TierName, number> = { critical: 2_000, transactional: 5_000, bulk: 10_000 };
 const PULL_BATCH = 64;
 
@@ -66,7 +76,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const policyWatch = await watchPolicies(nc, book, logger);
   await policyWatch.ready;
   const router = new Router({ routes: config.routes, book });
-  const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile), listUnsubscribe: config.listUnsubscribe, logger }, payloads);
+  const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile), listUnsubscribe: config.listUnsubscribe, timeoutMs: config.smtpTimeoutMs, logger }, payloads);
   const suppressionCache = new SuppressionCache(suppressionsKv);
   await suppressionCache.start(logger);
 
@@ -109,19 +119,37 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     await Promise.all(list.map((c) => c.start()));
   };
 
+  // Calls may overlap: cluster ownership gives up a partition at once when it cannot renew
+  // its lock (fencing), even while an earlier call still waits for a slow hand-over. So
+  // stopping is immediate; a call returns only when every partition it leaves out has
+  // settled (also those an earlier, still running call stopped); and what is started is
+  // always what the newest call wants.
+  const draining = new Set<number>();
+  let wantedNow = new Set<number>();
   const setPartitions = async (wanted: number[]): Promise<void> => {
     const next = new Set(wanted.filter((p) => Number.isInteger(p) && p >= 0 && p < config.partitions));
-    const removed = new Set([...consumers.keys()].filter((p) => !next.has(p)));
-    const added = [...next].filter((p) => !consumers.has(p));
+    wantedNow = next;
     d.setOwned(next);
-    if (removed.size > 0) {
-      await Promise.all([...removed].flatMap((p) => consumers.get(p) ?? []).map((c) => c.stop()));
-      for (const p of removed) consumers.delete(p);
-      d.release(removed);
-      while (d.heldInPartitions(removed) > 0) await Promise.race([d.changed(), new Promise((r) => setTimeout(r, 200))]);
+    const removed = [...consumers.keys()].filter((p) => !next.has(p));
+    const stopping = removed.flatMap((p) => consumers.get(p) ?? []);
+    for (const p of removed) {
+      consumers.delete(p);
+      draining.add(p);
     }
+    if (removed.length > 0) {
+      await Promise.all(stopping.map((c) => c.stop()));
+      d.release(new Set(removed));
+    }
+    const settle = [...draining].filter((p) => !next.has(p));
+    while (d.heldInPartitions(settle) > 0) await Promise.race([d.changed(), new Promise((r) => setTimeout(r, 200))]);
+    for (const p of settle) draining.delete(p);
+    // Connections to the handed-over domains close now, not when the pool idles out: the
+    // new owner opens its own, and the destination's limit counts both.
+    const gone = new Set(settle.filter((p) => !wantedNow.has(p)));
+    if (gone.size > 0) sender.closePools((key) => !key.startsWith("mx:") && gone.has(partitionOfDomainKey(key, config.partitions)));
+    const added = [...wantedNow].filter((p) => !consumers.has(p));
     await Promise.all(added.map((p) => startPartition(p)));
-    logger.info({ partitions: [...consumers.keys()].length, added: added.length, removed: removed.size }, "partitions updated");
+    logger.info({ partitions: [...consumers.keys()].length, added: added.length, removed: removed.length }, "partitions updated");
   };
 
   const startedAt = Date.now();

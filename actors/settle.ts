@@ -12,6 +12,7 @@ import {
   RECIPIENT_ID_PATTERN,
   STREAMS,
   retryDelay,
+  suppressesAddress,
   TENANT_PATTERN,
   type Category,
   type DeadLetter,
@@ -41,9 +42,13 @@ export interface SettleDeps {
 }
 
 const AttemptList = z.array(Attempt);
+/**
+ * A released message goes back with a short delay rather than nak(0): on nats-server 2.9.10
+ * a burst of plain naks while the consumer has no pull waiting was seen to redeliver one
+ * message twice and park another until its ack-wait (test: setPartitions hands back…).
+ */
+const RELEASE_NAK_DELAY_MS = 200;
 const MAX_KEPT_ATTEMPTS = 200;
-// Categories that mean "this mailbox does not exist": suppress, so the sender's reputation stops paying for it.
-const HARD_BOUNCES: ReadonlySet<Category> = new Set(["unknown_user"]);
 
 /**
  * The one seam where an outcome becomes events, dead letters, suppressions and an
@@ -68,7 +73,27 @@ export class Settler {
     return decoded.ok ? [...own, ...decoded.value] : own;
   }
 
+  /**
+   * Record an outcome. If recording fails (NATS unreachable), a delivered message is still
+   * acked — the remote said 250, and a redelivery would send it twice; only its event is
+   * lost (logged). Anything else is left to JetStream, which redelivers it after the
+   * ack-wait; either way the node stops counting it as held.
+   */
   async outcome(job: Job, result: SendResult): Promise<void> {
+    try {
+      await this.#outcome(job, result);
+    } catch (e) {
+      if (result.kind === "delivered") {
+        this.d.logger.error({ err: e, messageId: job.message.id }, "delivered but its event could not be published; acked anyway");
+        this.#ack(job);
+      } else {
+        this.d.logger.error({ err: e, messageId: job.message.id }, "could not record a failed attempt; JetStream will redeliver after the ack-wait");
+        this.d.released(job);
+      }
+    }
+  }
+
+  async #outcome(job: Job, result: SendResult): Promise<void> {
     const now = this.#now();
     if (result.kind === "delivered") {
       await this.#event(job, "delivered", (await this.#attemptNumber(job)) + 1, { mx: result.mx, reply: result.reply });
@@ -105,12 +130,17 @@ export class Settler {
 
   /** Back to JetStream without an attempt (destination busy or suspended, partition released). */
   async postponed(job: Job, delayMs: number, why: PostponeReason): Promise<void> {
+    // Every return to JetStream counts toward the consumer's max_deliver. A suspended
+    // destination's backlog therefore follows the retry schedule by delivery count, so that
+    // a long outage spends about as many deliveries as real retries would (the limit is
+    // sized from the schedule), instead of one per suspension period.
+    if (why === "suspended") delayMs = Math.max(delayMs, retryDelay(this.d.retry, job.msg.info.deliveryCount));
     if (why !== "released" && this.#now() + delayMs > job.message.createdAt + this.d.retry.maxAgeMs) {
       await this.expired(job);
       return;
     }
     deliveryMetrics.postponed.add(1, { reason: why });
-    this.#nak(job, why === "released" ? 0 : delayMs);
+    this.#nak(job, why === "released" ? Math.max(RELEASE_NAK_DELAY_MS, delayMs) : delayMs);
   }
 
   /** The message is past its maximum age before this attempt. */
@@ -154,7 +184,9 @@ export class Settler {
     const m = job.message;
     await this.#event(job, "bounced", attempts.length, extra);
     deliveryMetrics.bounced.add(1, { tier: m.tier, domain: job.domain, category: extra.category });
-    if (HARD_BOUNCES.has(extra.category)) {
+    // The mailbox or its domain does not exist: suppress, so the sender's reputation stops
+    // paying for it. One shared rule (protocol/classify.ts) for what a hard bounce is.
+    if (suppressesAddress({ outcome: "bounce", category: extra.category, throttle: false })) {
       const s: Suppression = { address: m.rcptTo.toLowerCase(), reason: "hard_bounce", detail: extra.reply ? `${extra.reply.code} ${extra.reply.text}`.slice(0, 1000) : undefined, at: this.#now() };
       if (s.detail === undefined) delete s.detail;
       await addSuppression(this.d.suppressions, m.tenant, s);

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   keys: { summary: "create, list and revoke API keys", load: () => import("./commands/keys.ts") },
   dlq: { summary: "list, show, replay and purge dead letters", load: () => import("./commands/dlq.ts") },
   config: { summary: "print the effective configuration, secrets masked", load: () => import("./commands/config.ts") },
+  policies: { summary: "print the effective per-destination delivery policy table", load: () => import("./commands/policies.ts") },
   top: { summary: "live terminal view of destinations and tiers (--once for one frame)", load: () => import("./commands/top.ts") },
   send: { summary: "send one message (--to) or one per CSV row (--csv) with a progress bar and summary", load: () => import("./commands/send.ts") },
 };

@@ -114,6 +114,7 @@ export const ENV_DEFAULTS = {
   SLUICE_INLINE_PAYLOAD_MAX: "16KB",
   SLUICE_KEY_RATE: "0",
   SLUICE_OTLP_ENDPOINT: "",
+  SLUICE_SMTP_TIMEOUT: "60s",
 } as const;
 
 export type EnvName = keyof typeof ENV_DEFAULTS;
@@ -167,6 +168,7 @@ const EnvSchema = z.object({
   SLUICE_INLINE_PAYLOAD_MAX: size("largest payload carried inline in a single-use message"),
   SLUICE_KEY_RATE: integer(0, 10_000_000),
   SLUICE_OTLP_ENDPOINT: z.string(),
+  SLUICE_SMTP_TIMEOUT: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
 });
 
 type Env = z.output<typeof EnvSchema>;
@@ -205,6 +207,8 @@ export interface Config {
   keyRatePerSecond: number;
   /** OTLP/HTTP traces endpoint; empty = tracing export off. */
   otlpEndpoint: string | undefined;
+  /** SMTP socket timeout: a peer silent this long fails the attempt (retried later). */
+  smtpTimeoutMs: number;
 }
 
 /** Build the configuration from environment variables; throws a validation error naming the variable. */
@@ -251,6 +255,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     inlinePayloadMaxBytes: e.SLUICE_INLINE_PAYLOAD_MAX,
     keyRatePerSecond: e.SLUICE_KEY_RATE,
     otlpEndpoint: e.SLUICE_OTLP_ENDPOINT || undefined,
+    smtpTimeoutMs: e.SLUICE_SMTP_TIMEOUT,
   };
 }
 
@@ -297,5 +302,6 @@ export function describeConfig(config: Config): string[] {
     `SLUICE_INLINE_PAYLOAD_MAX=${config.inlinePayloadMaxBytes}`,
     `SLUICE_KEY_RATE=${config.keyRatePerSecond}`,
     `SLUICE_OTLP_ENDPOINT=${config.otlpEndpoint ?? ""}`,
+    `SLUICE_SMTP_TIMEOUT=${formatDuration(config.smtpTimeoutMs)}`,
   ];
 }

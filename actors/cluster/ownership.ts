@@ -34,7 +34,12 @@ export interface OwnershipEvent {
 }
 
 export interface OwnershipHooks {
-  /** The partitions to consume now. Awaited before the locks of removed partitions are released. */
+  /**
+   * The partitions to consume now. Awaited before the locks of removed partitions are
+   * released. Calls come one at a time, except that a fence calls at once even while an
+   * earlier call still runs: the newest call's set is the one that counts, and stopping a
+   * partition must not wait for an earlier call to finish.
+   */
   onChange(owned: number[]): Promise<void>;
   onEvent?(event: OwnershipEvent): void;
 }
@@ -131,9 +136,15 @@ export async function startOwnership(nc: NatsConnection, config: Pick<Config, "n
   let gen = 0;
   let publishing = false;
   let dirty = false;
-  const publish = (): void => {
+  const publish = (urgent = false): void => {
     dirty = true;
     if (!publishing) void runPublish();
+    else if (urgent) {
+      // A fenced partition must stop now, not after a hand-over that may wait for slow
+      // SMTP sessions: tell the node at once, out of turn. It does not count for draining.
+      const set = owned();
+      hooks.onChange(set).catch((e: unknown) => log.error({ err: e, owned: set }, "node failed to apply partition change"));
+    }
   };
   const runPublish = async (): Promise<void> => {
     publishing = true;
@@ -141,10 +152,16 @@ export async function startOwnership(nc: NatsConnection, config: Pick<Config, "n
       dirty = false;
       const myGen = ++gen;
       const set = owned();
+      // A hand-over waits for in-flight SMTP sessions; one that takes much longer than the
+      // lease TTL holds every later change back, which someone should hear about.
+      const slow = setInterval(() => log.warn({ owned: set, waitedMs: Date.now() - since }, "node still applying a partition change"), Math.max(1000, ttl));
+      const since = Date.now();
       try {
         await hooks.onChange(set);
       } catch (e) {
         log.error({ err: e, owned: set }, "node failed to apply partition change");
+      } finally {
+        clearInterval(slow);
       }
       for (const [p, l] of locks) if (l.state === "releasing" && l.releasedAtGen < myGen && !set.includes(p)) l.drained = true;
       wake();
@@ -154,10 +171,11 @@ export async function startOwnership(nc: NatsConnection, config: Pick<Config, "n
 
   const setState = (p: number, l: Lock, state: LockState): void => {
     if (l.state === state) return;
-    if (l.state === "owned") l.releasedAtGen = gen;
+    const wasOwned = l.state === "owned";
+    if (wasOwned) l.releasedAtGen = gen;
     l.state = state;
     l.drained = false;
-    publish();
+    publish(wasOwned && state === "fenced");
   };
 
   // --- lock operations -----------------------------------------------------------------
@@ -187,7 +205,7 @@ export async function startOwnership(nc: NatsConnection, config: Pick<Config, "n
         }
         // Someone else wrote the key: it expired on us. Fencing should have come first.
         locks.delete(p);
-        if (l.state === "owned") publish();
+        if (l.state === "owned") publish(true);
         emit("lost", p);
       } else {
         l.nextRefreshAt = Date.now() + retryEvery;

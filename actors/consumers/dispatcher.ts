@@ -50,6 +50,19 @@ export class Dispatcher {
     });
   }
 
+  // The IDN-aware canonical form costs more than the rest of dispatch; domains repeat.
+  #domains = new Map<string, string>();
+  #domainOf(address: string): string {
+    const raw = address.slice(address.lastIndexOf("@") + 1);
+    let d = this.#domains.get(raw);
+    if (d === undefined) {
+      d = domainOf(address) ?? "";
+      if (this.#domains.size > 50_000) this.#domains.clear();
+      this.#domains.set(raw, d);
+    }
+    return d;
+  }
+
   setOwned(partitions: Iterable<number>): void {
     this.#owned = new Set(partitions);
   }
@@ -77,7 +90,7 @@ export class Dispatcher {
       return;
     }
     const message = decoded.value;
-    const domain = domainOf(message.rcptTo) ?? "";
+    const domain = this.#domainOf(message.rcptTo);
     const job: Job = { message, msg, partition, domain, queuedAt: 0, touchedAt: 0 };
     this.#hold(job, +1);
     this.#route(job, tier).catch((e: unknown) => {
@@ -112,9 +125,19 @@ export class Dispatcher {
     dest = new DestinationActor(key, hosts, this.d.book.resolve(key).policy, {
       send: (job, host, policy) => this.d.send(key, job, host, policy),
       // Settling runs in the message's trace: its events carry it on, its log lines show it.
-      settle: (job, result) => withTraceOf(job.msg.headers, () => this.d.settler.outcome(job, result)),
+      // A settle that fails (NATS unreachable) neither acked nor naked the message: JetStream
+      // redelivers it after ack_wait. It must stop counting as held here, or a partition
+      // hand-over waiting for held work to settle would wait forever.
+      settle: (job, result) =>
+        withTraceOf(job.msg.headers, () => this.d.settler.outcome(job, result)).catch((e: unknown) => {
+          this.released(job);
+          throw e;
+        }),
       postpone: (job, delayMs, why) => {
-        this.d.settler.postponed(job, delayMs, why).catch((e: unknown) => this.d.logger.error({ err: e, messageId: job.message.id }, "postpone failed"));
+        this.d.settler.postponed(job, delayMs, why).catch((e: unknown) => {
+          this.released(job);
+          this.d.logger.error({ err: e, messageId: job.message.id }, "postpone failed");
+        });
       },
       retired: (k) => {
         const current = this.destinations.get(k);

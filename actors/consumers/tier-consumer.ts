@@ -2,6 +2,9 @@ import type { ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { sendConsumerName, STREAMS, type TierName } from "../../protocol/index.ts";
 
+/** Lifetime of one pull request; short so that a stopped consumer's last pull is gone soon. */
+const PULL_EXPIRES_MS = 2000;
+
 export interface TierConsumerOptions {
   js: JetStreamClient;
   tier: TierName;
@@ -29,7 +32,7 @@ export class TierConsumer {
   async start(): Promise<void> {
     const consumer = await this.o.js.consumers.get(STREAMS.send, sendConsumerName(this.o.tier, this.o.partition));
     if (this.#stopped) return;
-    const messages = await consumer.consume({ max_messages: this.o.batch });
+    const messages = await consumer.consume({ max_messages: this.o.batch, expires: PULL_EXPIRES_MS });
     this.#messages = messages;
     this.#done = (async () => {
       for await (const msg of messages) {
@@ -50,9 +53,17 @@ export class TierConsumer {
     });
   }
 
+  /**
+   * Stop pulling. Resolves once the server can no longer deliver to this consumer's pull
+   * requests: unsubscribing does not withdraw a pull request already at the server, and a
+   * message it delivers there waits a whole ack-wait in limbo. So the caller hands back
+   * (naks) what it holds only after the last pull request has expired.
+   */
   async stop(): Promise<void> {
+    if (this.#stopped) return this.#done;
     this.#stopped = true;
     this.#messages?.stop();
     await this.#done;
+    if (this.#messages) await new Promise((r) => setTimeout(r, PULL_EXPIRES_MS + 250));
   }
 }

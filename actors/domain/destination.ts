@@ -47,6 +47,7 @@ export class DestinationActor {
   #actor: AnyActorRef;
   #state: DestinationState = "idle";
   #suspendedUntil = 0;
+  #failedSinceSuccess = false;
   #counts = { delivered: 0, deferred: 0, bounced: 0 };
 
   constructor(key: string, hosts: MxHost[], policy: Policy, private readonly deps: DestinationDeps) {
@@ -231,8 +232,8 @@ export class DestinationActor {
     if (result.kind === "delivered") {
       this.#counts.delivered++;
       this.#aimd.succeeded();
-      this.#bucket.setLimits(this.#limits(this.#aimd.rate), now);
-      this.#actor.send({ type: "SUCCESS" });
+      if (this.#aimd.rate < this.#aimd.configured.rate || this.#bucket.ratePerSecond !== this.#aimd.rate) this.#bucket.setLimits(this.#limits(this.#aimd.rate), now);
+      this.#success();
       return;
     }
     const c = result.classification;
@@ -244,12 +245,23 @@ export class DestinationActor {
         this.#bucket.setLimits(this.#limits(this.#aimd.rate), now);
         this.deps.logger.info({ destination: this.key, rate: this.#aimd.rate, connections: this.#aimd.connections }, "destination asked to slow down");
       }
+      this.#failedSinceSuccess = true;
       this.#actor.send({ type: "THROTTLED" });
     } else if (c.category === "network") {
       this.#hostIndex++; // next MX host for the next try
+      this.#failedSinceSuccess = true;
       this.#actor.send({ type: "NETWORK_FAILURE" });
     } else {
-      this.#actor.send({ type: "SUCCESS" }); // the server answered: the connection path is healthy
+      this.#success(); // the server answered: the connection path is healthy
+    }
+  }
+
+  // The machine only cares about a success after a failure (reset the count) or while
+  // probing; skipping the others keeps an xstate step off the per-message path.
+  #success(): void {
+    if (this.#failedSinceSuccess || this.#state === "probing" || this.#state === "throttled") {
+      this.#failedSinceSuccess = false;
+      this.#actor.send({ type: "SUCCESS" });
     }
   }
 

@@ -45,7 +45,7 @@ export class SmtpSender {
     let raw: Buffer;
     try {
       const template = await this.payloads.templateFor(m.payload, m.vars);
-      const fromDomain = domainOf(m.mailFrom) ?? "sluice.invalid";
+      const fromDomain = this.#domainOf(m.mailFrom);
       raw = render(template, m, {
         messageIdDomain: fromDomain,
         listUnsubscribe: m.tier === "bulk" ? listUnsubscribeFor(this.o.listUnsubscribe, m) : undefined,
@@ -61,7 +61,7 @@ export class SmtpSender {
       };
     }
     const transport = this.#pool(destinationKey, host, policy);
-    const dkim = this.o.dkim.get(domainOf(m.mailFrom) ?? "");
+    const dkim = this.o.dkim.size === 0 ? undefined : this.o.dkim.get(this.#domainOf(m.mailFrom));
     try {
       const info = (await transport.sendMail({ envelope: { from: m.mailFrom, to: [m.rcptTo] }, raw, ...(dkim ? { dkim } : {}) })) as { response?: string };
       return { kind: "delivered", mx: host.host, reply: parseReply(250, info.response ?? "250 OK") };
@@ -77,6 +77,18 @@ export class SmtpSender {
       if (classification.outcome === "bounce") classification.outcome = "retry";
       return { kind: "failed", mx: host.host, classification: { ...classification, category: "network" }, error: err.message };
     }
+  }
+
+  // Senders repeat across a blast: the IDN-aware domain parse is memoised (bounded).
+  #senderDomains = new Map<string, string>();
+  #domainOf(address: string): string {
+    let d = this.#senderDomains.get(address);
+    if (d === undefined) {
+      d = domainOf(address) ?? "sluice.invalid";
+      if (this.#senderDomains.size > 10_000) this.#senderDomains.clear();
+      this.#senderDomains.set(address, d);
+    }
+    return d;
   }
 
   async close(): Promise<void> {
@@ -113,6 +125,20 @@ export class SmtpSender {
     });
     this.#pools.set(key, { transport, maxConnections: policy.maxConnections, lastUsed: Date.now() });
     return transport;
+  }
+
+  /**
+   * Close the pools of the destinations `drop` selects, at once. After a node hands a
+   * partition over, its idle connections to that partition's domains would otherwise stay
+   * open beside the new owner's and count against the destination's connection limit.
+   */
+  closePools(drop: (destinationKey: string) => boolean): void {
+    for (const [key, p] of this.#pools) {
+      if (drop(key.slice(0, key.lastIndexOf("|")))) {
+        p.transport.close();
+        this.#pools.delete(key);
+      }
+    }
   }
 
   #closeIdle(olderThanMs: number): void {

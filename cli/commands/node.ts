@@ -1,4 +1,4 @@
-import { startNode } from "../../actors/index.ts";
+import { startClusterNode } from "../../actors/cluster/index.ts";
 import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
@@ -9,20 +9,23 @@ import { createLogger } from "../logger.ts";
 export const help = `sluice node
 
 Run one actor node alone (one role per process, for real deployments): it consumes
-MAIL_SEND for the partitions it owns and delivers by SMTP.`;
+MAIL_SEND for the partitions it owns and delivers by SMTP. Start as many as you like, on
+as many machines: they share the partitions through leases in NATS KV (see 'sluice
+cluster'). SIGTERM hands this node's partitions over cleanly before it exits.`;
 
 export async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, "sluice-node");
   const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true });
   await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
-  const node = await startNode(config, logger, nc);
+  // Starts with no partition; ownership hands it the ones it holds the locks of.
+  const node = await startClusterNode(config, logger, nc);
   const services = await startNodeServices(nc, config, logger);
-  observeNodeStats(() => node.stats());
+  observeNodeStats(() => node.node.stats());
   const metrics = await startMetricsServer(config.metricsPort, logger);
   onShutdown(logger, async () => {
     await services.close();
-    await node.close();
+    await node.close(); // hands every partition over: stop pulling, settle in-flight, release
     await metrics.close();
     await nc.drain().catch(() => undefined);
   });

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { startNode } from "../../actors/index.ts";
+import { startClusterNode } from "../../actors/cluster/index.ts";
 import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
@@ -31,9 +31,11 @@ export async function run(): Promise<void> {
   const nc = await connectNats(config.nats, "sluice-up", { waitOnFirstConnect: true });
   await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
   const gateway = await startGateway(config, logger, nc);
-  const node = await startNode(config, logger, nc);
+  // A cluster member like any `sluice node`: alone it holds every partition, and nodes
+  // started beside it share them instead of consuming the same queues twice.
+  const node = await startClusterNode(config, logger, nc);
   const services = await startNodeServices(nc, config, logger);
-  observeNodeStats(() => node.stats());
+  observeNodeStats(() => node.node.stats());
   // The gateway serves /metrics too, so in this all-in-one mode a busy port is not fatal.
   const metrics = await startMetricsServer(config.metricsPort, logger).catch((e: unknown) => {
     logger.warn({ err: e, port: config.metricsPort }, "node metrics port unavailable; /metrics is still served by the gateway");

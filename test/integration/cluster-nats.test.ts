@@ -7,7 +7,7 @@ import { startOwnership, partitionsFor, type Ownership, type OwnershipEvent } fr
 import { KV_BUCKETS, OBJECT_STORES, STREAMS, TIERS, loadConfig, sendConsumerName, subjects } from "../../protocol/index.ts";
 import { startNatsCluster, type NatsCluster } from "../harness/nats-server.ts";
 import { sleep, waitFor } from "../harness/ports.ts";
-import { ExclusivityLog } from "./cluster-helpers/exclusivity.ts";
+import { ExclusivityLog, modelNode } from "./cluster-helpers/exclusivity.ts";
 import { ensureTopologyOnFreshCluster } from "./cluster-helpers/topology.ts";
 
 /**
@@ -27,12 +27,12 @@ before(async () => {
   cluster = await startNatsCluster(3);
   nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   await ensureTopologyOnFreshCluster(nc, config);
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await nc?.close();
   await cluster?.dispose();
-});
+}, { timeout: 60_000 });
 
 /** The server that leads a stream's raft group (where a stop hurts most). */
 async function leaderOf(stream: string) {
@@ -127,11 +127,7 @@ test("partition ownership rides out a server stop: no double owner, everything o
       const mnc = await connect({ servers, noRandomize: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
       const events: OwnershipEvent[] = [];
       const ownership = await startOwnership(mnc, { ...config, nodeId: id }, logger, {
-        onChange: async (set) => {
-          exclusivity.starting(id, set);
-          await sleep(50);
-          exclusivity.settled(id, set);
-        },
+        onChange: modelNode({ starting: (set) => exclusivity.starting(id, set), settled: (set) => exclusivity.settled(id, set) }, 50),
         onEvent: (e) => events.push(e),
       });
       members.push({ id, nc: mnc, ownership, events });

@@ -80,13 +80,13 @@ before(async () => {
   server = await startNatsServer();
   admin = await connect({ servers: server.url });
   await ensureTopology(admin, topologyFor(topologyOptionsFrom(config)));
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await Promise.all(children.map((c) => terminate(c, 3000)));
   await admin?.close();
   await server?.dispose();
-});
+}, { timeout: 60_000 });
 
 test("processes share partitions; kill -9, join and SIGTERM never give one partition two consumers", { timeout: 60_000 }, async () => {
   const [a, b, c] = [start("pa"), start("pb"), start("pc")];

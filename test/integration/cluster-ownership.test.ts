@@ -10,7 +10,7 @@ import { startOwnership, partitionsFor, readClusterStatus, type Ownership, type 
 import { ensureTopology, KV_BUCKETS, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { sleep, waitFor } from "../harness/ports.ts";
-import { ExclusivityLog } from "./cluster-helpers/exclusivity.ts";
+import { ExclusivityLog, modelNode } from "./cluster-helpers/exclusivity.ts";
 import { TcpProxy } from "./cluster-helpers/tcp-proxy.ts";
 
 const P = 16;
@@ -38,13 +38,7 @@ async function startMember(id: string, drainMs = 100): Promise<Member> {
   const nc = await connect({ servers: proxy.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   const member = { id, proxy, nc, events: [] as OwnershipEvent[], dead: false } as Member;
   member.ownership = await startOwnership(nc, { ...config, nodeId: id }, logger, {
-    onChange: async (set) => {
-      if (member.dead) return;
-      const removed = [...(exclusivity.held.get(id) ?? [])].filter((p) => !set.includes(p));
-      exclusivity.starting(id, set);
-      if (removed.length > 0) await sleep(drainMs); // in-flight work finishing
-      if (!member.dead) exclusivity.settled(id, set);
-    },
+    onChange: modelNode({ starting: (set) => exclusivity.starting(id, set), settled: (set) => exclusivity.settled(id, set) }, drainMs, () => member.dead),
     onEvent: (e) => member.events.push(e),
   });
   members.set(id, member);
@@ -71,7 +65,7 @@ before(async () => {
   admin = await connect({ servers: server.url });
   await ensureTopology(admin, topologyFor(topologyOptionsFrom(config)));
   checker = setInterval(() => exclusivity.check(), 2);
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   clearInterval(checker);
@@ -83,7 +77,7 @@ after(async () => {
   }
   await admin?.close();
   await server?.dispose();
-});
+}, { timeout: 60_000 });
 
 test("three nodes split every partition between them, each by rendezvous hashing", async () => {
   await Promise.all(["n1", "n2", "n3"].map((id) => startMember(id)));

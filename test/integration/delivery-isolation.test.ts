@@ -32,8 +32,10 @@ test("a dead domain with 20,000 messages queued does not slow a healthy domain i
   await publish(world, messages(200, (i) => `h${i}@${HEALTHY}`));
   await waitFor("healthy domain delivered", () => (peer.messagesFor(HEALTHY).length >= 200 ? true : undefined), 30_000, 100);
   const elapsed = (Date.now() - healthyAt) / 1000;
-  // 200 at 50/s is 4 s by policy; the dead backlog in front of it may add a few seconds of pulling, not minutes.
-  assert.ok(elapsed < 15, `healthy domain took ${elapsed.toFixed(1)} s behind the dead one`);
+  // 200 at 50/s is 4 s by policy; pulling and handing back the dead backlog in front of it
+  // adds a few seconds (7–9 s in all on the shared box). A stalled partition would wait for
+  // the dead messages' first retry (≥ 60 s), so 25 s still tells the two apart under load.
+  assert.ok(elapsed < 25, `healthy domain took ${elapsed.toFixed(1)} s behind the dead one`);
   t.diagnostic(`healthy domain: 200 delivered ${elapsed.toFixed(1)} s after publishing`);
   const rate = measuredRate(peer.messagesFor(HEALTHY).map((m) => m.at), 5);
   assert.ok(rate >= 40, `healthy rate ${rate.toFixed(1)}/s`);

@@ -32,7 +32,7 @@ test("the template is built once; each recipient gets its own Message-ID and Dat
   assert.doesNotMatch(t.headers, /Message-ID|^Date/im);
   const a = render(t, msg("transactional"), { messageIdDomain: "news.test", listUnsubscribe: undefined, now: 0 }).toString();
   const b = render(t, msg("bulk"), { messageIdDomain: "news.test", listUnsubscribe: listUnsubscribeFor("https://u.test/{{id}}", msg("bulk")), now: 0 }).toString();
-  assert.match(a, /^Message-ID: <01jabcdefghjkmnpqrstvwxyz0-7\.[0-9a-f]{8}@news\.test>\r\nDate: Thu, 01 Jan 1970 00:00:00 \+0000\r\n/);
+  assert.match(a, /^Message-ID: <01jabcdefghjkmnpqrstvwxyz0-7\.[0-9a-z]{9,}@news\.test>\r\nDate: Thu, 01 Jan 1970 00:00:00 \+0000\r\n/);
   assert.match(a, /\r\nSubject: Hello\r\n/);
   assert.match(a, /\r\n\r\nBody/);
   assert.doesNotMatch(a, /List-Unsubscribe/);

@@ -49,3 +49,31 @@ export class ExclusivityLog {
     return all;
   }
 }
+
+/**
+ * A stand-in for the actor node's setPartitions, with its semantics: a new partition is
+ * consumed as soon as a call names it; a dropped one until its in-flight work settled
+ * (`drainMs`); calls may overlap, and one returns only after every partition it leaves out
+ * is settled. It reports what it consumes through `report.starting/settled`.
+ */
+export function modelNode(report: { starting(set: number[]): void; settled(set: number[]): void }, drainMs: number, isDead: () => boolean = () => false): (set: number[]) => Promise<void> {
+  let wanted = new Set<number>();
+  const draining: Set<number>[] = [];
+  const effective = (): number[] => {
+    const all = new Set(wanted);
+    for (const d of draining) for (const p of d) all.add(p);
+    return [...all].sort((a, b) => a - b);
+  };
+  return async (set) => {
+    if (isDead()) return;
+    const before = effective();
+    wanted = new Set(set);
+    const removed = new Set(before.filter((p) => !wanted.has(p)));
+    draining.push(removed);
+    report.starting(set);
+    if (removed.size > 0) await new Promise((r) => setTimeout(r, drainMs));
+    draining.splice(draining.indexOf(removed), 1);
+    while (draining.some((d) => [...d].some((p) => !set.includes(p)))) await new Promise((r) => setTimeout(r, 5));
+    if (!isDead()) report.settled(effective());
+  };
+}

@@ -5,6 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { startOwnership } from "../../../actors/cluster/index.ts";
 import { loadConfig } from "../../../protocol/index.ts";
+import { modelNode } from "./exclusivity.ts";
 
 const now = (): number => performance.timeOrigin + performance.now();
 const say = (o: object): void => void process.stdout.write(JSON.stringify({ ...o, t: now() }) + "\n");
@@ -13,14 +14,8 @@ const config = loadConfig();
 const drainMs = Number(process.env.TEST_DRAIN_MS ?? "100");
 const nc = await connect({ servers: config.nats.servers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
 const logger = pino({ level: process.env.TEST_LOG ?? "silent" }, pino.destination(2));
-let held: number[] = [];
 const ownership = await startOwnership(nc, config, logger, {
-  onChange: async (set) => {
-    say({ ev: "starting", set });
-    if (held.some((p) => !set.includes(p))) await new Promise((r) => setTimeout(r, drainMs));
-    held = set;
-    say({ ev: "settled", set });
-  },
+  onChange: modelNode({ starting: (set) => say({ ev: "starting", set }), settled: (set) => say({ ev: "settled", set }) }, drainMs),
 });
 say({ ev: "ready" });
 process.once("SIGTERM", () => {

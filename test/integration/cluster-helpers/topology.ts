@@ -9,7 +9,14 @@ import { waitFor } from "../../harness/ports.ts";
  */
 export async function ensureTopologyOnFreshCluster(nc: NatsConnection, config: Config): Promise<void> {
   await waitFor("the topology to be created", async () => {
-    await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
+    // One attempt must not hang the test: a request during meta-leader election can stall.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("ensureTopology attempt timed out")), 20_000)));
+    try {
+      await Promise.race([ensureTopology(nc, topologyFor(topologyOptionsFrom(config))), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
     return true;
   }, 45_000, 500);
 }

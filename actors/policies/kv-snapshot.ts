@@ -1,0 +1,19 @@
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { decode, KV_BUCKETS, POLICY_DEFAULTS_KEY, PolicyOverride } from "../../protocol/index.ts";
+import type { PolicyBook } from "./book.ts";
+import { kvKeyToPolicyKey } from "./watch.ts";
+
+/** Apply every current entry of `sluice_policies` once (for `sluice policies`); returns the bad keys. */
+export async function applyKvPolicies(nc: NatsConnection, book: PolicyBook): Promise<string[]> {
+  const kv = await new Kvm(nc).open(KV_BUCKETS.policies);
+  const bad: string[] = [];
+  for await (const key of await kv.keys()) {
+    const e = await kv.get(key);
+    if (e === null || e.operation !== "PUT") continue;
+    const decoded = decode(PolicyOverride, e.value, `policy ${key}`);
+    if (decoded.ok) book.setKv(kvKeyToPolicyKey(key), decoded.value, key === POLICY_DEFAULTS_KEY);
+    else bad.push(key);
+  }
+  return bad;
+}

@@ -1,0 +1,194 @@
+/**
+ * bench/deliver: 100,000 messages across 50 domains, from MAIL_SEND to a local SMTP sink
+ * (Postfix's smtp-sink), NATS, the node and the sink all on this machine.
+ *
+ *   1. the sink's own ceiling: nodemailer pools straight to smtp-sink, no NATS (same MIME);
+ *   2. the suppression check: cost per message of the watched-key cache vs a KV read;
+ *   3. end to end: 100,000 messages pre-loaded in MAIL_SEND, one `sluice node` process
+ *      (a child, so its memory is its own) drains them; rate from its first to last ack,
+ *      node RSS from its stats snapshots.
+ *
+ * BENCH_MESSAGES / BENCH_DOMAINS change the size. Needs nats-server and smtp-sink
+ * (scripts/ensure-postfix.sh installs it).
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { connect } from "@nats-io/transport-node";
+import nodemailer from "nodemailer";
+import pino from "pino";
+import { SuppressionCache } from "../actors/suppression-cache.ts";
+import { buildTemplate, render } from "../actors/smtp/mime.ts";
+import {
+  addSuppression,
+  decode,
+  encode,
+  ensureTopology,
+  getSuppression,
+  KV_BUCKETS,
+  loadConfig,
+  newId,
+  NodeStats,
+  OBJECT_STORES,
+  partitionOf,
+  recipientId,
+  STATS_ALL,
+  storePayload,
+  STREAMS,
+  subjects,
+  topologyFor,
+  topologyOptionsFrom,
+  type DeliveryMessageInput,
+  type Payload,
+} from "../protocol/index.ts";
+import { startNatsServer } from "../test/harness/nats-server.ts";
+import { freePort, sleep } from "../test/harness/ports.ts";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+
+const TOTAL = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 50);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const payload: Payload = { from: { name: "Bench", address: "news@bench.test" }, subject: "Benchmark message", text: "Hello from the delivery benchmark.\n".repeat(20) };
+
+const children: ChildProcess[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+process.on("exit", () => children.forEach((c) => c.kill("SIGKILL")));
+
+async function main(): Promise<void> {
+  execFileSync("bash", [join(ROOT, "scripts/ensure-postfix.sh")], { stdio: "inherit" });
+  const sinkPort = await freePort();
+  const sink = spawn("smtp-sink", ["-u", "nobody", "127.0.0.1:" + sinkPort, "1024"], { stdio: "ignore" });
+  children.push(sink);
+  await sleep(300);
+
+  const sinkCeiling = measureSinkWithSmtpSource(sinkPort, Math.min(50_000, TOTAL));
+  console.log(`sink ceiling (Postfix smtp-source → smtp-sink, 50 sessions, 1.5 KB messages): ${sinkCeiling.toFixed(0)} msg/s`);
+  const clientCeiling = await measureSinkCeiling(sinkPort, Math.min(20_000, TOTAL));
+  console.log(`SMTP client ceiling (nodemailer pools straight to smtp-sink, 50 connections, no NATS): ${clientCeiling.toFixed(0)} msg/s`);
+
+  const nats = await startNatsServer("sluice-bench");
+  cleanups.push(() => nats.dispose());
+  const dir = mkdtempSync(join(tmpdir(), "sluice-bench-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const domains = Array.from({ length: DOMAINS }, (_, i) => `bench${i}.test`);
+  const policiesFile = join(dir, "policies.json");
+  writeFileSync(policiesFile, JSON.stringify({ defaults: { messagesPerSecond: 1000, burst: 1000, maxConnections: 4, maxMessagesPerConnection: 1000 } }));
+  const env = { NATS_URL: nats.url, SLUICE_ROUTES: `*=127.0.0.1:${sinkPort}`, SLUICE_POLICIES: policiesFile, SLUICE_LOG_LEVEL: "warn", SLUICE_NODE_ID: "bench", SLUICE_METRICS_PORT: "0" };
+  const config = loadConfig({}, env);
+  const nc = await connect({ servers: nats.url });
+  cleanups.push(() => nc.close());
+  await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
+  const js = jetstream(nc);
+
+  await measureSuppressionCheck(nc);
+
+  const ref = await storePayload(await new Objm(nc).open(OBJECT_STORES.payloads), payload);
+  const requestId = newId();
+  const t0 = Date.now();
+  for (let i = 0; i < TOTAL; i += 5000) {
+    await Promise.all(
+      Array.from({ length: Math.min(5000, TOTAL - i) }, (_, k) => {
+        const n = i + k;
+        const domain = domains[n % DOMAINS] as string;
+        const m: DeliveryMessageInput = { v: 1, id: recipientId(requestId, n), requestId, tenant: "bench", tier: "bulk", mailFrom: "bounces@bench.test", rcptTo: `user${n}@${domain}`, payload: { ref: ref.ref, size: ref.size }, createdAt: Date.now() };
+        return js.publish(subjects.send("bulk", partitionOf(domain, config.partitions)), encode(m), { msgID: m.id });
+      }),
+    );
+  }
+  console.log(`pre-loaded ${TOTAL} messages into MAIL_SEND in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  let peakRss = 0;
+  const statsSub = nc.subscribe(STATS_ALL, {
+    callback: (_e, msg) => {
+      const s = decode(NodeStats, msg.data, "stats");
+      if (s.ok) peakRss = Math.max(peakRss, s.value.rssBytes);
+    },
+  });
+  const jsm = await jetstreamManager(nc);
+  const started = Date.now();
+  const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const node = spawn(process.execPath, [...profile, join(ROOT, "bin/sluice.js"), "node"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+  children.push(node);
+  let firstAckAt = 0;
+  let left = TOTAL;
+  while (left > 0) {
+    await sleep(250);
+    left = (await jsm.streams.info(STREAMS.send)).state.messages;
+    if (firstAckAt === 0 && left < TOTAL) firstAckAt = Date.now();
+    if (Date.now() - started > 600_000) throw new Error(`gave up with ${left} messages left`);
+  }
+  const done = Date.now();
+  const cpuMs = node.pid === undefined ? 0 : cpuTimeMs(node.pid);
+  await sleep(2100); // one more stats snapshot
+  statsSub.unsubscribe();
+  node.kill("SIGTERM");
+  await new Promise((r) => node.once("exit", r));
+  const rate = TOTAL / ((done - firstAckAt) / 1000);
+  console.log(`end to end: ${TOTAL} messages, ${DOMAINS} domains, ${rate.toFixed(0)} msg/s (first to last ack ${((done - firstAckAt) / 1000).toFixed(1)} s; ${((done - started) / 1000).toFixed(1)} s including node start-up)`);
+  console.log(`node peak RSS: ${(peakRss / 1024 / 1024).toFixed(0)} MB; node CPU ${(cpuMs / 1000).toFixed(1)} s in all = ${((cpuMs * 1000) / TOTAL).toFixed(0)} µs per message (→ ~${Math.round(TOTAL / (cpuMs / 1000))} msg/s per free core); load average ${loadavg()[0]?.toFixed(1)}`);
+  console.log(`JSON ${JSON.stringify({ messages: TOTAL, domains: DOMAINS, msgPerSec: Math.round(rate), sinkCeilingMsgPerSec: Math.round(sinkCeiling), nodemailerCeilingMsgPerSec: Math.round(clientCeiling), nodePeakRssMB: Math.round(peakRss / 1048576), nodeCpuUsPerMessage: Math.round((cpuMs * 1000) / TOTAL) })}`);
+}
+
+/** utime + stime of a process, from /proc (includes start-up: a conservative figure). */
+function cpuTimeMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+function measureSinkWithSmtpSource(port: number, count: number): number {
+  const started = Date.now();
+  execFileSync("smtp-source", ["-s", "50", "-m", String(count), "-l", "1500", "-f", "b@bench.test", "-t", "u@sink.test", `127.0.0.1:${port}`], { stdio: "ignore" });
+  return count / ((Date.now() - started) / 1000);
+}
+
+async function measureSinkCeiling(port: number, count: number): Promise<number> {
+  const template = await buildTemplate(payload);
+  const transports = Array.from({ length: 10 }, () => nodemailer.createTransport({ pool: true, host: "127.0.0.1", port, maxConnections: 5, maxMessages: 1000, logger: false }));
+  const started = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async (_, w) => {
+      const t = transports[w % transports.length] as (typeof transports)[number];
+      for (let n = next++; n < count; n = next++) {
+        const raw = render(template, { v: 1, id: `${"0".repeat(26)}-${n}`, requestId: "0".repeat(26), tenant: "bench", tier: "bulk", mailFrom: "b@bench.test", rcptTo: `u${n}@sink.test`, payload: { ref: "x", size: 1 } as never, createdAt: 1, attempts: [] }, { messageIdDomain: "bench.test", listUnsubscribe: undefined, now: Date.now() });
+        await t.sendMail({ envelope: { from: "b@bench.test", to: [`u${n}@sink.test`] }, raw });
+      }
+    }),
+  );
+  const rate = count / ((Date.now() - started) / 1000);
+  transports.forEach((t) => t.close());
+  return rate;
+}
+
+async function measureSuppressionCheck(nc: Awaited<ReturnType<typeof connect>>): Promise<void> {
+  const kv = await new Kvm(nc).open(KV_BUCKETS.suppressions);
+  for (let i = 0; i < 1000; i++) await addSuppression(kv, "bench", { address: `gone${i}@bench0.test`, reason: "hard_bounce", at: Date.now() });
+  const cache = new SuppressionCache(kv);
+  await cache.start(pino({ level: "silent" }));
+  await sleep(500);
+  const n = 100_000;
+  let t = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await cache.get("bench", `user${i}@bench1.test`);
+  const cachedUs = Number(process.hrtime.bigint() - t) / 1000 / n;
+  const reads = 2000;
+  t = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: reads }, (_, i) => getSuppression(kv, "bench", `user${i}@bench1.test`)));
+  const kvUs = Number(process.hrtime.bigint() - t) / 1000 / reads;
+  cache.stop();
+  console.log(`suppression check per message: ${cachedUs.toFixed(2)} µs from the watched key set (1,000 suppressed addresses), ${kvUs.toFixed(0)} µs per KV read (2,000 concurrent)`);
+}
+
+main()
+  .catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    children.forEach((c) => c.kill("SIGKILL"));
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  });

@@ -1,0 +1,77 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { waitFor } from "../harness/ports.ts";
+import { kill9, sharedNow } from "./cluster-helpers/children.ts";
+import { ackPending, mail, MAX_CONNECTIONS, publishAll, receipts, sendQueueEmpty, startClusterWorld, waitForOwners, type ClusterWorld } from "./cluster-helpers/world.ts";
+
+/**
+ * Three actor nodes (separate processes) on a 3-server NATS cluster share 10,000 messages;
+ * one is killed with SIGKILL in the middle. Everything must arrive; a message may arrive
+ * twice only if the dead node had it in flight (sent, not yet acknowledged) at the kill.
+ */
+
+const TOTAL = 10_000;
+const DOMAINS = 24;
+let world: ClusterWorld;
+
+before(async () => {
+  const t0 = Date.now();
+  world = await startClusterWorld({
+    servers: 3,
+    env: { SLUICE_PARTITIONS: "8", SLUICE_LEASE_TTL: "6s", SLUICE_ACK_WAIT: "30s" },
+  });
+  process.stdout.write(`# world (3 nats-servers, R3 topology) ready after ${Date.now() - t0} ms\n`);
+}, { timeout: 60_000 });
+
+after(async () => {
+  await world?.dispose();
+}, { timeout: 60_000 });
+
+test("kill -9 of one of 3 nodes mid-run: all 10,000 delivered, duplicates only of what it had in flight, connection limits held", { timeout: 170_000 }, async (t) => {
+  const t0 = Date.now();
+  for (const id of ["node-1", "node-2", "node-3"]) world.startNode(id);
+  // Publishing (R3: every write goes to two more servers) overlaps the nodes' start-up.
+  const published = publishAll(world.js, world.config.partitions, mail(TOTAL, DOMAINS)).then(() => t.diagnostic(`published after ${Date.now() - t0} ms`));
+  const owners = await waitForOwners(world, ["node-1", "node-2", "node-3"], 60_000);
+  t.diagnostic(`nodes up and owning after ${Date.now() - t0} ms`);
+  const victimPartitions = owners.get("node-2") ?? [];
+  assert.ok(victimPartitions.length > 0);
+  await published;
+  const started = sharedNow();
+  await waitFor("a third of the mail to be delivered", () => (world.peer.messages.length >= TOTAL / 3 ? true : undefined), 90_000, 20);
+
+  const victim = world.nodes[1];
+  assert.ok(victim);
+  kill9(victim);
+  const killedAt = Date.now();
+  // What the dead node held unacknowledged: the most that can be sent again.
+  const inFlightAtKill = await ackPending(world, victimPartitions);
+  const deliveredAtKill = receipts(world.peer).size;
+
+  await waitForOwners(world, ["node-1", "node-3"]);
+  const takenOverMs = Date.now() - killedAt;
+  await waitFor("every message to be delivered", () => (receipts(world.peer).size >= TOTAL ? true : undefined), 120_000, 100);
+  await waitFor("MAIL_SEND to be empty (all acknowledged)", async () => ((await sendQueueEmpty(world)) ? true : undefined), 20_000, 200);
+
+  t.diagnostic(`all delivered after ${Date.now() - t0} ms`);
+  const got = receipts(world.peer);
+  const duplicated = [...got].filter(([, times]) => times.length > 1);
+  const duplicates = duplicated.reduce((n, [, times]) => n + times.length - 1, 0);
+  t.diagnostic(JSON.stringify(
+    { delivered: got.size, duplicates, inFlightAtKill, deliveredAtKill, takenOverMs, seconds: (sharedNow() - started) / 1000, maxConcurrent: Object.fromEntries(world.peer.maxConcurrent) },
+  ));
+
+  t.diagnostic(JSON.stringify(duplicated.map(([id, times]) => ({ id, afterKillMs: times.map((x) => x - killedAt), to: world.peer.messages.filter((m) => m.at === times[0]).map((m) => m.rcptTo[0]) }))));
+  assert.equal(got.size, TOTAL, "every message delivered");
+  assert.ok([...got.keys()].every((id) => !id.startsWith("?")), "every message carries its id");
+  assert.ok(duplicates <= inFlightAtKill, `${duplicates} duplicates, but only ${inFlightAtKill} were in flight at the kill`);
+  for (const [id, times] of duplicated) {
+    // The first copy was sent by the node that died, so before it died.
+    assert.ok((times[0] as number) <= killedAt + 50, `${id} first delivered after the kill, then again`);
+  }
+  for (const [domain, max] of world.peer.maxConcurrent) {
+    if (domain === "*") continue;
+    assert.ok(max <= MAX_CONNECTIONS, `${domain} saw ${max} concurrent connections (limit ${MAX_CONNECTIONS})`);
+  }
+  for (const n of world.nodes) if (n !== victim) assert.equal(n.proc.exitCode, null, `${n.name} still runs`);
+});
