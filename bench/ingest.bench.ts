@@ -183,6 +183,9 @@ try {
 
   // ---- 3. single messages: latency at a fixed rate (open loop, latency from the intended send time)
   if (PHASES.has("latency")) {
+    // Let nats-server and the gateway settle after the overload of phase 2 (its backlog and
+    // GC would otherwise land in this phase's tail): the target is the steady state.
+    if (PHASES.has("max")) await sleep(5000);
     const lat: number[] = [];
     let other = 0;
     const total = LAT_S * LAT_RATE;
