@@ -85,6 +85,9 @@ export async function flushTracing(): Promise<void> {
   await state?.provider.forceFlush();
 }
 
+/** True when spans ended in this process go anywhere (OTLP or an exporter a test added). */
+export const tracingExports = (): boolean => (state?.processors.processors.length ?? 0) > 0;
+
 /** The tracer for Sluice's own spans; a no-op tracer until tracing is started. */
 export const tracer = (): Tracer => trace.getTracer("sluice");
 
