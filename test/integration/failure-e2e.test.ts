@@ -70,10 +70,10 @@ after(async () => {
   await world?.dispose();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function api(method: string, path: string, body?: unknown, as: string = key): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(base + path, {
     method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: { authorization: `Bearer ${as}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
@@ -104,6 +104,9 @@ test("550 5.1.1: bounced, suppressed, in the DLQ, a signed webhook, and status b
     return types.includes("bounced") && types.includes("dead_lettered") ? true : undefined;
   }, 20_000);
   for (const r of webhookEvents(id)) assert.equal(verifyWebhook(secret, r.body, r.signature).ok, true, "signature verifies");
+  const first = webhookEvents(id)[0];
+  assert.ok(first);
+  assert.equal(verifyWebhook(secret, first.body.replace('"bounced"', '"delivered"'), first.signature).ok, false, "a tampered body fails");
   assert.deepEqual(webhookEvents(id).map((r) => r.event.type), ["bounced", "dead_lettered"], "in order");
   assert.equal(webhookEvents(id)[0]?.event.reply?.code, 550);
 
@@ -116,7 +119,16 @@ test("550 5.1.1: bounced, suppressed, in the DLQ, a signed webhook, and status b
   assert.equal(suppression.status, 200);
   assert.equal(suppression.json.reason, "hard_bounce");
   const dlq = await api("GET", "/v1/dlq");
-  assert.ok((dlq.json.deadLetters as { id: string }[]).some((d) => d.id === id));
+  const dead = (dlq.json.deadLetters as { id: string; reason: { code: string }; attempts: { code?: number }[] }[]).find((d) => d.id === id);
+  assert.ok(dead, "in the DLQ");
+  assert.equal(dead.reason.code, "bounce");
+  assert.deepEqual(dead.attempts.map((a) => a.code), [550]);
+
+  // Another tenant sees none of it.
+  const other = (await createApiKey(await new Kvm(world.nc).open(KV_BUCKETS.keys), { tenant: "globex", scopes: ["admin"] })).key;
+  assert.equal((await api("GET", `/v1/dlq/${id}`, undefined, other)).status, 404);
+  assert.equal((await api("GET", `/v1/messages/${id}`, undefined, other)).status, 404);
+  assert.equal((await api("GET", "/v1/suppressions/ghost@unknown.test", undefined, other)).status, 404);
 });
 
 test("replay from the DLQ delivers once the address is fixed", async () => {
