@@ -6,14 +6,14 @@ import type { Logger } from "pino";
 import {
   applyEvent,
   applyStatusLimits,
-  decode,
   KV_BUCKETS,
-  MailEvent,
+  type MailEvent,
   STATUS_INDEXER_CONSUMER,
   statusKey,
   STREAMS,
   type Config,
 } from "../protocol/index.ts";
+import { consumeEvents } from "./event-consumer.ts";
 import { KeyedRunner } from "./keyed-runner.ts";
 
 const indexed = metrics.getMeter("sluice").createCounter("sluice_status_index_writes", { description: "Status index writes" });
@@ -50,26 +50,13 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
     }
   };
 
-  const loop = (async () => {
-    for await (const m of messages) {
-      const decoded = decode(MailEvent, m.data, "event");
-      if (!decoded.ok) {
-        log.warn({ subject: m.subject, err: decoded.error.message }, "skipping an invalid event");
-        m.ack();
-        continue;
-      }
-      const event = decoded.value;
-      const key = event.type === "accepted" ? `req:${event.requestId ?? event.messageId}` : statusKey(event.tenant, event.messageId);
-      await runner.schedule(key, () => handle(m, event));
-    }
-  })();
+  const loop = consumeEvents(messages, runner, log, (event) => (event.type === "accepted" ? `req:${event.requestId ?? event.messageId}` : statusKey(event.tenant, event.messageId)), handle);
 
   log.info({ limits: config.statusIndex }, "status indexer consuming MAIL_EVENTS");
   return {
     close: async () => {
       await messages.close().catch(() => undefined);
       await loop;
-      await runner.drain();
     },
   };
 }

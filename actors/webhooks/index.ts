@@ -2,7 +2,8 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { decode, ensureLaneConsumers, KV_BUCKETS, MailEvent, STREAMS, WEBHOOK_FANOUT_CONSUMER, type Config, type WebhookEndpoint } from "../../protocol/index.ts";
+import { ensureLaneConsumers, KV_BUCKETS, STREAMS, WEBHOOK_FANOUT_CONSUMER, type Config, type WebhookEndpoint } from "../../protocol/index.ts";
+import { consumeEvents } from "../event-consumer.ts";
 import { KeyedRunner } from "../keyed-runner.ts";
 import { fanOut } from "./fanout.ts";
 import { EndpointLanes, type LaneSettings } from "./lanes.ts";
@@ -74,27 +75,15 @@ export async function startWebhookActor(nc: NatsConnection, config: Config, logg
   const fanoutMessages = await (await js.consumers.get(STREAMS.events, WEBHOOK_FANOUT_CONSUMER)).consume({ max_messages: 256 });
   // Events of one message are queued in order; different messages are pipelined.
   const runner = new KeyedRunner(FANOUT_IN_FLIGHT);
-  const fanoutLoop = (async () => {
-    for await (const m of fanoutMessages) {
-      const decoded = decode(MailEvent, m.data, "event");
-      if (!decoded.ok) {
-        log.warn({ subject: m.subject, err: decoded.error.message }, "skipping an invalid event");
-        m.ack();
-        continue;
-      }
-      const event = decoded.value;
-      await runner.schedule(event.messageId, async () => {
-        try {
-          await fanOut(js, registry, event, m.headers);
-          m.ack();
-        } catch (err) {
-          log.warn({ err, subject: m.subject }, "could not queue an event for its webhooks; retrying");
-          m.nak(1000);
-        }
-      });
+  const fanoutLoop = consumeEvents(fanoutMessages, runner, log, (event) => event.messageId, async (m, event) => {
+    try {
+      await fanOut(js, registry, event, m.headers);
+      m.ack();
+    } catch (err) {
+      log.warn({ err, subject: m.subject }, "could not queue an event for its webhooks; retrying");
+      m.nak(1000);
     }
-    await runner.drain();
-  })();
+  });
 
   log.info({ endpoints: lanes.size }, "webhook actor started");
   return {
