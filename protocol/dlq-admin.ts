@@ -1,10 +1,9 @@
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { decode, encode } from "./codec.ts";
-import { domainOf } from "./domain.ts";
 import { validationError } from "./errors.ts";
 import { eventId, publishEvent } from "./events.ts";
 import { RECIPIENT_ID_PATTERN } from "./ids.ts";
-import { partitionOf } from "./partition.ts";
+import { deliverySubject } from "./requests.ts";
 import { DeadLetter } from "./schemas/event.ts";
 import { STREAMS, subjects } from "./subjects.ts";
 
@@ -82,9 +81,7 @@ export async function replayDeadLetter(deps: DlqDeps, tenant: string, id: string
   const stored = await getDeadLetter(deps, tenant, id);
   if (stored === undefined) return undefined;
   const message = { ...stored.deadLetter.message, createdAt: now, attempts: [] };
-  const domain = domainOf(message.rcptTo);
-  if (domain === undefined) throw validationError("invalid_recipient", `dead letter ${id} has a recipient without a domain: ${message.rcptTo}`);
-  await deps.js.publish(subjects.send(message.tier, partitionOf(domain, deps.partitions)), encode(message), {
+  await deps.js.publish(deliverySubject(message.tier, message.rcptTo, deps.partitions), encode(message), {
     msgID: `${message.id}.replay.${stored.seq}`,
   });
   await publishEvent(deps.js, {
