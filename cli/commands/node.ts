@@ -2,7 +2,7 @@ import { startClusterNode } from "../../actors/cluster/index.ts";
 import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
-import { connectNats, ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
+import { connectNats, loadConfig } from "../../protocol/index.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger } from "../logger.ts";
 
@@ -17,7 +17,6 @@ export async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, "sluice-node");
   const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true });
-  await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
   // Starts with no partition; ownership hands it the ones it holds the locks of.
   const node = await startClusterNode(config, logger, nc);
   const services = await startNodeServices(nc, config, logger);

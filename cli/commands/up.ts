@@ -4,7 +4,7 @@ import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
 import { startGateway } from "../../gateway/index.ts";
-import { connectNats, ensureTopology, loadConfig, parseRoutes, topologyFor, topologyOptionsFrom, type Config } from "../../protocol/index.ts";
+import { connectNats, loadConfig, parseRoutes, type Config } from "../../protocol/index.ts";
 import { startCaptureServer, type CaptureServer } from "../capture-server.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger } from "../logger.ts";
@@ -29,12 +29,12 @@ export async function run(): Promise<void> {
     }
   }
   const nc = await connectNats(config.nats, "sluice-up", { waitOnFirstConnect: true });
-  await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
-  const gateway = await startGateway(config, logger, nc);
   // A cluster member like any `sluice node`: alone it holds every partition, and nodes
-  // started beside it share them instead of consuming the same queues twice.
+  // started beside it share them instead of consuming the same queues twice. It creates
+  // the topology, so the gateway (whose /healthz `make run` waits for) comes up after it.
   const node = await startClusterNode(config, logger, nc);
   const services = await startNodeServices(nc, config, logger);
+  const gateway = await startGateway(config, logger, nc);
   observeNodeStats(() => node.node.stats());
   // The gateway serves /metrics too, so in this all-in-one mode a busy port is not fatal.
   const metrics = await startMetricsServer(config.metricsPort, logger).catch((e: unknown) => {
