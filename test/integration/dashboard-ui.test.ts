@@ -197,7 +197,16 @@ test("the dashboard shows tiers, destinations and nodes, and its charts draw the
 
   // The charts render with data: count pixels of each series' colour on the canvas.
   // Passed as source text: tsx's name-keeping helper (__name) does not exist in the page.
-  const coloured = (await page.evaluate(COUNT_SERIES_PIXELS)) as Record<string, number>;
+  // A line drawn from two or three 2-second samples on a one-minute axis is only a few
+  // pixels long, so poll until every series has grown past the threshold (or time is up).
+  let coloured: Record<string, number> = {};
+  const drawnEnough = () => Object.values(coloured).every((pixels) => pixels > 40);
+  const until = Date.now() + 20_000;
+  while (Date.now() < until) {
+    coloured = (await page.evaluate(COUNT_SERIES_PIXELS)) as Record<string, number>;
+    if (drawnEnough()) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   for (const [series, pixels] of Object.entries(coloured)) assert.ok(pixels > 40, `${series} drew ${pixels} pixels`);
 
   const shot = await page.screenshot({ fullPage: true });
