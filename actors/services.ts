@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { Config } from "../protocol/index.ts";
+import type { Config, NodeRole } from "../protocol/index.ts";
 import { startDeadLetterer } from "./dead-letterer.ts";
 import { startFanout } from "./fanout/index.ts";
 import { startStatusIndexer } from "./status-indexer.ts";
@@ -15,15 +15,18 @@ export interface NodeServices {
  * MAX_DELIVERIES advisories, the status indexer and the webhook actor. Each works from a
  * shared durable consumer, so running them on every node spreads the work and lets any
  * node die without stopping them. They are started after delivery and closed before the
- * connection drains, in reverse order.
+ * connection drains, in reverse order. `SLUICE_NODE_ROLES` picks which of them a process
+ * runs (all by default): under load the status indexer and webhook fan-out cost about as
+ * much CPU as delivery itself, so a deployment may give them processes of their own.
  */
 export async function startNodeServices(nc: NatsConnection, config: Config, logger: Logger): Promise<NodeServices> {
   const started: { name: string; close(): Promise<void> }[] = [];
+  const runs = (role: NodeRole) => config.nodeRoles.includes(role);
   try {
-    started.push({ name: "fanout", ...startFanout(nc, config, logger) });
-    started.push({ name: "dead-letterer", ...(await startDeadLetterer(nc, config, logger)) });
-    started.push({ name: "status-indexer", ...(await startStatusIndexer(nc, config, logger)) });
-    started.push({ name: "webhooks", ...(await startWebhookActor(nc, config, logger)) });
+    if (runs("fanout")) started.push({ name: "fanout", ...startFanout(nc, config, logger) });
+    if (runs("dead-letterer")) started.push({ name: "dead-letterer", ...(await startDeadLetterer(nc, config, logger)) });
+    if (runs("status-indexer")) started.push({ name: "status-indexer", ...(await startStatusIndexer(nc, config, logger)) });
+    if (runs("webhooks")) started.push({ name: "webhooks", ...(await startWebhookActor(nc, config, logger)) });
   } catch (e) {
     await closeAll(started, logger);
     throw e;

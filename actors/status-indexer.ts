@@ -1,13 +1,15 @@
 import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { metrics } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import {
+  AckedPublisher,
   applyEvent,
   applyStatusLimits,
   KV_BUCKETS,
   type MailEvent,
+  PublishRefusedError,
   STATUS_INDEXER_CONSUMER,
   statusKey,
   STREAMS,
@@ -35,13 +37,14 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
   const js = jetstream(nc);
   await applyStatusLimits(await jetstreamManager(nc), config.statusIndex);
   const kv = await new Kvm(nc).open(KV_BUCKETS.status);
+  const writes = new BlindWrites(nc, KV_BUCKETS.status);
   const messages = await (await js.consumers.get(STREAMS.events, STATUS_INDEXER_CONSUMER)).consume({ max_messages: 512 });
 
   const runner = new KeyedRunner(IN_FLIGHT);
 
   const handle = async (m: JsMsg, event: MailEvent): Promise<void> => {
     try {
-      await write(kv, event);
+      await write(kv, writes, event);
       indexed.add(1, { type: event.type });
       m.ack();
     } catch (err) {
@@ -57,8 +60,50 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
     close: async () => {
       await messages.close().catch(() => undefined);
       await loop;
+      writes.close();
     },
   };
+}
+
+/** JetStream's answer to a write whose expected last sequence does not match (the key exists). */
+const WRONG_LAST_SEQUENCE = 10071;
+const WRITE_TIMEOUT_MS = 5000;
+
+/**
+ * The two blind writes of the indexer (put, and create-if-absent), as plain publishes to the
+ * bucket's subjects through the AckedPublisher: `kv.put`/`kv.create` go through
+ * `js.publish`, whose per-call Error objects and reply-mux entries were about a tenth of
+ * the node's CPU when it indexed one `delivered` event per message.
+ */
+class BlindWrites {
+  readonly #publisher: AckedPublisher;
+  readonly #prefix: string;
+  readonly #mustBeNew = natsHeaders();
+
+  constructor(nc: NatsConnection, bucket: string) {
+    this.#publisher = new AckedPublisher(nc);
+    this.#prefix = `$KV.${bucket}.`;
+    this.#mustBeNew.set("Nats-Expected-Last-Subject-Sequence", "0");
+  }
+
+  put(key: string, value: Uint8Array): Promise<void> {
+    return this.#publisher.publish([{ subject: this.#prefix + key, data: value }], WRITE_TIMEOUT_MS);
+  }
+
+  /** False when the key already has a value (a deleted key counts as having one). */
+  async create(key: string, value: Uint8Array): Promise<boolean> {
+    try {
+      await this.#publisher.publish([{ subject: this.#prefix + key, data: value, headers: this.#mustBeNew }], WRITE_TIMEOUT_MS);
+      return true;
+    } catch (e) {
+      if (e instanceof PublishRefusedError && e.errCode === WRONG_LAST_SEQUENCE) return false;
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.#publisher.close();
+  }
 }
 
 /**
@@ -66,17 +111,16 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
  * blind, one round trip. Only when it exists: read, apply, write with compare-and-set; a
  * lost race reads again.
  */
-async function write(kv: KV, event: MailEvent): Promise<void> {
+async function write(kv: KV, writes: BlindWrites, event: MailEvent): Promise<void> {
   const fresh = applyEvent(undefined, event);
   if (event.type === "accepted") {
-    await kv.put(fresh.key, fresh.value);
+    await writes.put(fresh.key, fresh.value);
     return;
   }
   try {
-    await kv.create(fresh.key, fresh.value);
-    return;
+    if (await writes.create(fresh.key, fresh.value)) return;
   } catch {
-    // exists (or a transient error): the read-modify-write below decides
+    // a transient error: the read-modify-write below decides
   }
   for (let attempt = 0; ; attempt++) {
     const current = await kv.get(fresh.key);

@@ -19,8 +19,8 @@ const MSG_ID_HEADER = "Nats-Msg-Id";
 export interface AckedMessage {
   subject: string;
   data: Uint8Array;
-  /** JetStream de-duplication id (Nats-Msg-Id). */
-  msgID: string;
+  /** JetStream de-duplication id (Nats-Msg-Id); none for a write that must not be de-duplicated. */
+  msgID?: string | undefined;
   /** Extra headers (trace context); copied, never changed. */
   headers?: MsgHdrs | undefined;
 }
@@ -30,6 +30,8 @@ export class PublishRefusedError extends Error {
   constructor(
     readonly description: string,
     readonly code: number | undefined,
+    /** JetStream's own error code (e.g. 10071: wrong last sequence). */
+    readonly errCode?: number | undefined,
   ) {
     super(`JetStream refused the write: ${description}${code === undefined ? "" : ` (${code})`}`);
     this.name = "PublishRefusedError";
@@ -76,7 +78,8 @@ export class AckedPublisher {
           h = newHeaders();
           if (extra) for (const k of extra.keys()) h.set(k, extra.get(k));
         }
-        h.set(MSG_ID_HEADER, m.msgID);
+        if (m.msgID !== undefined) h.set(MSG_ID_HEADER, m.msgID);
+        else h.delete(MSG_ID_HEADER);
         this.#nc.publish(m.subject, m.data, { reply, headers: h });
       }
     } catch (e) {
@@ -95,14 +98,14 @@ export class AckedPublisher {
     const g = this.#open.get(token);
     if (g === undefined) return; // a group that already failed
     if (msg.headers?.code === 503) return this.#fail(token, new Error("no JetStream stream answers for this subject (503 no responders)"));
-    let ack: { stream?: string; error?: { code?: number; description?: string } };
+    let ack: { stream?: string; error?: { code?: number; err_code?: number; description?: string } };
     try {
       ack = msg.json();
     } catch {
       return this.#fail(token, new Error("invalid JetStream publish acknowledgement"));
     }
     if (ack.error !== undefined || typeof ack.stream !== "string") {
-      return this.#fail(token, new PublishRefusedError(ack.error?.description ?? "invalid acknowledgement", ack.error?.code));
+      return this.#fail(token, new PublishRefusedError(ack.error?.description ?? "invalid acknowledgement", ack.error?.code, ack.error?.err_code));
     }
     if (--g.waiting === 0) {
       clearTimeout(g.timer);

@@ -64,6 +64,22 @@ const routes = z.string().transform((s, ctx) => {
   return parsed.routes;
 });
 
+/** What a `sluice node` process runs; operators split delivery from the event services. */
+export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "status-indexer", "webhooks"] as const;
+export type NodeRole = (typeof NODE_ROLES)[number];
+
+const nodeRoles = z.string().transform((s, ctx) => {
+  const parts = s.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  if (parts.length === 1 && parts[0] === "all") return [...NODE_ROLES];
+  if (parts.length === 1 && parts[0] === "services") return NODE_ROLES.filter((r) => r !== "delivery");
+  const unknown = parts.filter((p) => !(NODE_ROLES as readonly string[]).includes(p));
+  if (parts.length === 0 || unknown.length > 0) {
+    ctx.addIssue({ code: "custom", message: `expected "all", "services" or a comma-separated list of ${NODE_ROLES.join(", ")}, got "${s}"` });
+    return z.NEVER;
+  }
+  return NODE_ROLES.filter((r) => parts.includes(r));
+});
+
 const natsUrls = z.string().transform((s, ctx) => {
   const urls = s.split(",").map((u) => u.trim()).filter((u) => u !== "");
   for (const u of urls) {
@@ -109,6 +125,7 @@ export const ENV_DEFAULTS = {
   SLUICE_STATUS_MAX_BYTES: "2GB",
   SLUICE_NODE_ID: "",
   SLUICE_LEASE_TTL: "15s",
+  SLUICE_NODE_ROLES: "all",
   SLUICE_DKIM_KEYS: "",
   SLUICE_LIST_UNSUBSCRIBE: "",
   SLUICE_INLINE_PAYLOAD_MAX: "16KB",
@@ -163,6 +180,7 @@ const EnvSchema = z.object({
   SLUICE_STATUS_MAX_BYTES: size("status index bucket limit; the least recently updated statuses go first"),
   SLUICE_NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/, "expected letters, digits, - and _"),
   SLUICE_LEASE_TTL: duration("node lease lifetime; a crashed node's partitions move after it"),
+  SLUICE_NODE_ROLES: nodeRoles,
   SLUICE_DKIM_KEYS: z.string(),
   SLUICE_LIST_UNSUBSCRIBE: z.string(),
   SLUICE_INLINE_PAYLOAD_MAX: size("largest payload carried inline in a single-use message"),
@@ -198,6 +216,8 @@ export interface Config {
   /** Stable name of this process in the cluster; defaults to host-pid. */
   nodeId: string;
   leaseTtlMs: number;
+  /** What `sluice node` runs: delivery (a cluster member owning partitions) and/or the event services. */
+  nodeRoles: NodeRole[];
   /** DKIM keys file (JSON: {"domain": {"selector", "privateKeyFile"}}), empty for none. */
   dkimKeysFile: string | undefined;
   /** List-Unsubscribe URL template for bulk mail ({{id}} is the recipient id), empty for mailto to the sender. */
@@ -250,6 +270,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     statusIndex: { maxEntries: e.SLUICE_STATUS_MAX_ENTRIES, maxBytes: e.SLUICE_STATUS_MAX_BYTES },
     nodeId: e.SLUICE_NODE_ID || `${hostname()}-${process.pid}`,
     leaseTtlMs: e.SLUICE_LEASE_TTL,
+    nodeRoles: e.SLUICE_NODE_ROLES,
     dkimKeysFile: e.SLUICE_DKIM_KEYS || undefined,
     listUnsubscribe: e.SLUICE_LIST_UNSUBSCRIBE || undefined,
     inlinePayloadMaxBytes: e.SLUICE_INLINE_PAYLOAD_MAX,
@@ -297,6 +318,7 @@ export function describeConfig(config: Config): string[] {
     `SLUICE_STATUS_MAX_BYTES=${config.statusIndex.maxBytes}`,
     `SLUICE_NODE_ID=${config.nodeId}`,
     `SLUICE_LEASE_TTL=${formatDuration(config.leaseTtlMs)}`,
+    `SLUICE_NODE_ROLES=${config.nodeRoles.length === NODE_ROLES.length ? "all" : config.nodeRoles.join(",")}`,
     `SLUICE_DKIM_KEYS=${config.dkimKeysFile ?? ""}`,
     `SLUICE_LIST_UNSUBSCRIBE=${config.listUnsubscribe ?? ""}`,
     `SLUICE_INLINE_PAYLOAD_MAX=${config.inlinePayloadMaxBytes}`,

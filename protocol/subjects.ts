@@ -15,6 +15,8 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventTypeName = (typeof EVENT_TYPES)[number];
 
+export const isEventType = (s: string | undefined): s is EventTypeName => (EVENT_TYPES as readonly (string | undefined)[]).includes(s);
+
 export const STREAMS = {
   send: "MAIL_SEND",
   jobs: "MAIL_JOBS",

@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { ensureLaneConsumers, KV_BUCKETS, STREAMS, WEBHOOK_FANOUT_CONSUMER, type Config, type WebhookEndpoint } from "../../protocol/index.ts";
+import { ensureLaneConsumers, isEventType, KV_BUCKETS, STREAMS, WEBHOOK_FANOUT_CONSUMER, type Config, type WebhookEndpoint } from "../../protocol/index.ts";
 import { consumeEvents } from "../event-consumer.ts";
 import { KeyedRunner } from "../keyed-runner.ts";
 import { fanOut } from "./fanout.ts";
@@ -75,15 +75,29 @@ export async function startWebhookActor(nc: NatsConnection, config: Config, logg
   const fanoutMessages = await (await js.consumers.get(STREAMS.events, WEBHOOK_FANOUT_CONSUMER)).consume({ max_messages: 256 });
   // Events of one message are queued in order; different messages are pipelined.
   const runner = new KeyedRunner(FANOUT_IN_FLIGHT);
-  const fanoutLoop = consumeEvents(fanoutMessages, runner, log, (event) => event.messageId, async (m, event) => {
-    try {
-      await fanOut(js, registry, event, m.headers);
-      m.ack();
-    } catch (err) {
-      log.warn({ err, subject: m.subject }, "could not queue an event for its webhooks; retrying");
-      m.nak(1000);
-    }
-  });
+  const fanoutLoop = consumeEvents(
+    fanoutMessages,
+    runner,
+    log,
+    (event) => event.messageId,
+    async (m, event) => {
+      try {
+        await fanOut(js, registry, event, m.headers);
+        m.ack();
+      } catch (err) {
+        log.warn({ err, subject: m.subject }, "could not queue an event for its webhooks; retrying");
+        m.nak(1000);
+      }
+    },
+    // Most events have no endpoint (a tenant without webhooks, an event type nobody asked
+    // for): mail.events.<tenant>.<type> says so without decoding the event.
+    (subject) => {
+      const parts = subject.split(".");
+      const tenant = parts[2];
+      const type = parts[3];
+      return parts.length === 4 && tenant !== undefined && isEventType(type) && registry.subscribers(tenant, type).length === 0;
+    },
+  );
 
   log.info({ endpoints: lanes.size }, "webhook actor started");
   return {

@@ -11,20 +11,27 @@ export const help = `sluice node
 Run one actor node alone (one role per process, for real deployments): it consumes
 MAIL_SEND for the partitions it owns and delivers by SMTP. Start as many as you like, on
 as many machines: they share the partitions through leases in NATS KV (see 'sluice
-cluster'). SIGTERM hands this node's partitions over cleanly before it exits.`;
+cluster'). SIGTERM hands this node's partitions over cleanly before it exits.
+
+Besides delivery, a node runs the event services: batch fan-out, the dead-letterer, the
+status indexer and the webhook actor. SLUICE_NODE_ROLES chooses: "all" (the default),
+"delivery" (delivery alone), "services" (everything but delivery: this process joins no
+partition), or a comma-separated list of delivery, fanout, dead-letterer,
+status-indexer, webhooks.`;
 
 export async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, "sluice-node");
   const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true });
   // Starts with no partition; ownership hands it the ones it holds the locks of.
-  const node = await startClusterNode(config, logger, nc);
+  const node = config.nodeRoles.includes("delivery") ? await startClusterNode(config, logger, nc) : undefined;
   const services = await startNodeServices(nc, config, logger);
-  observeNodeStats(() => node.node.stats());
+  if (node) observeNodeStats(() => node.node.stats());
   const metrics = await startMetricsServer(config.metricsPort, logger);
+  logger.info({ roles: config.nodeRoles }, "node started");
   onShutdown(logger, async () => {
     await services.close();
-    await node.close(); // hands every partition over: stop pulling, settle in-flight, release
+    await node?.close(); // hands every partition over: stop pulling, settle in-flight, release
     await metrics.close();
     await nc.drain().catch(() => undefined);
   });

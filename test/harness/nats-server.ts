@@ -24,6 +24,8 @@ export interface NatsServer {
   /** Stop and remove every file. */
   dispose(): Promise<void>;
   running(): boolean;
+  /** The server's process id while it runs (benchmarks read its CPU time from /proc). */
+  readonly pid: number | undefined;
 }
 
 const BINARY = process.env.NATS_SERVER_BIN ?? "nats-server";
@@ -46,6 +48,10 @@ interface ServerPlan {
 class ServerProcess implements NatsServer {
   readonly url: string;
   #child: ChildProcess | undefined;
+
+  get pid(): number | undefined {
+    return this.running() ? this.#child?.pid : undefined;
+  }
   #watchdog: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
 

@@ -58,3 +58,14 @@ test("sluice config masks secrets", () => {
   assert.match(text, /NATS_URL=nats:\/\/user:\*\*\*\*@host:4222/);
   assert.match(text, /SLUICE_ROUTES=\*=smtp:\/\/u:\*\*\*\*@relay:587/);
 });
+
+test("SLUICE_NODE_ROLES: all by default, 'services' is everything but delivery, a list keeps the canonical order, an unknown role fails", () => {
+  assert.deepEqual(loadConfig({}).nodeRoles, ["delivery", "fanout", "dead-letterer", "status-indexer", "webhooks"]);
+  assert.deepEqual(loadConfig({ SLUICE_NODE_ROLES: "services" }).nodeRoles, ["fanout", "dead-letterer", "status-indexer", "webhooks"]);
+  assert.deepEqual(loadConfig({ SLUICE_NODE_ROLES: "webhooks, delivery" }).nodeRoles, ["delivery", "webhooks"]);
+  assert.ok(describeConfig(loadConfig({ SLUICE_NODE_ROLES: "delivery" })).includes("SLUICE_NODE_ROLES=delivery"));
+  assert.ok(describeConfig(loadConfig({})).includes("SLUICE_NODE_ROLES=all"));
+  for (const bad of ["", "delivery,mailer"]) {
+    assert.throws(() => loadConfig({ SLUICE_NODE_ROLES: bad }), (e: unknown) => isSluiceError(e) && /SLUICE_NODE_ROLES: expected "all", "services" or a comma-separated list/.test(e.message), bad);
+  }
+});
