@@ -7,7 +7,6 @@ import { authenticate, KEY_CACHE_MS } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
 import { installErrorHandling } from "./http-error.ts";
 import { NatsState } from "./nats-state.ts";
-import { coalesceNatsWrites } from "./nats-write-coalescing.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -42,9 +41,7 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   if (injected) state.attach(injected);
   const connecting = injected
     ? Promise.resolve()
-    : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true, noAsyncTraces: true }).then((c) => {
-        // Its own connection only: an injected one (`sluice up`) belongs to the caller.
-        coalesceNatsWrites(c);
+    : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true }).then((c) => {
         state.attach(c);
         logger.info({ servers: config.nats.servers }, "gateway connected to NATS");
       });

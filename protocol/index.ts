@@ -34,3 +34,4 @@ export * from "./webhook-signature.ts";
 export * from "./net-guard.ts";
 export * from "./webhooks.ts";
 export * from "./status.ts";
+export * from "./nats-write-coalescing.ts";

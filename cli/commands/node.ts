@@ -22,7 +22,7 @@ status-indexer, webhooks.`;
 export async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, "sluice-node");
-  const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true });
+  const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true });
   // Starts with no partition; ownership hands it the ones it holds the locks of.
   const node = config.nodeRoles.includes("delivery") ? await startClusterNode(config, logger, nc) : undefined;
   const services = await startNodeServices(nc, config, logger);

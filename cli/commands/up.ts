@@ -18,7 +18,7 @@ SLUICE_DATA_DIR/outbox. Set SLUICE_PROFILE=production to deliver by MX instead.`
 
 export async function run(): Promise<void> {
   const profile = process.env.SLUICE_PROFILE ?? "local";
-  let config: Config = loadConfig(process.env, { SLUICE_PROFILE: profile });
+  let config: Config = loadConfig(process.env, { SLUICE_PROFILE: profile, SLUICE_NODE_ROLES: "all" });
   const logger = createLogger(config, "sluice");
   let capture: CaptureServer | undefined;
   if (config.profile === "local") {
@@ -28,7 +28,7 @@ export async function run(): Promise<void> {
       if ("routes" in parsed) config = { ...config, routes: parsed.routes };
     }
   }
-  const nc = await connectNats(config.nats, "sluice-up", { waitOnFirstConnect: true });
+  const nc = await connectNats(config.nats, "sluice-up", { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true });
   // A cluster member like any `sluice node`: alone it holds every partition, and nodes
   // started beside it share them instead of consuming the same queues twice. It creates
   // the topology, so the gateway (whose /healthz `make run` waits for) comes up after it.
