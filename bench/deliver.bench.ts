@@ -8,6 +8,10 @@
  *      (a child, so its memory is its own) drains them; rate from its first to last ack,
  *      node RSS from its stats snapshots.
  *
+ * BENCH_ROLES: "all" (default: one `sluice node` with delivery and the event services, as
+ * deployed by default) or "split" (SLUICE_NODE_ROLES=delivery and =services in two
+ * processes; the services' lag behind delivery is reported).
+ *
  * BENCH_MESSAGES / BENCH_DOMAINS change the size. Needs nats-server and smtp-sink
  * (scripts/ensure-postfix.sh installs it).
  */
@@ -35,6 +39,7 @@ import {
   partitionOf,
   recipientId,
   STATS_ALL,
+  STATUS_INDEXER_CONSUMER,
   storePayload,
   STREAMS,
   subjects,
@@ -51,6 +56,7 @@ import { join } from "node:path";
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 50);
+const SPLIT = process.env.BENCH_ROLES === "split";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const payload: Payload = { from: { name: "Bench", address: "news@bench.test" }, subject: "Benchmark message", text: "Hello from the delivery benchmark.\n".repeat(20) };
 
@@ -111,14 +117,20 @@ async function main(): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const started = Date.now();
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const node = spawn(process.execPath, [...profile, join(ROOT, "bin/sluice.js"), "node"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+  const roles = SPLIT ? { SLUICE_NODE_ROLES: "delivery" } : {};
+  const node = spawn(process.execPath, [...profile, join(ROOT, "bin/sluice.js"), "node"], { env: { ...process.env, ...env, ...roles }, stdio: ["ignore", "ignore", "inherit"] });
   children.push(node);
+  const services = SPLIT
+    ? spawn(process.execPath, [join(ROOT, "bin/sluice.js"), "node"], { env: { ...process.env, ...env, SLUICE_NODE_ROLES: process.env.BENCH_SERVICES ?? "services", SLUICE_NODE_ID: "bench-services" }, stdio: ["ignore", "ignore", "inherit"] })
+    : undefined;
+  if (services) children.push(services);
   let firstAckAt = 0;
   let cpuAtFirstAckMs = 0;
   let ackedAtFirstAck = 0;
   // nats-server and the sink share the machine: their CPU per message bounds the rate as well.
   const othersCpuMs = (): { nats: number; sink: number } => ({ nats: nats.pid === undefined ? 0 : cpuTimeMs(nats.pid), sink: sink.pid === undefined ? 0 : cpuTimeMs(sink.pid) });
   let othersAtFirstAckMs = { nats: 0, sink: 0 };
+  let servicesAtFirstAckMs = 0;
   let left = TOTAL;
   while (left > 0) {
     await sleep(250);
@@ -128,6 +140,7 @@ async function main(): Promise<void> {
       // CPU from here on is the drain alone, without start-up (tsx compiling the sources).
       cpuAtFirstAckMs = node.pid === undefined ? 0 : cpuTimeMs(node.pid);
       othersAtFirstAckMs = othersCpuMs();
+      servicesAtFirstAckMs = services?.pid === undefined ? 0 : cpuTimeMs(services.pid);
       ackedAtFirstAck = TOTAL - left;
     }
     if (Date.now() - started > 600_000) throw new Error(`gave up with ${left} messages left`);
@@ -135,10 +148,22 @@ async function main(): Promise<void> {
   const done = Date.now();
   const cpuMs = node.pid === undefined ? 0 : cpuTimeMs(node.pid);
   const othersMs = othersCpuMs();
+  const servicesMs = services?.pid === undefined ? 0 : cpuTimeMs(services.pid);
+  // The status index and webhook fan-out follow MAIL_EVENTS: how far behind were they?
+  const indexer = await jsm.consumers.info(STREAMS.events, STATUS_INDEXER_CONSUMER);
+  const behindAtDone = indexer.num_pending + indexer.num_ack_pending;
+  let caughtUpAt = Date.now();
+  for (;;) {
+    const i = await jsm.consumers.info(STREAMS.events, STATUS_INDEXER_CONSUMER);
+    caughtUpAt = Date.now();
+    if (i.num_pending + i.num_ack_pending === 0 || caughtUpAt - done > 300_000) break;
+    await sleep(250);
+  }
   await sleep(2100); // one more stats snapshot
   statsSub.unsubscribe();
   node.kill("SIGTERM");
-  await new Promise((r) => node.once("exit", r));
+  services?.kill("SIGTERM");
+  await Promise.all([node, services].map((c) => c && new Promise((r) => c.once("exit", r))));
   const rate = TOTAL / ((done - firstAckAt) / 1000);
   console.log(`end to end: ${TOTAL} messages, ${DOMAINS} domains, ${rate.toFixed(0)} msg/s (first to last ack ${((done - firstAckAt) / 1000).toFixed(1)} s; ${((done - started) / 1000).toFixed(1)} s including node start-up)`);
   const drainUs = ((cpuMs - cpuAtFirstAckMs) * 1000) / (TOTAL - ackedAtFirstAck);
@@ -147,7 +172,10 @@ async function main(): Promise<void> {
   const natsUs = ((othersMs.nats - othersAtFirstAckMs.nats) * 1000) / drained;
   const sinkUs = ((othersMs.sink - othersAtFirstAckMs.sink) * 1000) / drained;
   console.log(`while draining, per message: nats-server ${natsUs.toFixed(0)} µs, smtp-sink ${sinkUs.toFixed(0)} µs of CPU (all three: ${(drainUs + natsUs + sinkUs).toFixed(0)} µs; 2 cores allow ${Math.round(2e6 / (drainUs + natsUs + sinkUs))} msg/s)`);
-  console.log(`JSON ${JSON.stringify({ natsCpuUsPerMessage: Math.round(natsUs), sinkCpuUsPerMessage: Math.round(sinkUs), messages: TOTAL, domains: DOMAINS, msgPerSec: Math.round(rate), sinkCeilingMsgPerSec: Math.round(sinkCeiling), nodemailerCeilingMsgPerSec: Math.round(clientCeiling), nodePeakRssMB: Math.round(peakRss / 1048576), nodeCpuUsPerMessage: Math.round((cpuMs * 1000) / TOTAL), nodeDrainCpuUsPerMessage: Math.round(drainUs), loadAverage: loadavg()[0] })}`);
+  const servicesUs = ((servicesMs - servicesAtFirstAckMs) * 1000) / drained;
+  if (SPLIT) console.log(`services process (status indexer, webhook fan-out, ...) while delivery drained: ${servicesUs.toFixed(0)} µs per message`);
+  console.log(`status indexer at the last ack: ${behindAtDone} events behind; caught up ${((caughtUpAt - done) / 1000).toFixed(1)} s later`);
+  console.log(`JSON ${JSON.stringify({ roles: SPLIT ? "split" : "all", servicesCpuUsPerMessage: SPLIT ? Math.round(servicesUs) : undefined, indexerBehindAtLastAck: behindAtDone, indexerCatchUpMs: caughtUpAt - done, natsCpuUsPerMessage: Math.round(natsUs), sinkCpuUsPerMessage: Math.round(sinkUs), messages: TOTAL, domains: DOMAINS, msgPerSec: Math.round(rate), sinkCeilingMsgPerSec: Math.round(sinkCeiling), nodemailerCeilingMsgPerSec: Math.round(clientCeiling), nodePeakRssMB: Math.round(peakRss / 1048576), nodeCpuUsPerMessage: Math.round((cpuMs * 1000) / TOTAL), nodeDrainCpuUsPerMessage: Math.round(drainUs), loadAverage: loadavg()[0] })}`);
 }
 
 /** utime + stime of a process, from /proc (includes start-up: a conservative figure). */
