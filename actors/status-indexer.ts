@@ -9,6 +9,8 @@ import {
   applyStatusLimits,
   KV_BUCKETS,
   type MailEvent,
+  type MessageStatus,
+  newId,
   PublishRefusedError,
   STATUS_INDEXER_CONSUMER,
   statusKey,
@@ -16,6 +18,7 @@ import {
   type Config,
 } from "../protocol/index.ts";
 import { consumeEvents } from "./event-consumer.ts";
+import { BatchTally } from "./batch-tally.ts";
 import { KeyedRunner } from "./keyed-runner.ts";
 
 const indexed = metrics.getMeter("sluice").createCounter("sluice_status_index_writes", { description: "Status index writes" });
@@ -42,11 +45,16 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
 
   const runner = new KeyedRunner(IN_FLIGHT);
 
+  // Unique per process lifetime: each writer's batch totals live under keys of its own.
+  const tally = new BatchTally((key, value) => writes.put(key, value), `${config.nodeId}-${newId()}`, log);
+
   const handle = async (m: JsMsg, event: MailEvent): Promise<void> => {
     try {
-      await write(kv, writes, event);
+      const moved = await write(kv, writes, event);
       indexed.add(1, { type: event.type });
-      m.ack();
+      // A batch recipient's event is acked once the batch's counts that include it are written.
+      if (moved !== undefined && event.batchId !== undefined) tally.count(event.tenant, event.batchId, moved.from, moved.to, m);
+      else m.ack();
     } catch (err) {
       log.warn({ err, messageId: event.messageId }, "status index write failed; retrying");
       m.nak(1000);
@@ -60,9 +68,16 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
     close: async () => {
       await messages.close().catch(() => undefined);
       await loop;
+      await tally.close();
       writes.close();
     },
   };
+}
+
+/** A recipient's status before (undefined: no record yet) and after an event was indexed. */
+interface Transition {
+  from: MessageStatus | undefined;
+  to: MessageStatus;
 }
 
 /** JetStream's answer to a write whose expected last sequence does not match (the key exists). */
@@ -111,25 +126,25 @@ class BlindWrites {
  * blind, one round trip. Only when it exists: read, apply, write with compare-and-set; a
  * lost race reads again.
  */
-async function write(kv: KV, writes: BlindWrites, event: MailEvent): Promise<void> {
+async function write(kv: KV, writes: BlindWrites, event: MailEvent): Promise<Transition | undefined> {
   const fresh = applyEvent(undefined, event);
-  if (event.type === "accepted") {
+  if (event.type === "accepted" || fresh.status === undefined) {
     await writes.put(fresh.key, fresh.value);
-    return;
+    return undefined;
   }
   try {
-    if (await writes.create(fresh.key, fresh.value)) return;
+    if (await writes.create(fresh.key, fresh.value)) return { from: undefined, to: fresh.status };
   } catch {
     // a transient error: the read-modify-write below decides
   }
   for (let attempt = 0; ; attempt++) {
     const current = await kv.get(fresh.key);
     const existing = current !== null && current.operation === "PUT" ? current.value : undefined;
-    const { value } = applyEvent(existing, event);
+    const { value, previous, status } = applyEvent(existing, event);
     try {
       if (current === null) await kv.create(fresh.key, value);
       else await kv.update(fresh.key, value, current.revision);
-      return;
+      return { from: previous, to: status ?? fresh.status };
     } catch (e) {
       if (attempt >= 5) throw e;
     }

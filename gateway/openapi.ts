@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { BatchRequest, SendRequest } from "../protocol/index.ts";
+import { BatchRequest, MESSAGE_STATUSES, SendRequest } from "../protocol/index.ts";
 import { failureOpenApiPaths } from "./routes/failure-openapi.ts";
 
 const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
@@ -90,7 +90,7 @@ export function openApiDocument(): unknown {
       },
       "/v1/batches/{id}": {
         get: {
-          summary: "Progress of a batch: total and expanded (per-status counts are not there yet)",
+          summary: "Progress of a batch: total, expanded, and its recipients per status (from the status index)",
           parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
           responses: {
             "200": {
@@ -104,6 +104,11 @@ export function openApiDocument(): unknown {
                       state: { type: "string", enum: ["queued", "expanding", "expanded"] },
                       total: { type: "integer" },
                       expanded: { type: "integer" },
+                      counts: {
+                        type: "object",
+                        description: "recipients per status; those the index has not seen yet count as queued",
+                        properties: Object.fromEntries(MESSAGE_STATUSES.map((st) => [st, { type: "integer" }])),
+                      },
                       createdAt: { type: "integer" },
                       updatedAt: { type: "integer" },
                     },

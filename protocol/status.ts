@@ -87,23 +87,66 @@ export function nextStatus(current: MessageStatus | undefined, type: MailEvent["
 const RANK: Record<MailEvent["type"], number> = { accepted: 0, queued: 1, deferred: 2, delivered: 3, bounced: 3, failed: 3, suppressed: 3, dead_lettered: 4 };
 const inTimeOrder = (a: StatusEvent, b: StatusEvent): number => a.at - b.at || (a.attempt ?? 0) - (b.attempt ?? 0) || RANK[a.type] - RANK[b.type];
 
-/** Where an event goes in the index, and what it writes there given what is there. */
-export function applyEvent(existing: Uint8Array | undefined, event: MailEvent): { key: string; value: Uint8Array } {
+/**
+ * Where an event goes in the index, and what it writes there given what is there. For a
+ * recipient's event it also says the recipient's status before (undefined: no record yet)
+ * and after, which the indexer counts per batch.
+ */
+export function applyEvent(
+  existing: Uint8Array | undefined,
+  event: MailEvent,
+): { key: string; value: Uint8Array; previous?: MessageStatus | undefined; status?: MessageStatus } {
   if (event.type === "accepted") {
     const requestId = event.batchId ?? event.requestId ?? requestOf(event.messageId)?.requestId ?? event.messageId;
     const record: RequestRecord = { recipients: Number(event.metadata?.recipients ?? 1) || 1, accepted: compactEvent(event) };
     return { key: statusKey(event.tenant, requestId), value: encode(record) };
   }
   let record: RecipientRecord = { status: "queued", events: [] };
+  let previous: MessageStatus | undefined;
   if (existing !== undefined) {
     const decoded = decode(RecipientRecord, existing, "status record");
-    if (decoded.ok) record = decoded.value;
+    if (decoded.ok) {
+      record = decoded.value;
+      previous = record.status;
+    }
   }
   // Events may be applied out of order (several indexers, redeliveries): the status is
   // the fold over the events in time order, not the last one applied.
   const events = [...record.events, compactEvent(event)].sort(inTimeOrder).slice(-STATUS_EVENTS);
   const status = events.reduce<MessageStatus | undefined>((s, e) => nextStatus(s, e.type), undefined) ?? "queued";
-  return { key: statusKey(event.tenant, event.messageId), value: encode({ status, events }) };
+  return { key: statusKey(event.tenant, event.messageId), value: encode({ status, events }), previous, status };
+}
+
+/**
+ * Per-batch status counts. Each indexer process keeps the running totals of the
+ * transitions it wrote (a recipient moving from one status to another) under a key of its
+ * own, `<tenant>.<batch id>.counts.<writer>`, so no two processes ever write one key; a
+ * reader sums the keys. A recipient is counted under its current status; those with no
+ * record yet are still queued.
+ */
+export const BatchCounts = z.object({ counts: z.partialRecord(z.enum(MESSAGE_STATUSES), z.number().int()) }).strict();
+export type BatchCounts = z.infer<typeof BatchCounts>;
+export type StatusCounts = Record<MessageStatus, number>;
+
+export const batchCountsKey = (tenant: string, batchId: string, writer: string): string => `${tenant}.${batchId}.counts.${writer}`;
+
+/** The batch's recipients per status; `total` recipients in all, those not yet indexed counted as queued. */
+export async function readBatchCounts(kv: KV, tenant: string, batchId: string, total: number): Promise<StatusCounts> {
+  const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
+  const keys: string[] = [];
+  for await (const k of await kv.keys(`${tenant}.${batchId}.counts.*`)) keys.push(k);
+  const entries = await Promise.all(keys.map((k) => kv.get(k)));
+  for (const e of entries) {
+    if (e === null || e.operation !== "PUT") continue;
+    const decoded = decode(BatchCounts, e.value, "batch counts");
+    if (!decoded.ok) continue;
+    for (const [status, n] of Object.entries(decoded.value.counts) as [MessageStatus, number][]) counts[status] += n;
+  }
+  // A transition out of "queued" was counted as -1 there; recipients never indexed are queued too.
+  let indexed = 0;
+  for (const s of MESSAGE_STATUSES) if (s !== "queued") indexed += Math.max(0, counts[s]);
+  counts.queued = Math.max(0, total - indexed);
+  return counts;
 }
 
 /** `GET /v1/messages/{id}`: the recipient's record, or `queued` if only its request is known. */

@@ -1,17 +1,18 @@
 import type { FastifyInstance } from "fastify";
 import { metrics } from "@opentelemetry/api";
-import { BatchProgress, decode, ID_PATTERN, parseBatchRequest, publishBatch } from "../../protocol/index.ts";
+import { BatchProgress, decode, ID_PATTERN, parseBatchRequest, publishBatch, readBatchCounts } from "../../protocol/index.ts";
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { idempotent } from "../idempotency.ts";
+import { handlesOf } from "./caller.ts";
 import { asAcceptFailure, idempotencyKeyOf } from "./messages.ts";
 
 const accepted = metrics.getMeter("sluice").createCounter("sluice_batch_recipients_accepted", {
   description: "Batch recipients accepted by the gateway (stored as a job for fan-out)",
 });
 
-/** POST /v1/batches (202 after the object-store writes and the MAIL_JOBS publish) and GET /v1/batches/{id}. */
+/** POST /v1/batches (202 after the object-store writes and the MAIL_JOBS publish) and GET /v1/batches/{id} (progress and per-status counts). */
 export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   app.post("/v1/batches", { bodyLimit: ctx.config.limits.maxBatchBytes, preHandler: requireScope("send") }, async (request, reply) => {
     const { tenant } = authOf(request);
@@ -44,6 +45,10 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     // Another tenant's batch is indistinguishable from a missing one.
     if (!decoded.ok || decoded.value.tenant !== tenant) throw notFound;
     const p = decoded.value;
-    return { batchId: p.batchId, state: p.state, total: p.total, expanded: p.expanded, createdAt: p.createdAt, updatedAt: p.updatedAt };
+    // Per-status counts from the status index (recipients not indexed yet count as queued).
+    const counts = await readBatchCounts((await handlesOf(ctx)).status, tenant, p.batchId, p.total).catch((e: unknown) => {
+      throw asAcceptFailure(e);
+    });
+    return { batchId: p.batchId, state: p.state, total: p.total, expanded: p.expanded, counts, createdAt: p.createdAt, updatedAt: p.updatedAt };
   });
 }

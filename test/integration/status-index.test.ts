@@ -16,7 +16,9 @@ import {
   type EventTypeName,
   type MailEvent,
   type MessageStatusAnswer,
+  readBatchCounts,
 } from "../../protocol/index.ts";
+import { Kvm } from "@nats-io/kv";
 import { startStatusIndexer, type StatusIndexer } from "../../actors/status-indexer.ts";
 import { statusRoutes } from "../../gateway/routes/status.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
@@ -129,4 +131,32 @@ test("the index is bounded: the least recently updated entries are evicted first
   const after = await jsm.streams.info(`KV_${KV_BUCKETS.status}`);
   assert.ok(after.state.messages <= 1000, `${after.state.messages} entries`);
   assert.equal((await statusOf("bulkco", ids[0] as string)).code, 404, "the oldest is gone");
+});
+
+test("a batch's recipients are counted per status, across indexers and an indexer restart", async () => {
+  const batchId = newId();
+  const id = (n: number) => recipientId(batchId, n);
+  const b = { requestId: batchId, batchId };
+  const kv = await new Kvm(nc).open(KV_BUCKETS.status);
+  const counts = () => readBatchCounts(kv, "acme", batchId, 6);
+  await publishEvent(js, ev("acme", id(0), "delivered", 1, b));
+  await publishEvent(js, ev("acme", id(1), "deferred", 1, b));
+  await publishEvent(js, ev("acme", id(2), "deferred", 1, b));
+  await waitFor("three counted", async () => ((await counts()).deferred === 2 ? true : undefined), 10_000);
+  assert.deepEqual(await counts(), { queued: 3, deferred: 2, delivered: 1, bounced: 0, failed: 0, suppressed: 0, dead_lettered: 0 });
+
+  // One indexer goes away and a new one starts: the totals it wrote stay and are summed.
+  await indexers.shift()?.close();
+  indexers.push(await startStatusIndexer(nc, config, silent));
+  await publishEvent(js, ev("acme", id(1), "delivered", 2, b));
+  await publishEvent(js, ev("acme", id(3), "bounced", 1, b));
+  await publishEvent(js, ev("acme", id(3), "dead_lettered", 1, b));
+  await publishEvent(js, ev("acme", id(4), "suppressed", 0, b));
+  await publishEvent(js, ev("acme", id(0), "delivered", 2, b)); // delivered again: no move, no count
+  const want = { queued: 1, deferred: 1, delivered: 2, bounced: 1, failed: 0, suppressed: 1, dead_lettered: 0 };
+  await waitFor("the rest counted", async () => (JSON.stringify(await counts()) === JSON.stringify(want) ? true : undefined), 10_000).catch(async () => {
+    assert.deepEqual(await counts(), want);
+  });
+  assert.deepEqual(await counts(), want);
+  assert.deepEqual(await readBatchCounts(kv, "globex", batchId, 6), { ...want, queued: 6, deferred: 0, delivered: 0, bounced: 0, suppressed: 0 }, "another tenant's batch of the same id counts nothing");
 });
