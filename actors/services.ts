@@ -12,12 +12,13 @@ export interface NodeServices {
 
 /**
  * The actors every node runs beside delivery: batch fan-out, the dead-letterer for
- * MAX_DELIVERIES advisories, the status indexer and the webhook actor. Each works from a
- * shared durable consumer, so running them on every node spreads the work and lets any
- * node die without stopping them. They are started after delivery and closed before the
- * connection drains, in reverse order. `SLUICE_NODE_ROLES` picks which of them a process
- * runs (all by default): under load the status indexer and webhook fan-out cost about as
- * much CPU as delivery itself, so a deployment may give them processes of their own.
+ * MAX_DELIVERIES advisories, the events consumer (status index and webhook fan-out) and the
+ * webhook actor (the POSTs). Each works from a shared durable consumer, so running them on
+ * every node spreads the work and lets any node die without stopping them. They are
+ * started after delivery and closed before the connection drains, in reverse order.
+ * `SLUICE_NODE_ROLES` picks which of them a process runs (all by default): under load the
+ * events consumer costs a good part of the CPU per message, so a deployment may give the
+ * services processes of their own.
  */
 export async function startNodeServices(nc: NatsConnection, config: Config, logger: Logger): Promise<NodeServices> {
   const started: { name: string; close(): Promise<void> }[] = [];
@@ -25,7 +26,7 @@ export async function startNodeServices(nc: NatsConnection, config: Config, logg
   try {
     if (runs("fanout")) started.push({ name: "fanout", ...startFanout(nc, config, logger) });
     if (runs("dead-letterer")) started.push({ name: "dead-letterer", ...(await startDeadLetterer(nc, config, logger)) });
-    if (runs("status-indexer")) started.push({ name: "status-indexer", ...(await startStatusIndexer(nc, config, logger)) });
+    if (runs("events")) started.push({ name: "events", ...(await startStatusIndexer(nc, config, logger)) });
     if (runs("webhooks")) started.push({ name: "webhooks", ...(await startWebhookActor(nc, config, logger)) });
   } catch (e) {
     await closeAll(started, logger);

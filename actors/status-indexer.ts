@@ -19,6 +19,8 @@ import {
 } from "../protocol/index.ts";
 import { consumeEvents } from "./event-consumer.ts";
 import { BatchTally } from "./batch-tally.ts";
+import { fanOut } from "./webhooks/fanout.ts";
+import { EndpointRegistry } from "./webhooks/registry.ts";
 import { KeyedRunner } from "./keyed-runner.ts";
 
 const indexed = metrics.getMeter("sluice").createCounter("sluice_status_index_writes", { description: "Status index writes" });
@@ -31,16 +33,25 @@ export interface StatusIndexer {
 }
 
 /**
- * MAIL_EVENTS → KV `sluice_status`. Each write is a read-modify-write guarded by the entry's
- * revision, so several indexer processes sharing the durable consumer never lose an event
- * of the same message to a race; within one process, events of one key are chained.
+ * The events consumer: MAIL_EVENTS → KV `sluice_status`, and each event → the lanes of the
+ * webhook endpoints that subscribe to it (MAIL_WEBHOOKS; actors/webhooks posts them).
+ * Both happen before the event is acked, so one delivery and one ack per event serve the
+ * index and the webhooks (two consumers used to cost nats-server and the node a quarter
+ * more per message). Each index write is a read-modify-write guarded by the entry's
+ * revision, so several processes sharing the durable consumer never lose an event of the
+ * same message to a race; within one process, events of one message are chained, which
+ * also keeps their webhook jobs in order.
  */
 export async function startStatusIndexer(nc: NatsConnection, config: Config, logger: Logger): Promise<StatusIndexer> {
   const log = logger.child({ part: "status-indexer" });
   const js = jetstream(nc);
   await applyStatusLimits(await jetstreamManager(nc), config.statusIndex);
-  const kv = await new Kvm(nc).open(KV_BUCKETS.status);
+  const kvm = new Kvm(nc);
+  const kv = await kvm.open(KV_BUCKETS.status);
   const writes = new BlindWrites(nc, KV_BUCKETS.status);
+  // Which endpoints want which events: a watched copy of sluice_webhooks, never read per event.
+  const endpoints = new EndpointRegistry(await kvm.open(KV_BUCKETS.webhooks), { added: () => undefined, removed: () => undefined }, log);
+  await endpoints.start();
   const messages = await (await js.consumers.get(STREAMS.events, STATUS_INDEXER_CONSUMER)).consume({ max_messages: 512 });
 
   const runner = new KeyedRunner(IN_FLIGHT);
@@ -50,6 +61,8 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
 
   const handle = async (m: JsMsg, event: MailEvent): Promise<void> => {
     try {
+      // Webhook jobs first: a redelivered event queues them again under the same ids (de-duplicated).
+      await fanOut(js, endpoints, event, m.headers);
       const moved = await write(kv, writes, event);
       indexed.add(1, { type: event.type });
       // A batch recipient's event is acked once the batch's counts that include it are written.
@@ -61,15 +74,17 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
     }
   };
 
-  const loop = consumeEvents(messages, runner, log, (event) => (event.type === "accepted" ? `req:${event.requestId ?? event.messageId}` : statusKey(event.tenant, event.messageId)), handle);
+  // Keyed by message: its index writes and its webhook jobs stay in event order.
+  const loop = consumeEvents(messages, runner, log, (event) => statusKey(event.tenant, event.messageId), handle);
 
-  log.info({ limits: config.statusIndex }, "status indexer consuming MAIL_EVENTS");
+  log.info({ limits: config.statusIndex }, "events consumer (status index, webhook fan-out) consuming MAIL_EVENTS");
   return {
     close: async () => {
       await messages.close().catch(() => undefined);
       await loop;
       await tally.close();
       writes.close();
+      endpoints.stop();
     },
   };
 }

@@ -65,7 +65,7 @@ const routes = z.string().transform((s, ctx) => {
 });
 
 /** What a `sluice node` process runs; operators split delivery from the event services. */
-export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "status-indexer", "webhooks"] as const;
+export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "events", "webhooks"] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
 
 const nodeRoles = z.string().transform((s, ctx) => {

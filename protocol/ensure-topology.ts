@@ -3,7 +3,7 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { internalError } from "./errors.ts";
-import { STREAMS } from "./subjects.ts";
+import { OBSOLETE_WEBHOOK_FANOUT_CONSUMER, STREAMS } from "./subjects.ts";
 import { sendStreamDescription, type ConsumerSpec, type StreamSpec, type Topology } from "./topology.ts";
 
 const STREAM_NOT_FOUND = 10059;
@@ -28,6 +28,9 @@ export async function ensureTopology(nc: NatsConnection, topology: Topology): Pr
       for (let spec = queue.shift(); spec !== undefined; spec = queue.shift()) await ensureConsumer(jsm, spec);
     }),
   );
+  // Before 0.1, webhook fan-out had a MAIL_EVENTS consumer of its own; the events consumer
+  // does that work now, and a left-over durable would only pile up pending events.
+  await jsm.consumers.delete(STREAMS.events, OBSOLETE_WEBHOOK_FANOUT_CONSUMER).catch(() => undefined);
   const kvm = new Kvm(nc);
   for (const spec of topology.kv) await afterRace(() => kvm.create(spec.name, spec.options));
   const objm = new Objm(nc);

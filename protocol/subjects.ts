@@ -15,8 +15,6 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventTypeName = (typeof EVENT_TYPES)[number];
 
-export const isEventType = (s: string | undefined): s is EventTypeName => (EVENT_TYPES as readonly (string | undefined)[]).includes(s);
-
 export const STREAMS = {
   send: "MAIL_SEND",
   jobs: "MAIL_JOBS",
@@ -71,5 +69,6 @@ export const sendConsumerName = (tier: TierName, partition: number): string => `
 
 /** Durable consumer of one webhook endpoint's lane (created with the endpoint, removed with it). */
 export const webhookLaneConsumerName = (endpointId: string, lane: number): string => `webhook_${endpointId}_${lane}`;
-export const WEBHOOK_FANOUT_CONSUMER = "webhook_fanout";
+/** Removed by ensureTopology: webhook fan-out now rides on the status indexer's consumer. */
+export const OBSOLETE_WEBHOOK_FANOUT_CONSUMER = "webhook_fanout";
 export const STATUS_INDEXER_CONSUMER = "status_indexer";

@@ -17,7 +17,6 @@ import {
   STATUS_INDEXER_CONSUMER,
   STREAMS,
   TIERS,
-  WEBHOOK_FANOUT_CONSUMER,
   sendConsumerName,
   subjects,
 } from "./subjects.ts";
@@ -178,19 +177,10 @@ export function topologyFor(o: TopologyOptions): Topology {
       config: { durable_name: "dead_letterer", ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000) },
     },
     {
-      // Copies each event into the work lanes of the endpoints that want it. Starts with new
-      // events: an endpoint is never sent what happened before it was registered.
-      stream: STREAMS.events,
-      config: {
-        durable_name: WEBHOOK_FANOUT_CONSUMER,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.New,
-        ack_wait: nanos(30_000),
-        max_ack_pending: 1024,
-      },
-    },
-    {
-      // Writes the status index; from the start of the stream so a lost bucket is rebuilt.
+      // The events consumer: writes the status index and queues webhook jobs. From the start
+      // of the stream so that a lost bucket is rebuilt; if this durable is ever recreated,
+      // endpoints get again what happened since they were registered (older than the
+      // duplicate window, twice).
       stream: STREAMS.events,
       config: {
         durable_name: STATUS_INDEXER_CONSUMER,

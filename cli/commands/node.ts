@@ -13,11 +13,11 @@ MAIL_SEND for the partitions it owns and delivers by SMTP. Start as many as you 
 as many machines: they share the partitions through leases in NATS KV (see 'sluice
 cluster'). SIGTERM hands this node's partitions over cleanly before it exits.
 
-Besides delivery, a node runs the event services: batch fan-out, the dead-letterer, the
-status indexer and the webhook actor. SLUICE_NODE_ROLES chooses: "all" (the default),
-"delivery" (delivery alone), "services" (everything but delivery: this process joins no
-partition), or a comma-separated list of delivery, fanout, dead-letterer,
-status-indexer, webhooks.`;
+Besides delivery, a node runs the services: batch fan-out (fanout), the dead-letterer,
+the events consumer (status index and webhook fan-out: events) and the webhook POSTs
+(webhooks). SLUICE_NODE_ROLES chooses: "all" (the default), "delivery" (delivery alone),
+"services" (everything but delivery: this process joins no partition), or a
+comma-separated list of delivery, fanout, dead-letterer, events, webhooks.`;
 
 export async function run(): Promise<void> {
   const config = loadConfig();

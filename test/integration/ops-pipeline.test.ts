@@ -10,6 +10,7 @@ import { pino } from "pino";
 import { startNode, type ActorNode } from "../../actors/index.ts";
 import { startFanout, type Fanout } from "../../actors/fanout/index.ts";
 import { startWebhookActor, type WebhookActor } from "../../actors/webhooks/index.ts";
+import { startStatusIndexer, type StatusIndexer } from "../../actors/status-indexer.ts";
 import { createServer, type Server } from "node:http";
 import { flushTracing, traceLogMixin } from "../../protocol/telemetry/index.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
@@ -25,6 +26,7 @@ let peer: SmtpPeer;
 let node: ActorNode;
 let fanout: Fanout;
 let webhooks: WebhookActor;
+let events: StatusIndexer;
 let receiver: Server;
 const hooks: string[] = [];
 const nodeLog: string[] = [];
@@ -51,6 +53,7 @@ before(async () => {
   const addr = receiver.address();
   const port = typeof addr === "object" && addr ? addr.port : 0;
   webhooks = await startWebhookActor(fx.nc, fx.config, pino({ level: "warn" }));
+  events = await startStatusIndexer(fx.nc, fx.config, pino({ level: "warn" })); // queues the webhook jobs
   const admin = await fx.key("acme", ["admin"]);
   const reg = await fx.post("/v1/webhooks", { url: `http://127.0.0.1:${port}/hooks`, events: ["delivered"] }, admin);
   assert.equal(reg.status, 201, JSON.stringify(reg.body));
@@ -58,6 +61,7 @@ before(async () => {
 });
 
 after(async () => {
+  await events?.close();
   await webhooks?.close();
   receiver?.closeAllConnections();
   receiver?.close();

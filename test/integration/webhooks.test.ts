@@ -20,6 +20,7 @@ import {
   type MailEvent,
 } from "../../protocol/index.ts";
 import { startWebhookActor, type WebhookActor } from "../../actors/webhooks/index.ts";
+import { startStatusIndexer, type StatusIndexer } from "../../actors/status-indexer.ts";
 import { webhookRoutes } from "../../gateway/routes/webhooks.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { freePort, sleep, waitFor } from "../harness/ports.ts";
@@ -69,6 +70,7 @@ let js: JetStreamClient;
 let app: FastifyInstance;
 let guardedApp: FastifyInstance;
 let actor: WebhookActor;
+let events: StatusIndexer;
 const receivers: Receiver[] = [];
 const as = (tenant: string) => ({ "x-test-tenant": tenant, "x-test-scopes": "admin" });
 
@@ -80,9 +82,11 @@ before(async () => {
   app = await testApp(nc, config, webhookRoutes);
   guardedApp = await testApp(nc, guarded, webhookRoutes);
   actor = await startWebhookActor(nc, config, silent, { backoffMs: [200, 400, 800], timeoutMs: 2000 });
+  events = await startStatusIndexer(nc, config, silent); // the events consumer queues the webhook jobs
 });
 
 after(async () => {
+  await events?.close();
   await actor?.close();
   await app?.close();
   await guardedApp?.close();
