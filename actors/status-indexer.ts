@@ -57,7 +57,8 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
   const runner = new KeyedRunner(IN_FLIGHT);
 
   // Unique per process lifetime: each writer's batch totals live under keys of its own.
-  const tally = new BatchTally((key, value) => writes.put(key, value), `${config.nodeId}-${newId()}`, log);
+  const countWrites = new BlindWrites(nc, KV_BUCKETS.batchCounts);
+  const tally = new BatchTally((key, value) => countWrites.put(key, value), `${config.nodeId}-${newId()}`, log);
 
   const handle = async (m: JsMsg, event: MailEvent): Promise<void> => {
     try {
@@ -83,6 +84,7 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
       await messages.close().catch(() => undefined);
       await loop;
       await tally.close();
+      countWrites.close();
       writes.close();
       endpoints.stop();
     },

@@ -118,10 +118,11 @@ export function applyEvent(
 }
 
 /**
- * Per-batch status counts. Each indexer process keeps the running totals of the
- * transitions it wrote (a recipient moving from one status to another) under a key of its
- * own, `<tenant>.<batch id>.counts.<writer>`, so no two processes ever write one key; a
- * reader sums the keys. A recipient is counted under its current status; those with no
+ * Per-batch status counts, in KV `sluice_batch_counts`. Each indexer process keeps the
+ * running totals of the transitions it wrote (a recipient moving from one status to
+ * another) under a key of its own, `<tenant>.<batch id>.counts.<writer>`, so no two
+ * processes ever write one key; a reader lists the batch's keys and sums them (a bucket of
+ * its own, so that listing scans batches, not every recipient of the status index). A recipient is counted under its current status; those with no
  * record yet are still queued.
  */
 export const BatchCounts = z.object({ counts: z.partialRecord(z.enum(MESSAGE_STATUSES), z.number().int()) }).strict();
@@ -130,7 +131,7 @@ export type StatusCounts = Record<MessageStatus, number>;
 
 export const batchCountsKey = (tenant: string, batchId: string, writer: string): string => `${tenant}.${batchId}.counts.${writer}`;
 
-/** The batch's recipients per status; `total` recipients in all, those not yet indexed counted as queued. */
+/** The batch's recipients per status (`kv`: sluice_batch_counts); `total` recipients in all, those not yet indexed counted as queued. */
 export async function readBatchCounts(kv: KV, tenant: string, batchId: string, total: number): Promise<StatusCounts> {
   const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
   const keys: string[] = [];

@@ -35,6 +35,8 @@ export const KV_BUCKETS = {
   nodes: "sluice_nodes",
   status: "sluice_status",
   batches: "sluice_batches",
+  /** Per-batch status counts, one key per (batch, indexer process); see protocol/status.ts. */
+  batchCounts: "sluice_batch_counts",
   partitions: "sluice_partitions",
   webhooks: "sluice_webhooks",
   /** Attempt history of messages that failed at least once (a JetStream message cannot change on nak). */

@@ -202,6 +202,8 @@ export function topologyFor(o: TopologyOptions): Topology {
     { name: KV_BUCKETS.partitions, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
     { name: KV_BUCKETS.webhooks, options: { history: 1, replicas: o.replicas } },
     { name: KV_BUCKETS.status, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    // Apart from sluice_status so that listing a batch's keys scans batches, not recipients.
+    { name: KV_BUCKETS.batchCounts, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
     // Only messages that failed pay for this; the TTL outlives the longest retry.
     { name: KV_BUCKETS.attempts, options: { history: 1, ttl: o.retry.maxAgeMs + dayMs, replicas: o.replicas } },
     { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },

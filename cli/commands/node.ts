@@ -2,7 +2,7 @@ import { startClusterNode } from "../../actors/cluster/index.ts";
 import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
-import { connectNats, loadConfig } from "../../protocol/index.ts";
+import { connectNats, ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger } from "../logger.ts";
 
@@ -25,6 +25,8 @@ export async function run(): Promise<void> {
   const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true });
   // Starts with no partition; ownership hands it the ones it holds the locks of.
   const node = config.nodeRoles.includes("delivery") ? await startClusterNode(config, logger, nc) : undefined;
+  // The delivery node ensures the topology as it starts; a services-only node must too.
+  if (!node) await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
   const services = await startNodeServices(nc, config, logger);
   if (node) observeNodeStats(() => node.node.stats());
   const metrics = await startMetricsServer(config.metricsPort, logger);

@@ -46,7 +46,7 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     if (!decoded.ok || decoded.value.tenant !== tenant) throw notFound;
     const p = decoded.value;
     // Per-status counts from the status index (recipients not indexed yet count as queued).
-    const counts = await readBatchCounts((await handlesOf(ctx)).status, tenant, p.batchId, p.total).catch((e: unknown) => {
+    const counts = await readBatchCounts((await handlesOf(ctx)).batchCounts, tenant, p.batchId, p.total).catch((e: unknown) => {
       throw asAcceptFailure(e);
     });
     return { batchId: p.batchId, state: p.state, total: p.total, expanded: p.expanded, counts, createdAt: p.createdAt, updatedAt: p.updatedAt };

@@ -24,6 +24,7 @@ export interface FailureHandles {
   jsm: JetStreamManager;
   suppressions: KV;
   status: KV;
+  batchCounts: KV;
   webhooks: KV;
 }
 
@@ -43,6 +44,7 @@ export async function handlesOf(ctx: GatewayContext): Promise<FailureHandles> {
         jsm: await jetstreamManager(nc),
         suppressions: await kvm.open(KV_BUCKETS.suppressions),
         status: await kvm.open(KV_BUCKETS.status),
+        batchCounts: await kvm.open(KV_BUCKETS.batchCounts),
         webhooks: await kvm.open(KV_BUCKETS.webhooks),
       };
     })();

@@ -137,7 +137,7 @@ test("a batch's recipients are counted per status, across indexers and an indexe
   const batchId = newId();
   const id = (n: number) => recipientId(batchId, n);
   const b = { requestId: batchId, batchId };
-  const kv = await new Kvm(nc).open(KV_BUCKETS.status);
+  const kv = await new Kvm(nc).open(KV_BUCKETS.batchCounts);
   const counts = () => readBatchCounts(kv, "acme", batchId, 6);
   await publishEvent(js, ev("acme", id(0), "delivered", 1, b));
   await publishEvent(js, ev("acme", id(1), "deferred", 1, b));
