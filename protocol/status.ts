@@ -134,9 +134,10 @@ export const batchCountsKey = (tenant: string, batchId: string, writer: string):
 /** The batch's recipients per status (`kv`: sluice_batch_counts); `total` recipients in all, those not yet indexed counted as queued. */
 export async function readBatchCounts(kv: KV, tenant: string, batchId: string, total: number): Promise<StatusCounts> {
   const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
-  const keys: string[] = [];
-  for await (const k of await kv.keys(`${tenant}.${batchId}.counts.*`)) keys.push(k);
-  const entries = await Promise.all(keys.map((k) => kv.get(k)));
+  // A Set: a key rewritten while the listing runs (every 250 ms during a blast) can be named twice.
+  const keys = new Set<string>();
+  for await (const k of await kv.keys(`${tenant}.${batchId}.counts.*`)) keys.add(k);
+  const entries = await Promise.all([...keys].map((k) => kv.get(k)));
   for (const e of entries) {
     if (e === null || e.operation !== "PUT") continue;
     const decoded = decode(BatchCounts, e.value, "batch counts");

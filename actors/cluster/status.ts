@@ -23,7 +23,11 @@ export interface ClusterStatus {
 
 async function entries(kv: KV): Promise<KvEntry[]> {
   const out: KvEntry[] = [];
-  for await (const key of await kv.keys()) {
+  // kv.keys() can name a key again when it is rewritten while the listing runs (locks are
+  // renewed every few hundred ms): one CI run showed a node owning partition 0 four times.
+  const keys = new Set<string>();
+  for await (const key of await kv.keys()) keys.add(key);
+  for (const key of keys) {
     const e = await kv.get(key);
     if (e?.operation === "PUT") out.push(e);
   }
