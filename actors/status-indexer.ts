@@ -48,7 +48,8 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
   await applyStatusLimits(await jetstreamManager(nc), config.statusIndex);
   const kvm = new Kvm(nc);
   const kv = await kvm.open(KV_BUCKETS.status);
-  const writes = new BlindWrites(nc, KV_BUCKETS.status);
+  const publisher = new AckedPublisher(nc);
+  const writes = new BlindWrites(publisher, KV_BUCKETS.status);
   // Which endpoints want which events: a watched copy of sluice_webhooks, never read per event.
   const endpoints = new EndpointRegistry(await kvm.open(KV_BUCKETS.webhooks), { added: () => undefined, removed: () => undefined }, log);
   await endpoints.start();
@@ -57,7 +58,7 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
   const runner = new KeyedRunner(IN_FLIGHT);
 
   // Unique per process lifetime: each writer's batch totals live under keys of its own.
-  const countWrites = new BlindWrites(nc, KV_BUCKETS.batchCounts);
+  const countWrites = new BlindWrites(publisher, KV_BUCKETS.batchCounts);
   const tally = new BatchTally((key, value) => countWrites.put(key, value), `${config.nodeId}-${newId()}`, log);
 
   const handle = async (m: JsMsg, event: MailEvent): Promise<void> => {
@@ -84,8 +85,7 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
       await messages.close().catch(() => undefined);
       await loop;
       await tally.close();
-      countWrites.close();
-      writes.close();
+      publisher.close();
       endpoints.stop();
     },
   };
@@ -108,33 +108,30 @@ const WRITE_TIMEOUT_MS = 5000;
  * the node's CPU when it indexed one `delivered` event per message.
  */
 class BlindWrites {
-  readonly #publisher: AckedPublisher;
   readonly #prefix: string;
   readonly #mustBeNew = natsHeaders();
 
-  constructor(nc: NatsConnection, bucket: string) {
-    this.#publisher = new AckedPublisher(nc);
+  constructor(
+    private readonly publisher: AckedPublisher,
+    bucket: string,
+  ) {
     this.#prefix = `$KV.${bucket}.`;
     this.#mustBeNew.set("Nats-Expected-Last-Subject-Sequence", "0");
   }
 
   put(key: string, value: Uint8Array): Promise<void> {
-    return this.#publisher.publish([{ subject: this.#prefix + key, data: value }], WRITE_TIMEOUT_MS);
+    return this.publisher.publish([{ subject: this.#prefix + key, data: value }], WRITE_TIMEOUT_MS);
   }
 
   /** False when the key already has a value (a deleted key counts as having one). */
   async create(key: string, value: Uint8Array): Promise<boolean> {
     try {
-      await this.#publisher.publish([{ subject: this.#prefix + key, data: value, headers: this.#mustBeNew }], WRITE_TIMEOUT_MS);
+      await this.publisher.publish([{ subject: this.#prefix + key, data: value, headers: this.#mustBeNew }], WRITE_TIMEOUT_MS);
       return true;
     } catch (e) {
       if (e instanceof PublishRefusedError && e.errCode === WRONG_LAST_SEQUENCE) return false;
       throw e;
     }
-  }
-
-  close(): void {
-    this.#publisher.close();
   }
 }
 

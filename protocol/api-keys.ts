@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
 import { decode, encode } from "./codec.ts";
+import { listKeys } from "./kv-keys.ts";
 import { validationError } from "./errors.ts";
 import { Tenant } from "./schemas/delivery.ts";
 
@@ -70,7 +71,7 @@ export async function lookupApiKey(kv: KV, key: string): Promise<(ApiKeyRecord &
 
 export async function listApiKeys(kv: KV): Promise<(ApiKeyRecord & { keyId: string })[]> {
   const out: (ApiKeyRecord & { keyId: string })[] = [];
-  for await (const hash of await kv.keys()) {
+  for (const hash of await listKeys(kv)) {
     const entry = await kv.get(hash);
     if (entry === null || entry.operation !== "PUT") continue;
     const decoded = decode(ApiKeyRecord, entry.value, "api key record");
@@ -82,7 +83,7 @@ export async function listApiKeys(kv: KV): Promise<(ApiKeyRecord & { keyId: stri
 /** Mark a key revoked (kept, so `keys list` shows it); false when no key has that id. */
 export async function revokeApiKey(kv: KV, keyId: string): Promise<boolean> {
   if (!/^[0-9a-f]{12}$/.test(keyId)) throw validationError("invalid_key_id", `"${keyId}" is not a key id (12 hex digits, see 'sluice keys list')`, "keyId");
-  for await (const hash of await kv.keys()) {
+  for (const hash of await listKeys(kv)) {
     if (keyIdOf(hash) !== keyId) continue;
     const entry = await kv.get(hash);
     if (entry === null || entry.operation !== "PUT") continue;

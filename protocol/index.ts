@@ -35,3 +35,4 @@ export * from "./net-guard.ts";
 export * from "./webhooks.ts";
 export * from "./status.ts";
 export * from "./nats-write-coalescing.ts";
+export * from "./kv-keys.ts";

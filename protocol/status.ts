@@ -2,6 +2,7 @@ import { DiscardPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
 import { decode, encode } from "./codec.ts";
+import { listKeys } from "./kv-keys.ts";
 import { RECIPIENT_ID_PATTERN } from "./ids.ts";
 import { SmtpReply, type MailEvent } from "./schemas/event.ts";
 import { EVENT_TYPES, KV_BUCKETS } from "./subjects.ts";
@@ -134,10 +135,8 @@ export const batchCountsKey = (tenant: string, batchId: string, writer: string):
 /** The batch's recipients per status (`kv`: sluice_batch_counts); `total` recipients in all, those not yet indexed counted as queued. */
 export async function readBatchCounts(kv: KV, tenant: string, batchId: string, total: number): Promise<StatusCounts> {
   const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
-  // A Set: a key rewritten while the listing runs (every 250 ms during a blast) can be named twice.
-  const keys = new Set<string>();
-  for await (const k of await kv.keys(`${tenant}.${batchId}.counts.*`)) keys.add(k);
-  const entries = await Promise.all([...keys].map((k) => kv.get(k)));
+  const keys = await listKeys(kv, `${tenant}.${batchId}.counts.*`);
+  const entries = await Promise.all(keys.map((k) => kv.get(k)));
   for (const e of entries) {
     if (e === null || e.operation !== "PUT") continue;
     const decoded = decode(BatchCounts, e.value, "batch counts");

@@ -1,6 +1,6 @@
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { KV_BUCKETS } from "../../protocol/index.ts";
+import { KV_BUCKETS, listKeys } from "../../protocol/index.ts";
 import type { NodeLease } from "./membership.ts";
 import { parseLock, partitionOfKey } from "./ownership.ts";
 
@@ -23,11 +23,7 @@ export interface ClusterStatus {
 
 async function entries(kv: KV): Promise<KvEntry[]> {
   const out: KvEntry[] = [];
-  // kv.keys() can name a key again when it is rewritten while the listing runs (locks are
-  // renewed every few hundred ms): one CI run showed a node owning partition 0 four times.
-  const keys = new Set<string>();
-  for await (const key of await kv.keys()) keys.add(key);
-  for (const key of keys) {
+  for (const key of await listKeys(kv)) {
     const e = await kv.get(key);
     if (e?.operation === "PUT") out.push(e);
   }

@@ -1,7 +1,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { DeliveryMessage, decode, domainOf, TIERS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { DeliveryMessage, decode, TIERS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
 import { DestinationActor, type Clock } from "../domain/destination.ts";
+import { DomainMemo } from "../domain-memo.ts";
 import type { Job, PostponeReason, SendResult } from "../domain/job.ts";
 import { deliveryMetrics } from "../metrics.ts";
 import type { PolicyBook } from "../policies/index.ts";
@@ -50,18 +51,7 @@ export class Dispatcher {
     });
   }
 
-  // The IDN-aware canonical form costs more than the rest of dispatch; domains repeat.
-  #domains = new Map<string, string>();
-  #domainOf(address: string): string {
-    const raw = address.slice(address.lastIndexOf("@") + 1);
-    let d = this.#domains.get(raw);
-    if (d === undefined) {
-      d = domainOf(address) ?? "";
-      if (this.#domains.size > 50_000) this.#domains.clear();
-      this.#domains.set(raw, d);
-    }
-    return d;
-  }
+  #domains = new DomainMemo(50_000, "");
 
   setOwned(partitions: Iterable<number>): void {
     this.#owned = new Set(partitions);
@@ -90,7 +80,7 @@ export class Dispatcher {
       return;
     }
     const message = decoded.value;
-    const domain = this.#domainOf(message.rcptTo);
+    const domain = this.#domains.of(message.rcptTo);
     const job: Job = { message, msg, partition, domain, queuedAt: 0, touchedAt: 0 };
     this.#hold(job, +1);
     this.#route(job, tier).catch((e: unknown) => {

@@ -1,6 +1,6 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decode, KV_BUCKETS, POLICY_DEFAULTS_KEY, PolicyOverride } from "../../protocol/index.ts";
+import { decode, KV_BUCKETS, listKeys, POLICY_DEFAULTS_KEY, PolicyOverride } from "../../protocol/index.ts";
 import type { PolicyBook } from "./book.ts";
 import { kvKeyToPolicyKey } from "./watch.ts";
 
@@ -8,7 +8,7 @@ import { kvKeyToPolicyKey } from "./watch.ts";
 export async function applyKvPolicies(nc: NatsConnection, book: PolicyBook): Promise<string[]> {
   const kv = await new Kvm(nc).open(KV_BUCKETS.policies);
   const bad: string[] = [];
-  for await (const key of await kv.keys()) {
+  for (const key of await listKeys(kv)) {
     const e = await kv.get(key);
     if (e === null || e.operation !== "PUT") continue;
     const decoded = decode(PolicyOverride, e.value, `policy ${key}`);

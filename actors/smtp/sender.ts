@@ -1,9 +1,10 @@
 import DKIM from "nodemailer/lib/dkim";
 import type { Logger } from "pino";
-import { classifyNetworkError, classifyReply, domainOf, enhancedCodeOf, type Policy, type SmtpReply } from "../../protocol/index.ts";
+import { classifyNetworkError, classifyReply, enhancedCodeOf, type Policy, type SmtpReply } from "../../protocol/index.ts";
 import type { Job, SendResult } from "../domain/job.ts";
 import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
+import { DomainMemo } from "../domain-memo.ts";
 import type { DkimKey } from "./dkim.ts";
 import { listUnsubscribeFor, render } from "./mime.ts";
 import { SmtpPool, type SmtpError } from "./pool.ts";
@@ -40,7 +41,7 @@ export class SmtpSender {
     let raw: Buffer;
     try {
       const template = await this.payloads.templateFor(m.payload, m.vars);
-      const fromDomain = this.#domainOf(m.mailFrom);
+      const fromDomain = this.#senderDomains.of(m.mailFrom);
       raw = render(template, m, {
         messageIdDomain: fromDomain,
         listUnsubscribe: m.tier === "bulk" ? listUnsubscribeFor(this.o.listUnsubscribe, m) : undefined,
@@ -56,7 +57,7 @@ export class SmtpSender {
       };
     }
     const pool = this.#pool(destinationKey, host, policy);
-    const signer = this.o.dkim.size === 0 ? undefined : this.#signer(this.#domainOf(m.mailFrom));
+    const signer = this.o.dkim.size === 0 ? undefined : this.#signer(this.#senderDomains.of(m.mailFrom));
     try {
       if (signer) raw = await signed(signer, raw);
       const response = await pool.send(m.mailFrom, m.rcptTo, raw);
@@ -75,17 +76,7 @@ export class SmtpSender {
     }
   }
 
-  // Senders repeat across a blast: the IDN-aware domain parse is memoised (bounded).
-  #senderDomains = new Map<string, string>();
-  #domainOf(address: string): string {
-    let d = this.#senderDomains.get(address);
-    if (d === undefined) {
-      d = domainOf(address) ?? "sluice.invalid";
-      if (this.#senderDomains.size > 10_000) this.#senderDomains.clear();
-      this.#senderDomains.set(address, d);
-    }
-    return d;
-  }
+  #senderDomains = new DomainMemo(10_000, "sluice.invalid");
 
   // One signer per sender domain that has a key.
   #signer(domain: string): DKIM | undefined {

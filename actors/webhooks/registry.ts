@@ -1,6 +1,6 @@
 import { KvWatchInclude, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import { decode, WebhookEndpoint } from "../../protocol/index.ts";
+import { decode, listKeys, WebhookEndpoint } from "../../protocol/index.ts";
 
 export interface RegistryListener {
   added(endpoint: WebhookEndpoint): void;
@@ -32,7 +32,7 @@ export class EndpointRegistry {
         else this.#remove(e.key.slice(e.key.indexOf(".") + 1));
       }
     })().catch((err: unknown) => this.log.error({ err }, "webhook registry watch ended"));
-    for await (const key of await this.kv.keys(">")) {
+    for (const key of await listKeys(this.kv, ">")) {
       const e = await this.kv.get(key);
       if (e !== null && e.operation === "PUT") this.#put(e.value);
     }
