@@ -14,6 +14,11 @@ import { HttpError } from "./http-error.ts";
  * The claim also fixes the request id. A request that failed part-way (503 after some
  * recipients were stored) is retried under the same id, so the recipient ids — the
  * JetStream msgIDs — repeat and JetStream stores nothing twice.
+ *
+ * During a NATS leader change a write can be stored while its answer is lost. So a claim
+ * whose create "failed" but which reads back with our own request id is ours; and a
+ * pending claim written by this process for a request no longer running here (its
+ * "failed" update was lost too) is taken over at once instead of after STALE_MS.
  */
 
 const Claim = z.object({
@@ -21,6 +26,8 @@ const Claim = z.object({
   requestId: z.string(),
   bodyHash: z.string(),
   at: z.number(),
+  /** The gateway process that wrote the claim. */
+  owner: z.string().optional(),
   status: z.number().optional(),
   response: z.unknown().optional(),
 });
@@ -28,6 +35,9 @@ type Claim = z.infer<typeof Claim>;
 
 const STALE_MS = 30_000;
 const WAIT_MS = 10_000;
+const PROCESS_ID = newId();
+/** Request ids whose work is running in this process. */
+const running = new Set<string>();
 
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
 
@@ -68,7 +78,7 @@ export async function idempotent(
         "retry-after": "1",
       });
     }
-    let mine: Claim = { state: "pending", requestId: newId(), bodyHash, at: Date.now() };
+    let mine: Claim = { state: "pending", requestId: newId(), bodyHash, at: Date.now(), owner: PROCESS_ID };
     let claimed = false;
     try {
       await kv.create(kvKey, encode(mine));
@@ -81,8 +91,12 @@ export async function idempotent(
       if (entry === null || entry.operation !== "PUT") continue; // expired or deleted meanwhile: claim again
       const decoded = decode(Claim, entry.value, "idempotency record");
       const held = decoded.ok ? decoded.value : undefined;
-      const abandoned = held !== undefined && held.bodyHash === bodyHash && (held.state === "failed" || (held.state === "pending" && Date.now() - held.at > STALE_MS));
-      if (held === undefined || abandoned) {
+      const orphaned = held?.owner === PROCESS_ID && !running.has(held.requestId);
+      const abandoned =
+        held !== undefined && held.bodyHash === bodyHash && (held.state === "failed" || (held.state === "pending" && (orphaned || Date.now() - held.at > STALE_MS)));
+      if (held !== undefined && held.requestId === mine.requestId) {
+        claimed = true; // our create was stored; only its answer was lost
+      } else if (held === undefined || abandoned) {
         if (held !== undefined) mine = { ...mine, requestId: held.requestId }; // retry under the same ids
         try {
           await kv.update(kvKey, encode(mine), entry.revision);
@@ -101,14 +115,17 @@ export async function idempotent(
     }
     // This request holds the claim.
     let response: unknown;
+    running.add(mine.requestId);
     try {
       response = await work(mine.requestId);
     } catch (e) {
+      running.delete(mine.requestId);
       // Not accepted: a retry must be able to run, under the same request id.
       const failed: Claim = { ...mine, state: "failed", at: Date.now() };
       await kv.put(kvKey, encode(failed)).catch(() => undefined);
       throw e;
     }
+    running.delete(mine.requestId);
     const done: Claim = { ...mine, state: "done", at: Date.now(), status, response };
     await kv.put(kvKey, encode(done)).catch(() => undefined); // the mail is stored; a lost record only weakens replay
     return { status, body: response, replayed: false };

@@ -29,8 +29,8 @@ test("single NATS server restarted mid-delivery: gateway 503 while down, gateway
   await waitForOwners(world, ["node-1"]);
   const accepted: string[] = [];
   const post = async (i: number): Promise<number> => {
-    const r = await postMessage(gateway.url, gateway.key, `user${i}@d${i % 4}.test`);
-    if (r.status === 202 && r.id) accepted.push(r.id);
+    const r = await postMessage(gateway.url, gateway.key, `user${i}@d${i % 4}.test`, `restart-${i}`);
+    if (r.status === 202 && r.id && !accepted.includes(r.id)) accepted.push(r.id);
     return r.status;
   };
   // 400 messages at 50/s per domain over 4 domains: delivery takes ~2 s, so it is under way at the stop.

@@ -1,6 +1,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createProducer, DeliveryMessage, STREAMS } from "../../protocol/index.ts";
+import { createHash } from "node:crypto";
+import { Kvm } from "@nats-io/kv";
+import { createProducer, DeliveryMessage, KV_BUCKETS, STREAMS } from "../../protocol/index.ts";
 import { simpleMessage, startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
 
 let fx: GatewayFixture;
@@ -68,6 +70,30 @@ test("a request that failed part-way is retried under the same ids: JetStream st
   assert.equal(await fx.sendCount(), stored + 3, "three recipients, each stored once");
   const again = await fx.post("/v1/messages", body, key, { "idempotency-key": "partial" });
   assert.deepEqual(again.body, retry.body);
+});
+
+test("a claim this gateway left pending for a request no longer running (its 'failed' write lost) is taken over at once", async () => {
+  const body = simpleMessage({ to: ["q1@example.com"] });
+  const stored = await fx.sendCount();
+  await fx.jsm.streams.update(STREAMS.send, { max_msgs: stored });
+  try {
+    assert.equal((await fx.post("/v1/messages", body, key, { "idempotency-key": "lost-write" })).status, 503);
+  } finally {
+    await fx.jsm.streams.update(STREAMS.send, { max_msgs: -1 });
+  }
+  // Put the claim back to "pending", as when the update to "failed" is lost in a NATS leader change.
+  const kv = await new Kvm(fx.nc).open(KV_BUCKETS.idempotency);
+  const kvKey = `acme.messages.${createHash("sha256").update("lost-write").digest("hex")}`;
+  const entry = await kv.get(kvKey);
+  assert.ok(entry);
+  const claim = entry.json<{ state: string; at: number }>();
+  assert.equal(claim.state, "failed");
+  await kv.put(kvKey, JSON.stringify({ ...claim, state: "pending", at: Date.now() }));
+
+  // Without the takeover this waits WAIT_MS and answers 409 idempotency_in_progress.
+  const retry = await fx.post("/v1/messages", body, key, { "idempotency-key": "lost-write" });
+  assert.equal(retry.status, 202, JSON.stringify(retry.body));
+  assert.equal(await fx.sendCount(), stored + 1);
 });
 
 test("an invalid body with a key is a 400 and does not burn the key", async () => {

@@ -193,16 +193,25 @@ export async function startGatewayProcess(world: ClusterWorld): Promise<{ url: s
 }
 
 /** POST one single-recipient message; the recipient id on 202, else the status. */
-export async function postMessage(url: string, key: string, to: string): Promise<{ status: number; id?: string }> {
+/**
+ * One message over HTTP. A client that retries a 503 or a dropped connection sends an
+ * Idempotency-Key: a 503 can come after the message was stored (its JetStream ack lost in a
+ * leader change), and only the key makes the retry the same message instead of a second one.
+ */
+export async function postMessage(url: string, key: string, to: string, idempotencyKey?: string): Promise<{ status: number; id?: string; code?: string }> {
   try {
     const res = await fetch(`${url}/v1/messages`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${key}`,
+        ...(idempotencyKey === undefined ? {} : { "idempotency-key": idempotencyKey }),
+      },
       body: JSON.stringify({ from: "news@acme.test", to: [to], subject: "Hi", text: "Hello", tier: "transactional" }),
       signal: AbortSignal.timeout(15_000),
     });
-    const body = (await res.json()) as { recipients?: { id: string }[] };
-    return res.status === 202 ? { status: 202, id: body.recipients?.[0]?.id } : { status: res.status };
+    const body = (await res.json()) as { recipients?: { id: string }[]; error?: { code: string } };
+    return res.status === 202 ? { status: 202, id: body.recipients?.[0]?.id } : { status: res.status, code: body.error?.code };
   } catch {
     return { status: 0 };
   }
