@@ -28,7 +28,7 @@ import {
 import { z } from "zod";
 import type { Job, PostponeReason, SendResult } from "./domain/job.ts";
 import { deliveryMetrics } from "./metrics.ts";
-import { forwardTrace } from "../protocol/telemetry/index.ts";
+import { forwardTrace, traceLogFields } from "../protocol/telemetry/index.ts";
 import type { SuppressionCache } from "./suppression-cache.ts";
 
 export interface SettleDeps {
@@ -123,10 +123,10 @@ export class Settler {
       await this.#outcome(job, result);
     } catch (e) {
       if (result.kind === "delivered") {
-        this.d.logger.error({ err: e, messageId: job.message.id }, "delivered but its event could not be published; acked anyway");
+        this.d.logger.error({ err: e, messageId: job.message.id, ...traceLogFields(job.msg.headers) }, "delivered but its event could not be published; acked anyway");
         this.#ack(job);
       } else {
-        this.d.logger.error({ err: e, messageId: job.message.id }, "could not record a failed attempt; JetStream will redeliver after the ack-wait");
+        this.d.logger.error({ err: e, messageId: job.message.id, ...traceLogFields(job.msg.headers) }, "could not record a failed attempt; JetStream will redeliver after the ack-wait");
         this.d.released(job);
       }
     }

@@ -9,7 +9,6 @@ import type { PolicyBook } from "../policies/index.ts";
 import type { MxHost, Router } from "../routing/index.ts";
 import type { Settler } from "../settle.ts";
 import type { SuppressionCache } from "../suppression-cache.ts";
-import { withTraceOf } from "../../protocol/telemetry/index.ts";
 
 export interface DispatcherDeps {
   router: Router;
@@ -114,12 +113,12 @@ export class Dispatcher {
     if (dest && !dest.retired) return dest;
     dest = new DestinationActor(key, hosts, this.d.book.resolve(key).policy, {
       send: (job, host, policy) => this.d.send(key, job, host, policy),
-      // Settling runs in the message's trace: its events carry it on, its log lines show it.
+      // Settling's events carry the message's trace on (from its headers); its log lines name it.
       // A settle that fails (NATS unreachable) neither acked nor naked the message: JetStream
       // redelivers it after ack_wait. It must stop counting as held here, or a partition
       // hand-over waiting for held work to settle would wait forever.
       settle: (job, result) =>
-        withTraceOf(job.msg.headers, () => this.d.settler.outcome(job, result)).catch((e: unknown) => {
+        this.d.settler.outcome(job, result).catch((e: unknown) => {
           this.released(job);
           throw e;
         }),

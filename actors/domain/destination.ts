@@ -1,6 +1,7 @@
 import { createActor, type AnyActorRef } from "xstate";
 import type { Logger } from "pino";
 import { TIERS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { traceLogFields } from "../../protocol/telemetry/index.ts";
 import type { MxHost } from "../routing/index.ts";
 import { Aimd } from "./aimd.ts";
 import type { Job, PostponeReason, SendResult } from "./job.ts";
@@ -220,7 +221,7 @@ export class DestinationActor {
     this.#sending.delete(job);
     this.#observe(result);
     const settling = this.deps.settle(job, result).catch((e: unknown) => {
-      this.deps.logger.error({ err: e, messageId: job.message.id }, "settling a delivery outcome failed; JetStream will redeliver");
+      this.deps.logger.error({ err: e, messageId: job.message.id, ...traceLogFields(job.msg.headers) }, "settling a delivery outcome failed; JetStream will redeliver");
     });
     this.#settling.add(settling);
     void settling.finally(() => this.#settling.delete(settling));

@@ -6,7 +6,7 @@ import { startTracing } from "./tracing.ts";
 
 export { metricsText, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 export { addSpanExporter, flushTracing, startTracing, traceLogMixin, tracer, tracingExports } from "./tracing.ts";
-export { extractTrace, forwardTrace, injectTrace, traceHeaders, withTraceOf } from "./propagation.ts";
+export { extractTrace, forwardTrace, injectTrace, traceHeaders, traceLogFields } from "./propagation.ts";
 export { sluiceMetrics, type SluiceInstruments } from "./instruments.ts";
 export { observeNodeStats, observeQueueDepth } from "./stats-gauges.ts";
 

@@ -42,7 +42,14 @@ export function forwardTrace(from: MsgHdrs | undefined): MsgHdrs | undefined {
   return from ? traceHeaders(extractTrace(from)) : undefined;
 }
 
-/** Run `fn` in the trace carried by `headers`, so its log lines and spans belong to that message. */
-export function withTraceOf<T>(headers: MsgHdrs | undefined, fn: () => T): T {
-  return context.with(extractTrace(headers), fn);
+/**
+ * The trace ids carried by `headers` as log fields (`trace_id`, `span_id`, as the pino mixin
+ * writes them), for a log line about a message outside its span. Running the code in the
+ * message's context instead (context.with) would turn on Node's async hooks for every
+ * promise in the process, which cost ~4% of the node's CPU per delivered message.
+ */
+export function traceLogFields(headers: MsgHdrs | undefined): { trace_id?: string; span_id?: string } {
+  if (!headers) return {};
+  const sc = trace.getSpanContext(extractTrace(headers));
+  return sc && trace.isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
 }

@@ -12,6 +12,7 @@ import {
   observeQueueDepth,
   sluiceMetrics,
   startTelemetry,
+  traceLogFields,
   traceLogMixin,
   tracer,
 } from "../../protocol/telemetry/index.ts";
@@ -88,6 +89,14 @@ test("traceparent round-trips through NATS headers", () => {
   const remote = trace.getSpanContext(extractTrace(h));
   assert.equal(remote?.traceId, traceId);
   assert.equal(trace.getSpanContext(extractTrace(undefined)), undefined);
+});
+
+test("log fields from a message's headers name its trace, and nothing without one", () => {
+  const h = headers();
+  h.set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  assert.deepEqual(traceLogFields(h), { trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", span_id: "00f067aa0ba902b7" });
+  assert.deepEqual(traceLogFields(undefined), {});
+  assert.deepEqual(traceLogFields(headers()), {});
 });
 
 test("log mixin carries the active span's ids, and nothing outside a span", () => {
