@@ -1,9 +1,14 @@
+import { randomUUID } from "node:crypto";
 import { request } from "undici";
 
 /**
  * The little of the gateway's HTTP API that `sluice send` needs. 429 and 503 are waited
  * out (the gateway says how long in Retry-After) a few times before giving up; every
  * other error answer is returned to the caller with the gateway's own reason.
+ *
+ * Every try of one request carries the same Idempotency-Key: a 503 or a dropped connection
+ * can come after the gateway stored the mail (its JetStream ack lost in a failover), and
+ * only the key makes the retry that same mail rather than a second copy.
  */
 
 export interface GatewayTarget {
@@ -23,12 +28,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function postJson<T>(target: GatewayTarget, path: string, body: unknown): Promise<Answer<T>> {
   const url = new URL(path, target.url.endsWith("/") ? target.url : `${target.url}/`);
   const payload = JSON.stringify(body);
+  const idempotencyKey = `sluice-send-${randomUUID()}`;
   for (let attempt = 0; ; attempt++) {
     let res;
     try {
       res = await request(url, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${target.key}` },
+        headers: { "content-type": "application/json", authorization: `Bearer ${target.key}`, "idempotency-key": idempotencyKey },
         body: payload,
       });
     } catch (e) {
@@ -41,7 +47,9 @@ export async function postJson<T>(target: GatewayTarget, path: string, body: unk
     }
     const text = await res.body.text();
     if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode, body: JSON.parse(text) as T };
-    if ((res.statusCode === 429 || res.statusCode === 503) && attempt < RETRIES) {
+    // 409 idempotency_in_progress: an earlier try of this request is still running at the gateway.
+    const inProgress = res.statusCode === 409 && text.includes('"idempotency_in_progress"');
+    if ((res.statusCode === 429 || res.statusCode === 503 || inProgress) && attempt < RETRIES) {
       const after = Number(res.headers["retry-after"]);
       await sleep(Number.isFinite(after) && after > 0 ? Math.min(after, 30) * 1000 : 1000 * 2 ** attempt);
       continue;
