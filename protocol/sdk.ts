@@ -6,7 +6,7 @@ import { AckedPublisher, PublishRefusedError } from "./acked-publisher.ts";
 import { encode } from "./codec.ts";
 import { isSluiceError, temporaryError, validationError, type SluiceError } from "./errors.ts";
 import { publishEvent } from "./events.ts";
-import { newId } from "./ids.ts";
+import { ID_PATTERN, newId } from "./ids.ts";
 import { payloadBytes, storePayload, storePayloadBytes } from "./payload-store.ts";
 import {
   acceptedEvent,
@@ -140,11 +140,28 @@ export function publishFailure(e: unknown): SluiceError {
   return temporaryError("nats_unavailable", `NATS JetStream is unavailable (${message}); retry later`, e);
 }
 
+/**
+ * What Idempotency-Key is over HTTP: a retry of a send that failed (a temporary error can
+ * come after JetStream stored the messages, their acks lost in a failover) passes the
+ * `requestId` of its first try (make one with `newId()`), so the recipient ids — the
+ * JetStream msgIDs — repeat and JetStream stores nothing twice within the stream's
+ * duplicate window (SLUICE_DUPLICATE_WINDOW). For a batch it is the batch id.
+ */
+export interface SendOptions {
+  requestId?: string;
+}
+
 export interface Producer {
   /** Validate like POST /v1/messages and publish; throws a validation SluiceError naming the field. */
-  send(request: unknown): Promise<SendAccepted>;
+  send(request: unknown, options?: SendOptions): Promise<SendAccepted>;
   /** Validate like POST /v1/batches and publish. */
-  sendBatch(request: unknown): Promise<BatchAccepted>;
+  sendBatch(request: unknown, options?: SendOptions): Promise<BatchAccepted>;
+}
+
+function requestIdOf(options: SendOptions | undefined): string {
+  if (options?.requestId === undefined) return newId();
+  if (!ID_PATTERN.test(options.requestId)) throw validationError("invalid_request_id", "requestId must be an id made by newId() (26 characters, 0-9 and a-z)", "requestId");
+  return options.requestId;
 }
 
 /**
@@ -165,15 +182,15 @@ export async function createProducer(
     inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 16 * 1024, // = SLUICE_INLINE_PAYLOAD_MAX default
   };
   return {
-    send: async (request) => {
+    send: async (request, options) => {
       const parsed = parseSendRequest(request);
       if (!parsed.ok) throw parsed.error;
-      return publishSend(deps, opts.tenant, parsed.value);
+      return publishSend(deps, opts.tenant, parsed.value, requestIdOf(options));
     },
-    sendBatch: async (request) => {
+    sendBatch: async (request, options) => {
       const parsed = parseBatchRequest(request);
       if (!parsed.ok) throw parsed.error;
-      return publishBatch(deps, opts.tenant, parsed.value);
+      return publishBatch(deps, opts.tenant, parsed.value, requestIdOf(options));
     },
   };
 }

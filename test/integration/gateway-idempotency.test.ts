@@ -2,7 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Kvm } from "@nats-io/kv";
-import { createProducer, DeliveryMessage, KV_BUCKETS, STREAMS } from "../../protocol/index.ts";
+import { createProducer, DeliveryMessage, KV_BUCKETS, newId, STREAMS } from "../../protocol/index.ts";
 import { simpleMessage, startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
 
 let fx: GatewayFixture;
@@ -147,4 +147,17 @@ test("the gateway and the SDK put identical messages on MAIL_SEND apart from ids
     assert.equal(e.message, httpBad.body.error.message);
     return true;
   });
+});
+
+test("the SDK's requestId is its Idempotency-Key: a retried send stores nothing twice", async () => {
+  const producer = await createProducer(fx.nc, { tenant: "acme", partitions: fx.config.partitions, inlinePayloadMaxBytes: fx.config.inlinePayloadMaxBytes });
+  const request = simpleMessage({ to: ["r1@example.com", "r2@example.com"] });
+  const requestId = newId();
+  const count = await fx.sendCount();
+  const first = await producer.send(request, { requestId });
+  const retry = await producer.send(request, { requestId });
+  assert.equal(first.id, requestId);
+  assert.deepEqual(retry, first);
+  assert.equal(await fx.sendCount(), count + 2, "two recipients, each stored once");
+  await assert.rejects(producer.send(request, { requestId: "order-1" }), (e: Error & { code?: string; field?: string }) => e.code === "invalid_request_id" && e.field === "requestId");
 });
