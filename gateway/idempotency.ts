@@ -36,8 +36,18 @@ type Claim = z.infer<typeof Claim>;
 const STALE_MS = 30_000;
 const WAIT_MS = 10_000;
 const PROCESS_ID = newId();
-/** Request ids whose work is running in this process. */
-const running = new Set<string>();
+/**
+ * Request ids this process is claiming or working on, counted: two repeats in this
+ * process may try to take over the same failed claim at once, and the loser's release
+ * must not clear the winner's mark.
+ */
+const running = new Map<string, number>();
+const hold = (id: string): void => void running.set(id, (running.get(id) ?? 0) + 1);
+const release = (id: string): void => {
+  const n = (running.get(id) ?? 0) - 1;
+  if (n > 0) running.set(id, n);
+  else running.delete(id);
+};
 
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
 
@@ -80,6 +90,9 @@ export async function idempotent(
     }
     let mine: Claim = { state: "pending", requestId: newId(), bodyHash, at: Date.now(), owner: PROCESS_ID };
     let claimed = false;
+    // Marked running before the write lands, so that a concurrent repeat in this process
+    // never takes a claim still on its way for an orphan.
+    hold(mine.requestId);
     try {
       await kv.create(kvKey, encode(mine));
       claimed = true;
@@ -87,7 +100,12 @@ export async function idempotent(
       // someone holds the key (or NATS failed: the get below tells which)
     }
     if (!claimed) {
-      const entry = await kv.get(kvKey);
+      let entry;
+      try {
+        entry = await kv.get(kvKey);
+      } finally {
+        release(mine.requestId); // held again below if it turns out to be ours
+      }
       if (entry === null || entry.operation !== "PUT") continue; // expired or deleted meanwhile: claim again
       const decoded = decode(Claim, entry.value, "idempotency record");
       const held = decoded.ok ? decoded.value : undefined;
@@ -95,13 +113,16 @@ export async function idempotent(
       const abandoned =
         held !== undefined && held.bodyHash === bodyHash && (held.state === "failed" || (held.state === "pending" && (orphaned || Date.now() - held.at > STALE_MS)));
       if (held !== undefined && held.requestId === mine.requestId) {
+        hold(mine.requestId);
         claimed = true; // our create was stored; only its answer was lost
       } else if (held === undefined || abandoned) {
         if (held !== undefined) mine = { ...mine, requestId: held.requestId }; // retry under the same ids
+        hold(mine.requestId);
         try {
           await kv.update(kvKey, encode(mine), entry.revision);
           claimed = true;
         } catch {
+          release(mine.requestId);
           continue; // another request took it over first
         }
       } else if (held.bodyHash !== bodyHash) {
@@ -113,19 +134,18 @@ export async function idempotent(
         continue;
       }
     }
-    // This request holds the claim.
+    // This request holds the claim (its id is in `running`).
     let response: unknown;
-    running.add(mine.requestId);
     try {
       response = await work(mine.requestId);
     } catch (e) {
-      running.delete(mine.requestId);
+      release(mine.requestId);
       // Not accepted: a retry must be able to run, under the same request id.
       const failed: Claim = { ...mine, state: "failed", at: Date.now() };
       await kv.put(kvKey, encode(failed)).catch(() => undefined);
       throw e;
     }
-    running.delete(mine.requestId);
+    release(mine.requestId);
     const done: Claim = { ...mine, state: "done", at: Date.now(), status, response };
     await kv.put(kvKey, encode(done)).catch(() => undefined); // the mail is stored; a lost record only weakens replay
     return { status, body: response, replayed: false };
