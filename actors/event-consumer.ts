@@ -4,9 +4,9 @@ import { decode, MailEvent } from "../protocol/index.ts";
 import type { KeyedRunner } from "./keyed-runner.ts";
 
 /**
- * The MAIL_EVENTS consume loop (the events consumer: status index and webhook fan-out): decode each
- * event, ack and skip one that is not valid (it can never become valid), and schedule the
- * rest on a KeyedRunner so that the events of one key are handled in order while different
+ * The consume loop of the events consumer (status index and webhook fan-out) on
+ * MAIL_EVENTS: decode each event, ack and skip one that is not valid (it can never become
+ * valid), and schedule the rest on a KeyedRunner so that the events of one key are handled in order while different
  * keys pipeline. Ends when `messages` is closed, after everything scheduled has finished.
  */
 export async function consumeEvents(

@@ -7,8 +7,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
  * nats.js flushes its outbound buffer on the microtask after the first command; the
  * gateway handles each HTTP request in its own I/O callback, so every request cost its own
  * `write(2)` to nats-server — the largest single item (~20%) of the gateway's CPU profile
- * under load (in the actor node, each SMTP reply, ack and event publish arrives in its own
- * turn, with the same effect) (a loopback write pays for the receiving side's TCP work too). Deferring the
+ * under load; in the actor node each SMTP reply, ack and event publish arrives in its own
+ * turn, with the same effect (a loopback write pays for the receiving side's TCP work too). Deferring the
  * flush to `setImmediate` (the check phase, right after the poll phase has read every
  * ready HTTP socket) sends all the publishes of one turn in one write. Nothing waits
  * longer than the current loop turn; a buffer past nats.js's own threshold (32 KiB) is

@@ -123,8 +123,8 @@ export function applyEvent(
  * running totals of the transitions it wrote (a recipient moving from one status to
  * another) under a key of its own, `<tenant>.<batch id>.counts.<writer>`, so no two
  * processes ever write one key; a reader lists the batch's keys and sums them (a bucket of
- * its own, so that listing scans batches, not every recipient of the status index). A recipient is counted under its current status; those with no
- * record yet are still queued.
+ * its own, so that listing scans batches, not every recipient of the status index). A
+ * recipient is counted under its current status; those with no record yet are still queued.
  */
 export const BatchCounts = z.object({ counts: z.partialRecord(z.enum(MESSAGE_STATUSES), z.number().int()) }).strict();
 export type BatchCounts = z.infer<typeof BatchCounts>;

@@ -1,5 +1,6 @@
 import { connectNats, createProducer, isSluiceError, loadConfig, newId, temporaryError } from "../../protocol/index.ts";
-import type { Answer, Submitter } from "./gateway-client.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { RETRIES, type Answer, type Submitter } from "./gateway-client.ts";
 
 /**
  * `--direct`: publish straight to NATS (NATS_URL) with the producer SDK — the same
@@ -9,9 +10,6 @@ import type { Answer, Submitter } from "./gateway-client.ts";
  * first try: its messages may have been stored with their acks lost, and the same id
  * makes JetStream drop the repeats.
  */
-const RETRIES = 5;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export async function directSubmitter(tenant: string): Promise<{ submitter: Submitter; close(): Promise<void> }> {
   const config = loadConfig();
   const nc = await connectNats(config.nats, "sluice-send").catch((e: unknown) => {

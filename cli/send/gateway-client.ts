@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 
 /**
@@ -22,8 +23,8 @@ interface ErrorBody {
   error?: { code?: string; message?: string; field?: string };
 }
 
-const RETRIES = 5;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Tries after the first before a temporary failure is the answer (also for `--direct`). */
+export const RETRIES = 5;
 
 export async function postJson<T>(target: GatewayTarget, path: string, body: unknown): Promise<Answer<T>> {
   const url = new URL(path, target.url.endsWith("/") ? target.url : `${target.url}/`);
