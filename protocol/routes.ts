@@ -66,3 +66,14 @@ export function describeRoute(route: Route, maskSecrets = true): string {
   const auth = route.auth ? `${route.auth.user}:${maskSecrets ? "****" : route.auth.pass}@` : "";
   return `${route.pattern}=${route.secure ? "smtps" : "smtp"}://${auth}${route.host}:${route.port}`;
 }
+
+/**
+ * The local profile's promise: nothing leaves the machine unless a route says so. The
+ * capture server is the catch-all (`*`) unless the operator's routes already carry one,
+ * so `SLUICE_ROUTES='dead.test=127.0.0.1:1'` adds a route instead of turning MX lookups on
+ * for every other domain.
+ */
+export function withCatchAll(routes: readonly Route[], host: string, port: number): Route[] {
+  if (routes.some((r) => r.pattern === "*")) return [...routes];
+  return [...routes, { pattern: "*", host, port, secure: false }];
+}

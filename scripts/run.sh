@@ -61,7 +61,7 @@ cat <<MSG
   Sluice is up.
     gateway:       http://127.0.0.1:$http_port   (try: curl http://127.0.0.1:$http_port/healthz)
     NATS:          $NATS_URL
-    captured mail: .data/outbox/*.eml  (local profile: every domain is routed to the capture server)
+    captured mail: .data/outbox/*.eml  (local profile: every domain goes to the capture server${SLUICE_ROUTES:+, except as SLUICE_ROUTES=$SLUICE_ROUTES says})
 $try_line
   Ctrl-C stops everything this command started.
 

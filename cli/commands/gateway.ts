@@ -1,7 +1,7 @@
 import { startGateway } from "../../gateway/index.ts";
 import { loadConfig } from "../../protocol/index.ts";
 import { onShutdown } from "../lifecycle.ts";
-import { createLogger } from "../logger.ts";
+import { createLogger, logEffectiveConfig } from "../logger.ts";
 
 export const help = `sluice gateway
 
@@ -11,6 +11,7 @@ Listens on SLUICE_HTTP_HOST:SLUICE_HTTP_PORT and talks to NATS_URL.`;
 export async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, "sluice-gateway");
+  logEffectiveConfig(logger, config);
   const gateway = await startGateway(config, logger);
   onShutdown(logger, () => gateway.close());
 }

@@ -4,7 +4,7 @@ import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
 import { connectNats, ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
 import { onShutdown } from "../lifecycle.ts";
-import { createLogger } from "../logger.ts";
+import { createLogger, logEffectiveConfig } from "../logger.ts";
 
 export const help = `sluice node
 
@@ -22,6 +22,7 @@ comma-separated list of delivery, fanout, dead-letterer, events, webhooks.`;
 export async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, "sluice-node");
+  logEffectiveConfig(logger, config);
   const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true });
   // Starts with no partition; ownership hands it the ones it holds the locks of.
   const node = config.nodeRoles.includes("delivery") ? await startClusterNode(config, logger, nc) : undefined;

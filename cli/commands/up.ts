@@ -4,10 +4,10 @@ import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
 import { startGateway } from "../../gateway/index.ts";
-import { connectNats, loadConfig, parseRoutes, type Config } from "../../protocol/index.ts";
+import { connectNats, loadConfig, withCatchAll, type Config } from "../../protocol/index.ts";
 import { startCaptureServer, type CaptureServer } from "../capture-server.ts";
 import { onShutdown } from "../lifecycle.ts";
-import { createLogger } from "../logger.ts";
+import { createLogger, logEffectiveConfig } from "../logger.ts";
 
 export const help = `sluice up
 
@@ -23,11 +23,9 @@ export async function run(): Promise<void> {
   let capture: CaptureServer | undefined;
   if (config.profile === "local") {
     capture = await startCaptureServer(config.capturePort, join(config.dataDir, "outbox"), logger);
-    if (config.routes.length === 0) {
-      const parsed = parseRoutes(`*=127.0.0.1:${capture.port}`);
-      if ("routes" in parsed) config = { ...config, routes: parsed.routes };
-    }
+    config = { ...config, routes: withCatchAll(config.routes, "127.0.0.1", capture.port) };
   }
+  logEffectiveConfig(logger, config);
   const nc = await connectNats(config.nats, "sluice-up", { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true });
   // A cluster member like any `sluice node`: alone it holds every partition, and nodes
   // started beside it share them instead of consuming the same queues twice. It creates
