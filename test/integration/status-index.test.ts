@@ -113,7 +113,16 @@ test("a bounce that is dead-lettered stays bounced; a poison message is dead_let
 test("at most 10 events per message are kept, none lost to two indexers racing", async () => {
   const id = recipientId(newId(), 0);
   for (let attempt = 1; attempt <= 25; attempt++) await publishEvent(js, ev("acme", id, "deferred", attempt));
-  const s = await until("the 25th deferral", "acme", id, (a) => a.events.at(-1)?.attempt === 25);
+  await until("the 25th deferral", "acme", id, (a) => a.events.at(-1)?.attempt === 25);
+  // An event that lost its compare-and-set race five times is nak'd and indexed a second
+  // later: wait until the shared consumer has nothing pending or unacked (a nak'd message
+  // still counts as unacked), not merely for the last event to show.
+  const jsm = await jetstreamManager(nc);
+  await waitFor("every event indexed", async () => {
+    const info = await jsm.consumers.info("MAIL_EVENTS", "status_indexer");
+    return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
+  });
+  const s = await until("the index read", "acme", id, () => true);
   assert.deepEqual(s.events.map((e) => e.attempt), [16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
 });
 
