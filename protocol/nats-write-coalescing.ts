@@ -14,8 +14,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
  * longer than the current loop turn; a buffer past nats.js's own threshold (32 KiB) is
  * still written at once; ordering is unchanged (one buffer).
  *
- * This reaches into nats.js's ProtocolHandler (`flushPending`, `outbound`, `pendingLimit`,
- * pinned by package-lock). If those ever change, it leaves the connection as it was.
+ * This reaches into nats.js's ProtocolHandler (`flushPending`, `outbound`, `pendingLimit`),
+ * checked against @nats-io/nats-core 3.4.0 and pinned by package-lock. If those ever
+ * change, it leaves the connection as it was — and test/integration/nats-write-coalescing
+ * fails, so an upgrade cannot silently lose the gain.
  */
 interface ProtocolInternals {
   flushPending(): void;

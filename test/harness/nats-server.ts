@@ -1,7 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort, waitFor } from "./ports.ts";
@@ -38,6 +38,9 @@ export const natsServerAvailable = (): boolean => {
   }
 };
 
+/** A plan's port before the server has chosen one (`listen: -1`). */
+const EPHEMERAL = 0;
+
 interface ServerPlan {
   name: string;
   port: number;
@@ -46,7 +49,6 @@ interface ServerPlan {
 }
 
 class ServerProcess implements NatsServer {
-  readonly url: string;
   #child: ChildProcess | undefined;
 
   get pid(): number | undefined {
@@ -55,8 +57,10 @@ class ServerProcess implements NatsServer {
   #watchdog: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
 
-  constructor(private readonly plan: ServerPlan) {
-    this.url = `nats://127.0.0.1:${plan.port}`;
+  constructor(private readonly plan: ServerPlan) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.plan.port}`;
   }
   get port(): number {
     return this.plan.port;
@@ -88,6 +92,7 @@ class ServerProcess implements NatsServer {
       { detached: true, stdio: "ignore" },
     );
     this.#watchdog.unref();
+    if (this.plan.port === EPHEMERAL) await this.#learnPort(child, () => stderr);
     await waitFor(`nats-server ${this.plan.name} on port ${this.plan.port}`, async () => {
       if (!this.running()) throw new Error(`nats-server exited: ${stderr}`);
       const nc = await connect({ servers: this.url, reconnect: false, timeout: 1000 });
@@ -97,6 +102,25 @@ class ServerProcess implements NatsServer {
         await nc.close();
       }
     });
+  }
+
+  /**
+   * The server chose its own port (`listen: -1`) and wrote it to its ports file: no window
+   * in which another process can take a port we picked and released. The config is then
+   * rewritten with that port, so a restart comes back where clients reconnect.
+   */
+  async #learnPort(child: ChildProcess, stderr: () => string): Promise<void> {
+    const file = join(this.plan.dir, `${basename(BINARY)}_${child.pid}.ports`);
+    const ports = await waitFor(`the ports file of nats-server ${this.plan.name}`, () => {
+      if (!this.running()) throw new Error(`nats-server exited: ${stderr()}`);
+      if (!existsSync(file)) return undefined;
+      const text = readFileSync(file, "utf8");
+      return text.trim() === "" ? undefined : (JSON.parse(text) as { nats?: string[] });
+    });
+    const port = Number(new URL(ports.nats?.[0] ?? "").port);
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`nats-server ${this.plan.name} wrote no client port: ${JSON.stringify(ports)}`);
+    this.plan.port = port;
+    writeFileSync(this.plan.configFile, serverConfig(this.plan));
   }
 
   async stop(): Promise<void> {
@@ -126,7 +150,8 @@ class ServerProcess implements NatsServer {
 function serverConfig(plan: ServerPlan, cluster?: { name: string; port: number; routes: number[] }): string {
   const lines = [
     `server_name: ${plan.name}`,
-    `listen: 127.0.0.1:${plan.port}`,
+    `listen: 127.0.0.1:${plan.port === EPHEMERAL ? -1 : plan.port}`,
+    `ports_file_dir: "${plan.dir}"`,
     `jetstream { store_dir: "${join(plan.dir, "store")}", max_memory_store: 256MB, max_file_store: 4GB }`,
   ];
   if (cluster) {
@@ -156,7 +181,7 @@ async function waitForJetStream(urls: string[]): Promise<void> {
 
 /** One JetStream-enabled server on an ephemeral port. */
 export async function startNatsServer(name = "sluice-test"): Promise<NatsServer & { crash(): Promise<void> }> {
-  const p = plan(name, await freePort());
+  const p = plan(name, EPHEMERAL);
   writeFileSync(p.configFile, serverConfig(p));
   const server = new ServerProcess(p);
   await server.start();
@@ -170,7 +195,11 @@ export interface NatsCluster {
   dispose(): Promise<void>;
 }
 
-/** A JetStream cluster of `size` servers (3 by default) on ephemeral ports. */
+/**
+ * A JetStream cluster of `size` servers (3 by default) on ephemeral ports. Here the ports
+ * are picked before the servers start: nats-server 2.9 will not start JetStream in a
+ * cluster without configured routes, so each server must know the others' route ports.
+ */
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const clientPorts: number[] = [];
   const routePorts: number[] = [];

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import nodemailer from "nodemailer";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { startNatsCluster } from "../harness/nats-server.ts";
+import { startNatsCluster, startNatsServer } from "../harness/nats-server.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 
 // The harness is what every integration test stands on, so it is tested like code.
@@ -115,4 +115,23 @@ test("a 3-server cluster keeps an R3 stream writable with one server down, and c
     await cluster.dispose();
   }
   for (const d of dirs) assert.ok(!existsSync(d), `${d} removed`);
+});
+
+test("a single server picks its own port and comes back on it after a restart, with its streams", async () => {
+  const server = await startNatsServer("harness-restart");
+  try {
+    assert.ok(server.port > 0, "the port the server chose is known");
+    const first = await connect({ servers: server.url });
+    await jetstreamManager(first).then((jsm) => jsm.streams.add({ name: "KEEP", subjects: ["keep.>"] }));
+    await first.close();
+    await server.stop();
+    assert.equal(server.running(), false);
+    await server.start();
+    const again = await connect({ servers: server.url });
+    const info = await (await jetstreamManager(again)).streams.info("KEEP");
+    assert.equal(info.config.name, "KEEP");
+    await again.close();
+  } finally {
+    await server.dispose();
+  }
 });
