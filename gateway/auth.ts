@@ -9,6 +9,8 @@ export interface AuthInfo {
   tenant: string;
   keyId: string;
   scopes: Scope[];
+  /** May see cluster-wide figures of every tenant (GET /v1/stats); see protocol/api-keys.ts. */
+  operator: boolean;
 }
 
 declare module "fastify" {
@@ -57,7 +59,7 @@ export function authenticate(nats: NatsState, defaultRate: number, cacheMs = KEY
         "retry-after": String(rate.retryAfterS),
       });
     }
-    request.auth = { tenant: known.tenant, keyId: known.keyId, scopes: known.scopes };
+    request.auth = { tenant: known.tenant, keyId: known.keyId, scopes: known.scopes, operator: known.operator === true };
     void reply;
   };
 }
