@@ -76,6 +76,19 @@ export function requireScope(scope: Scope): preHandlerHookHandler {
   };
 }
 
+/**
+ * preHandler for figures that cover every tenant (node telemetry, Prometheus metrics): an
+ * operator key with `scope`, else 403. A tenant's own key never sees another tenant's figures.
+ */
+export function requireOperator(scope: Scope): preHandlerHookHandler {
+  return async (request: FastifyRequest) => {
+    const auth = request.auth;
+    if (auth === undefined) throw new HttpError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>", undefined, { "www-authenticate": "Bearer" });
+    if (!auth.operator) throw new HttpError(403, "forbidden", "these figures cover every tenant: they take an operator key (sluice keys create --operator)");
+    if (!hasScope(auth, scope)) throw new HttpError(403, "forbidden", `this API key lacks the "${scope}" scope`);
+  };
+}
+
 /** The authenticated caller of a route guarded by requireScope. */
 export function authOf(request: FastifyRequest): AuthInfo {
   const auth = request.auth;
