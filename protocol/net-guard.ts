@@ -67,8 +67,11 @@ export function isPrivateAddress(address: string): boolean {
   if (family === 4) return PRIVATE.check(ip, "ipv4");
   if (family !== 6 || !ipaddr.IPv6.isValid(ip)) return true; // not an address at all: never trust it
   const v6 = ipaddr.IPv6.parse(ip);
-  // The local-use NAT64 prefix (RFC 8215) translates to whatever the operator's network holds.
-  if (v6.parts[0] === 0x64 && v6.parts[1] === 0xff9b && v6.parts[2] === 1) return true;
+  // In 64:ff9b::/32 only the well-known /96 (judged by its IPv4 below) reaches the
+  // Internet; the rest is reserved or the local-use prefix (RFC 8215), which translates to
+  // whatever the operator's network holds.
+  const p = v6.parts;
+  if (p[0] === 0x64 && p[1] === 0xff9b && !(p[2] === 0 && p[3] === 0 && p[4] === 0 && p[5] === 0)) return true;
   if (embeddedIPv4(v6).some((v4) => PRIVATE.check(v4, "ipv4"))) return true;
   return PRIVATE.check(v6.toNormalizedString(), "ipv6");
 }

@@ -19,6 +19,7 @@ const embeddedPrivate: [string, string][] = [
   ["64:ff9b::c0a8:101", "NAT64 192.168.1.1"],
   ["64:ff9b:1::808:808", "local-use NAT64 prefix (RFC 8215), whatever it embeds"],
   ["64:ff9b:1:ab00::", "local-use NAT64 prefix, /48 layout"],
+  ["64:ff9b:0:0:1:808:808:0", "64:ff9b::/32 outside the well-known /96"],
   ["2002:7f00:1::", "6to4 of 127.0.0.1"],
   ["2002:a9fe:a9fe::1", "6to4 of 169.254.169.254"],
   ["2002:0a00:0001:1::1", "6to4 of 10.0.0.1"],
