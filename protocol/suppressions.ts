@@ -31,9 +31,9 @@ export const suppressionKey = (tenant: string, address: string): string => keyOf
  * an IDN suppression written then is still honoured.
  */
 export function suppressionKeys(tenant: string, address: string): [string, ...string[]] {
-  const key = suppressionKey(tenant, address);
-  const legacy = keyOf(tenant, address.trim().toLowerCase());
-  return legacy === key ? [key] : [key, legacy];
+  const form = matchingAddress(address);
+  const legacy = address.trim().toLowerCase();
+  return legacy === form ? [keyOf(tenant, form)] : [keyOf(tenant, form), keyOf(tenant, legacy)];
 }
 
 export async function addSuppression(kv: KV, tenant: string, entry: Suppression): Promise<void> {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { canonicalAddress, canonicalDomain, envelopeRecipients, matchingAddress, parseSendRequest, suppressionKey } from "../../protocol/index.ts";
+import { canonicalAddress, canonicalDomain, envelopeRecipients, matchingAddress, parseSendRequest, suppressionKey, suppressionKeys } from "../../protocol/index.ts";
 
 test("rewritten spellings of one domain have one canonical form", () => {
   const table: [string, string][] = [
@@ -30,6 +30,10 @@ test("delivery keeps the local part as written; matching folds its case and comp
   assert.equal(matchingAddress("Ünï@example.com"), "ünï@example.com");
   assert.equal(suppressionKey("acme", "s-a@ｅｘａｍｐｌｅ.com"), suppressionKey("acme", "s-a@example.com"));
   assert.notEqual(suppressionKey("acme", "s-a@example.com"), suppressionKey("other", "s-a@example.com"));
+  // An IDN entry written before the canonical form (keyed by the lower-cased U-label) is still found.
+  const legacy = `acme.${Buffer.from("ann@bücher.de").toString("base64url")}`;
+  assert.deepEqual(suppressionKeys("acme", "Ann@Bücher.de"), [suppressionKey("acme", "ann@xn--bcher-kva.de"), legacy]);
+  assert.deepEqual(suppressionKeys("acme", "ann@example.com"), [suppressionKey("acme", "ann@example.com")]);
 });
 
 test("the envelope carries canonical domains and counts a rewritten address once", () => {
