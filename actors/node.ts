@@ -76,7 +76,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const policyWatch = await watchPolicies(nc, book, logger);
   await policyWatch.ready;
   const router = new Router({ routes: config.routes, book });
-  const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile), listUnsubscribe: config.listUnsubscribe, timeoutMs: config.smtpTimeoutMs, logger }, payloads);
+  const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile, logger), listUnsubscribe: config.listUnsubscribe, timeoutMs: config.smtpTimeoutMs, logger }, payloads);
   const suppressionCache = new SuppressionCache(suppressionsKv);
   await suppressionCache.start(logger);
 

@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import { getSuppression, suppressionKey, type Suppression } from "../protocol/index.ts";
+import { getSuppression, suppressionKey, suppressionKeys, type Suppression } from "../protocol/index.ts";
 
 /**
  * The suppression check runs before every SMTP attempt, and most recipients are new
@@ -39,8 +39,9 @@ export class SuppressionCache {
   }
 
   async get(tenant: string, address: string): Promise<Suppression | undefined> {
-    const key = suppressionKey(tenant, address);
-    if (this.#ready && !this.#keys.has(key)) return undefined;
+    const keys = suppressionKeys(tenant, address);
+    const key = keys[0];
+    if (this.#ready && !keys.some((k) => this.#keys.has(k))) return undefined;
     const hit = this.#entries.get(key);
     if (hit) return hit.s;
     this.lookups++;

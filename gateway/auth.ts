@@ -9,6 +9,8 @@ export interface AuthInfo {
   tenant: string;
   keyId: string;
   scopes: Scope[];
+  /** May see cluster-wide figures of every tenant (GET /v1/stats); see protocol/api-keys.ts. */
+  operator: boolean;
 }
 
 declare module "fastify" {
@@ -57,7 +59,7 @@ export function authenticate(nats: NatsState, defaultRate: number, cacheMs = KEY
         "retry-after": String(rate.retryAfterS),
       });
     }
-    request.auth = { tenant: known.tenant, keyId: known.keyId, scopes: known.scopes };
+    request.auth = { tenant: known.tenant, keyId: known.keyId, scopes: known.scopes, operator: known.operator === true };
     void reply;
   };
 }
@@ -70,6 +72,19 @@ export function requireScope(scope: Scope): preHandlerHookHandler {
   return async (request: FastifyRequest) => {
     const auth = request.auth;
     if (auth === undefined) throw new HttpError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>");
+    if (!hasScope(auth, scope)) throw new HttpError(403, "forbidden", `this API key lacks the "${scope}" scope`);
+  };
+}
+
+/**
+ * preHandler for figures that cover every tenant (node telemetry, Prometheus metrics): an
+ * operator key with `scope`, else 403. A tenant's own key never sees another tenant's figures.
+ */
+export function requireOperator(scope: Scope): preHandlerHookHandler {
+  return async (request: FastifyRequest) => {
+    const auth = request.auth;
+    if (auth === undefined) throw new HttpError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>", undefined, { "www-authenticate": "Bearer" });
+    if (!auth.operator) throw new HttpError(403, "forbidden", "these figures cover every tenant: they take an operator key (sluice keys create --operator)");
     if (!hasScope(auth, scope)) throw new HttpError(403, "forbidden", `this API key lacks the "${scope}" scope`);
   };
 }

@@ -78,7 +78,7 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   app.addHook("onRequest", async (request, reply) => {
     // The matched route's pattern, not the raw URL: an encoded path cannot slip past.
     const path = request.routeOptions.url ?? request.url;
-    if (path.startsWith("/v1/") || request.url.startsWith("/v1/")) await auth.call(app, request, reply, () => undefined);
+    if (path.startsWith("/v1/") || request.url.startsWith("/v1/") || path === "/metrics") await auth.call(app, request, reply, () => undefined);
   });
 
   traceRoutes(app);

@@ -10,6 +10,11 @@ import { Tenant } from "./schemas/delivery.ts";
  * API keys. The key itself is shown once, at creation; KV `sluice_keys` holds only its
  * SHA-256 (hex) as the entry key, so a lookup is one KV get and a leaked bucket leaks no key.
  * The key id is the first 12 hex digits of that hash: safe to print, log and revoke by.
+ *
+ * Every key belongs to one tenant and sees that tenant only. An operator key (`operator:
+ * true`, `sluice keys create --operator`) also sees cluster-wide figures that have no tenant
+ * dimension (GET /v1/stats: nodes, queues, destinations); its tenant still scopes the
+ * per-tenant routes (messages, DLQ, suppressions, webhooks).
  */
 
 export const SCOPES = ["send", "read", "admin"] as const;
@@ -22,6 +27,8 @@ export const ApiKeyRecord = z
     scopes: z.array(Scope).min(1),
     /** Requests per second for this key; absent = the gateway's SLUICE_KEY_RATE, 0 = unlimited. */
     rate: z.number().int().nonnegative().optional(),
+    /** Sees every tenant's figures on the cluster-wide routes; absent = this tenant only. */
+    operator: z.literal(true).optional(),
     createdAt: z.number().int(),
     revoked: z.boolean().optional(),
   })
@@ -47,11 +54,11 @@ export function parseScopes(text: string): Scope[] {
   return [...new Set(scopes)] as Scope[];
 }
 
-export async function createApiKey(kv: KV, o: { tenant: string; scopes: Scope[]; rate?: number; now?: number }): Promise<{ key: string; keyId: string; record: ApiKeyRecord }> {
+export async function createApiKey(kv: KV, o: { tenant: string; scopes: Scope[]; rate?: number; operator?: boolean; now?: number }): Promise<{ key: string; keyId: string; record: ApiKeyRecord }> {
   if (!Tenant.safeParse(o.tenant).success) {
     throw validationError("invalid_tenant", `tenant "${o.tenant}" is not a tenant name ([a-z0-9][a-z0-9_-]*, at most 63)`, "tenant");
   }
-  const record = ApiKeyRecord.parse({ tenant: o.tenant, scopes: o.scopes, rate: o.rate, createdAt: o.now ?? Date.now() });
+  const record = ApiKeyRecord.parse({ tenant: o.tenant, scopes: o.scopes, rate: o.rate, operator: o.operator === true ? true : undefined, createdAt: o.now ?? Date.now() });
   const key = generateApiKey();
   const hash = hashApiKey(key);
   await kv.create(hash, encode(record));

@@ -2,6 +2,7 @@
 export * from "./errors.ts";
 export * from "./units.ts";
 export * from "./domain.ts";
+export * from "./canonical-address.ts";
 export * from "./partition.ts";
 export * from "./subjects.ts";
 export * from "./ids.ts";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { canonicalAddress, matchingAddress } from "./canonical-address.ts";
 import { domainOf } from "./domain.ts";
 import { validationError, type SluiceError } from "./errors.ts";
 import { eventId } from "./events.ts";
@@ -158,15 +159,16 @@ export function parseBatchRequest(input: unknown): { ok: true; value: BatchReque
 
 type Mailboxes = { to: Mailbox[]; cc?: Mailbox[] | undefined; bcc?: Mailbox[] | undefined };
 
-/** Envelope recipients of a message: to, cc, bcc, each address once (case-insensitive). */
+/** Envelope recipients of a message: to, cc, bcc, each address once (compared in its matching form), domains canonical. */
 export function envelopeRecipients(r: Mailboxes): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const m of [...r.to, ...(r.cc ?? []), ...(r.bcc ?? [])]) {
-    const key = m.address.toLowerCase();
+    const key = matchingAddress(m.address);
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push(m.address);
+    // The envelope carries the canonical domain (what suppressions, routing and events see).
+    out.push(canonicalAddress(m.address) ?? m.address);
   }
   return out;
 }
@@ -280,7 +282,7 @@ export function buildBatchDelivery(
     tenant: job.tenant,
     tier: job.tier,
     mailFrom: job.mailFrom,
-    rcptTo: recipient.to,
+    rcptTo: canonicalAddress(recipient.to) ?? recipient.to,
     payload: job.payload,
     vars: recipient.vars,
     tags: job.tags,

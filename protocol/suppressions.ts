@@ -1,11 +1,14 @@
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
+import { matchingAddress } from "./canonical-address.ts";
 import { decode, encode } from "./codec.ts";
 
 /**
- * The suppression list, one KV entry per (tenant, address). An address is compared
- * lower-cased: providers treat local parts case-insensitively in practice, and a list
- * that misses "Bob@x" because "bob@x" bounced would keep hurting the sender's reputation.
+ * The suppression list, one KV entry per (tenant, address). Addresses are compared in
+ * their matching form (canonical-address.ts): domain NFKC, lower case, no trailing dot,
+ * IDN as A-label; local part NFKC and lower case. So `s-a@example.com.`,
+ * `s-a@ｅｘａｍｐｌｅ.com` and `S-A@example.com` are one entry, as are `ann@bücher.de` and
+ * `ann@xn--bcher-kva.de`; the entry's `address` is that form.
  */
 export const Suppression = z
   .object({
@@ -17,26 +20,49 @@ export const Suppression = z
   .strict();
 export type Suppression = z.infer<typeof Suppression>;
 
-/** KV keys allow [-/_=.a-zA-Z0-9]: the address is base64url-encoded behind the tenant. */
-export const suppressionKey = (tenant: string, address: string): string =>
-  `${tenant}.${Buffer.from(address.trim().toLowerCase()).toString("base64url")}`;
+const keyOf = (tenant: string, form: string): string => `${tenant}.${Buffer.from(form).toString("base64url")}`;
 
-export async function addSuppression(kv: KV, tenant: string, entry: Suppression): Promise<void> {
-  await kv.put(suppressionKey(tenant, entry.address), encode({ ...entry, address: entry.address.trim().toLowerCase() }));
+/** KV keys allow [-/_=.a-zA-Z0-9]: the address's matching form is base64url-encoded behind the tenant. */
+export const suppressionKey = (tenant: string, address: string): string => keyOf(tenant, matchingAddress(address));
+
+/**
+ * The keys an address may have been stored under: its matching form, and (when different)
+ * the plain lower-cased form entries were keyed by before the canonical form existed, so
+ * an IDN suppression written then is still honoured.
+ */
+export function suppressionKeys(tenant: string, address: string): [string, ...string[]] {
+  const form = matchingAddress(address);
+  const legacy = address.trim().toLowerCase();
+  return legacy === form ? [keyOf(tenant, form)] : [keyOf(tenant, form), keyOf(tenant, legacy)];
 }
 
-export async function getSuppression(kv: KV, tenant: string, address: string): Promise<Suppression | undefined> {
-  const e = await kv.get(suppressionKey(tenant, address));
+export async function addSuppression(kv: KV, tenant: string, entry: Suppression): Promise<void> {
+  await kv.put(suppressionKey(tenant, entry.address), encode({ ...entry, address: matchingAddress(entry.address) }));
+}
+
+async function getByKey(kv: KV, key: string): Promise<Suppression | undefined> {
+  const e = await kv.get(key);
   if (e === null || e.operation !== "PUT") return undefined;
   const decoded = decode(Suppression, e.value, "suppression");
   return decoded.ok ? decoded.value : undefined;
 }
 
+export async function getSuppression(kv: KV, tenant: string, address: string): Promise<Suppression | undefined> {
+  for (const key of suppressionKeys(tenant, address)) {
+    const s = await getByKey(kv, key);
+    if (s !== undefined) return s;
+  }
+  return undefined;
+}
+
 export async function removeSuppression(kv: KV, tenant: string, address: string): Promise<boolean> {
-  const existing = await getSuppression(kv, tenant, address);
-  if (existing === undefined) return false;
-  await kv.delete(suppressionKey(tenant, address));
-  return true;
+  let removed = false;
+  for (const key of suppressionKeys(tenant, address)) {
+    if ((await getByKey(kv, key)) === undefined) continue;
+    await kv.delete(key);
+    removed = true;
+  }
+  return removed;
 }
 
 /** Every suppression of one tenant, at most `limit`. */

@@ -5,13 +5,14 @@ import type { Job, SendResult } from "../domain/job.ts";
 import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
 import { DomainMemo } from "../domain-memo.ts";
-import type { DkimKey } from "./dkim.ts";
+import type { DkimKeys } from "./dkim.ts";
 import { listUnsubscribeFor, render } from "./mime.ts";
 import { SmtpPool, type SmtpError } from "./pool.ts";
 
 export interface SenderOptions {
   ehloName: string;
-  dkim: Map<string, DkimKey>;
+  /** Keys by (tenant, sender domain): a tenant signs only with its own. */
+  dkim: DkimKeys;
   /** URL template for List-Unsubscribe on bulk mail; undefined = mailto the sender. */
   listUnsubscribe: string | undefined;
   logger: Logger;
@@ -57,7 +58,7 @@ export class SmtpSender {
       };
     }
     const pool = this.#pool(destinationKey, host, policy);
-    const signer = this.o.dkim.size === 0 ? undefined : this.#signer(this.#senderDomains.of(m.mailFrom));
+    const signer = this.o.dkim.size === 0 ? undefined : this.#signer(m.tenant, this.#senderDomains.of(m.mailFrom));
     try {
       if (signer) raw = await signed(signer, raw);
       const response = await pool.send(m.mailFrom, m.rcptTo, raw);
@@ -78,14 +79,14 @@ export class SmtpSender {
 
   #senderDomains = new DomainMemo(10_000, "sluice.invalid");
 
-  // One signer per sender domain that has a key.
-  #signer(domain: string): DKIM | undefined {
-    let s = this.#signers.get(domain);
+  // One signer per (tenant, sender domain) that has a key.
+  #signer(tenant: string, domain: string): DKIM | undefined {
+    let s = this.#signers.get(`${tenant} ${domain}`);
     if (s === undefined) {
-      const key = this.o.dkim.get(domain);
+      const key = this.o.dkim.get(tenant, domain);
       if (key === undefined) return undefined;
       s = new DKIM(key);
-      this.#signers.set(domain, s);
+      this.#signers.set(`${tenant} ${domain}`, s);
     }
     return s;
   }

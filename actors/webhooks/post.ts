@@ -1,16 +1,29 @@
-import { Agent, request } from "undici";
-import { publicOnlyLookup, SIGNATURE_HEADER, signWebhook, type MailEvent } from "../../protocol/index.ts";
+import { isIP } from "node:net";
+import { Agent, buildConnector, request } from "undici";
+import { isPrivateAddress, publicOnlyLookup, SIGNATURE_HEADER, signWebhook, type MailEvent } from "../../protocol/index.ts";
 
 export type PostOutcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
 
 /**
  * One HTTP client for all endpoints. Unless private addresses are allowed, its sockets
  * resolve hosts through the public-only lookup: a URL that was public at registration and
- * now points inside (DNS rebinding) is refused at connect time.
+ * now points inside (DNS rebinding) is refused at connect time. A literal IP never reaches
+ * a lookup, so the connector checks it itself (an endpoint stored before the check knew
+ * the IPv6 forms that embed an IPv4 address would otherwise still be called).
  */
 export function webhookAgent(opts: { allowPrivate: boolean; timeoutMs: number }): Agent {
+  if (opts.allowPrivate) return new Agent({ connect: { timeout: opts.timeoutMs }, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, connections: 8 });
+  const connector = buildConnector({ timeout: opts.timeoutMs, lookup: publicOnlyLookup });
+  const connect: buildConnector.connector = (options, callback) => {
+    const host = options.hostname.replace(/^\[|\]$/g, "");
+    if (isIP(host) !== 0 && isPrivateAddress(host)) {
+      callback(Object.assign(new Error(`${host} is a private address; refused`), { code: "EPRIVATEADDRESS" }), null);
+      return;
+    }
+    connector(options, callback);
+  };
   return new Agent({
-    connect: opts.allowPrivate ? { timeout: opts.timeoutMs } : { timeout: opts.timeoutMs, lookup: publicOnlyLookup },
+    connect,
     headersTimeout: opts.timeoutMs,
     bodyTimeout: opts.timeoutMs,
     connections: 8,

@@ -13,21 +13,23 @@ import {
   validationError,
 } from "../../protocol/index.ts";
 
-export const help = `sluice keys create --tenant <name> [--scopes send,read,admin] [--rate <per second>]
+export const help = `sluice keys create --tenant <name> [--scopes send,read,admin] [--rate <per second>] [--operator]
 sluice keys list [--tenant <name>]
 sluice keys revoke <key-id>
 
 API keys for the HTTP gateway (Authorization: Bearer <key>). 'create' prints the new key
 alone on the last line of its output, once: only its SHA-256 is stored (KV ${KV_BUCKETS.keys}).
 Scopes: send (POST mail), read (GET status), admin (everything). Default: send,read.
---rate overrides SLUICE_KEY_RATE for this key (0 = unlimited). 'list' shows key ids,
+--rate overrides SLUICE_KEY_RATE for this key (0 = unlimited). A key sees its own tenant
+only; --operator makes an operator key, which also sees cluster-wide figures of every
+tenant (GET /v1/stats, the dashboard; ?tenant=<name> narrows them to one). 'list' shows key ids,
 never keys; 'revoke' takes a key id from 'list' (takes effect within a few seconds).`;
 
 export async function run(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { tenant: { type: "string" }, scopes: { type: "string" }, rate: { type: "string" } },
+    options: { tenant: { type: "string" }, scopes: { type: "string" }, rate: { type: "string" }, operator: { type: "boolean" } },
     allowPositionals: true,
   });
   const config = loadConfig();
@@ -44,9 +46,10 @@ export async function run(args: string[]): Promise<void> {
           rate = Number(values.rate);
           if (!/^\d+$/.test(values.rate)) throw validationError("invalid_rate", `--rate expects a whole number of requests per second, got "${values.rate}"`, "rate");
         }
-        const created = await createApiKey(kv, { tenant: values.tenant, scopes, rate });
+        const operator = values.operator === true;
+        const created = await createApiKey(kv, { tenant: values.tenant, scopes, rate, operator });
         process.stdout.write(
-          `created API key ${created.keyId} for tenant ${created.record.tenant} (scopes: ${scopes.join(",")}${rate === undefined ? "" : `, rate ${rate}/s`})\n` +
+          `created ${operator ? "operator " : ""}API key ${created.keyId} for tenant ${created.record.tenant} (scopes: ${scopes.join(",")}${rate === undefined ? "" : `, rate ${rate}/s`})\n` +
             `it is shown only this once; use it as: Authorization: Bearer <key>\n${created.key}\n`,
         );
         return;
@@ -56,7 +59,7 @@ export async function run(args: string[]): Promise<void> {
         process.stdout.write(`${"KEY ID".padEnd(14)}${"TENANT".padEnd(20)}${"SCOPES".padEnd(18)}${"RATE".padEnd(8)}${"CREATED".padEnd(26)}STATUS\n`);
         for (const k of keys) {
           process.stdout.write(
-            `${k.keyId.padEnd(14)}${k.tenant.padEnd(20)}${k.scopes.join(",").padEnd(18)}${String(k.rate ?? "-").padEnd(8)}${new Date(k.createdAt).toISOString().padEnd(26)}${k.revoked ? "revoked" : "active"}\n`,
+            `${k.keyId.padEnd(14)}${k.tenant.padEnd(20)}${(k.scopes.join(",") + (k.operator ? ",operator" : "")).padEnd(18)}${String(k.rate ?? "-").padEnd(8)}${new Date(k.createdAt).toISOString().padEnd(26)}${k.revoked ? "revoked" : "active"}\n`,
           );
         }
         return;

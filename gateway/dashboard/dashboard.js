@@ -129,11 +129,16 @@
   async function refreshStats() {
     try {
       if (!apiKey) {
-        setStatus("enter an admin API key to see the cluster", "error");
+        setStatus("enter an operator API key (admin scope) to see the cluster", "error");
         return;
       }
       const last = history.length > 0 ? history[history.length - 1].at : undefined;
       const stats = await api("GET", last === undefined ? "/v1/stats" : `/v1/stats?since=${last}`);
+      // A tenant key gets its own tenant's figures, not the cluster's (see GET /v1/stats).
+      if (stats.scope === "tenant") {
+        setStatus(`this key sees tenant ${stats.tenant} only; the cluster view takes an operator key (sluice keys create --operator)`, "error");
+        return;
+      }
       // Keep the hour locally; each poll brings only the new samples.
       history.push(...stats.history);
       while (history.length > 0 && history[0].at < stats.at - HOUR) history.shift();

@@ -1,14 +1,21 @@
 import type { FastifyInstance } from "fastify";
+import { Tenant, tenantStats } from "../../protocol/index.ts";
 import { observeQueueDepth, watchCluster, type ClusterView } from "../../protocol/telemetry/index.ts";
-import { requireScope } from "../auth.ts";
+import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
+import { HttpError } from "../http-error.ts";
+import { handlesOf } from "./caller.ts";
 
 /**
  * GET /v1/stats: the cluster as the dashboard shows it — nodes, per-tier queue depth,
  * per-destination state and throughput, and an hour of history (kept in memory here,
  * sampled every 2 s, bounded). `?history=0` leaves the history out, `?since=<ms>` keeps
- * only the samples after that time (what a polling dashboard has not seen). It shows every
- * tenant's destinations, so it takes an admin key.
+ * only the samples after that time (what a polling dashboard has not seen). It takes an
+ * admin key.
+ *
+ * Those figures are every tenant's (a destination's queue holds all tenants' mail), so only
+ * an operator key sees them. A tenant key gets its own tenant's figures (TenantStats: its
+ * dead letters and events); an operator narrows to one tenant with `?tenant=<name>`.
  */
 export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   let view: ClusterView | undefined;
@@ -36,7 +43,19 @@ export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     view?.close();
   });
 
-  app.get<{ Querystring: { history?: string; since?: string } }>("/v1/stats", { preHandler: requireScope("admin") }, async (req, reply) => {
+  app.get<{ Querystring: { history?: string; since?: string; tenant?: string } }>("/v1/stats", { preHandler: requireScope("admin") }, async (req, reply) => {
+    const auth = authOf(req);
+    const asked = req.query.tenant;
+    if (asked !== undefined && !Tenant.safeParse(asked).success) {
+      throw new HttpError(400, "invalid_request", `"${asked}" is not a tenant name ([a-z0-9][a-z0-9_-]*, at most 63)`, "tenant");
+    }
+    if (!auth.operator && asked !== undefined && asked !== auth.tenant) {
+      throw new HttpError(403, "forbidden", "only an operator key sees another tenant's figures (sluice keys create --operator)");
+    }
+    if (!auth.operator || asked !== undefined) {
+      reply.header("cache-control", "no-store");
+      return tenantStats((await handlesOf(ctx)).jsm, asked ?? auth.tenant);
+    }
     attach();
     if (!view) {
       reply.code(503).header("retry-after", "2");

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { addSuppression, check, EmailAddress, getSuppression, listSuppressions, removeSuppression, Suppression } from "../../protocol/index.ts";
+import { addSuppression, check, EmailAddress, getSuppression, listSuppressions, matchingAddress, removeSuppression, Suppression } from "../../protocol/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { callerOf, handlesOf } from "./caller.ts";
@@ -42,7 +42,7 @@ export function suppressionRoutes(app: FastifyInstance, ctx: GatewayContext): vo
     const address = addressOf(request.params);
     const body = check(PutBody, request.body ?? {}, "body");
     if (!body.ok) throw body.error;
-    const entry: Suppression = { address: address.trim().toLowerCase(), reason: body.value.reason, at: Date.now() };
+    const entry: Suppression = { address: matchingAddress(address), reason: body.value.reason, at: Date.now() };
     if (body.value.detail !== undefined) entry.detail = body.value.detail;
     await addSuppression((await handlesOf(ctx)).suppressions, tenant, entry);
     return entry;

@@ -104,7 +104,7 @@ before(async () => {
   const js = jetstream(nc);
   for (let i = 0; i < 12; i++) await js.publish(subjects.send("bulk", i % 4), "{}");
   for (let i = 0; i < 3; i++) await js.publish(subjects.send("critical", i % 4), "{}");
-  adminKey = (await createApiKey(await new Kvm(nc).open(KV_BUCKETS.keys), { tenant: "acme", scopes: ["admin"] })).key;
+  adminKey = (await createApiKey(await new Kvm(nc).open(KV_BUCKETS.keys), { tenant: "acme", scopes: ["admin"], operator: true })).key;
   const now = Date.now();
   await publishDeadLetter(js, {
     v: 1,
@@ -229,7 +229,7 @@ test("the dashboard lists the tenant's dead letters and replays one back onto MA
   assert.equal((await jsm.streams.info(STREAMS.dlq)).state.messages, 0);
 });
 
-test("/v1/stats takes an admin key, and ?since= returns only newer samples", async () => {
+test("/v1/stats takes an operator admin key, and ?since= returns only newer samples", async () => {
   const base = `http://127.0.0.1:${gateway.port}/v1/stats`;
   assert.equal((await fetch(base)).status, 401);
   const auth = { headers: { authorization: `Bearer ${adminKey}` } };

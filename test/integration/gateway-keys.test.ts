@@ -76,3 +76,21 @@ test("a POST without Content-Type is a 415", async () => {
   assert.equal(res.status, 415, JSON.stringify(body));
   assert.equal(body.error.code, "unsupported_media_type");
 });
+
+test("sluice keys create --operator makes a key that sees the cluster's stats; a tenant's admin key sees its tenant only", async () => {
+  const created = await sluice("create", "--tenant", "ops", "--scopes", "admin", "--operator");
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout, /created operator API key/);
+  const operatorKey = created.stdout.trimEnd().split("\n").at(-1) ?? "";
+  const keyId = /API key ([0-9a-f]{12})/.exec(created.stdout)?.[1];
+  assert.match((await sluice("list", "--tenant", "ops")).stdout, new RegExp(`${keyId}\\s+ops\\s+admin,operator`));
+  const tenantKey = await fx.key("acme", ["admin"]);
+  const cluster = await waitFor("cluster stats", async () => {
+    const r = await fx.get("/v1/stats?history=0", operatorKey);
+    return r.status === 200 ? r.body : undefined;
+  });
+  assert.ok(Array.isArray(cluster.nodes) && Array.isArray(cluster.destinations));
+  const own = await fx.get("/v1/stats", tenantKey);
+  assert.equal(own.status, 200);
+  assert.deepEqual([own.body.scope, own.body.tenant, own.body.nodes], ["tenant", "acme", undefined]);
+});

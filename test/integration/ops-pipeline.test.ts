@@ -13,6 +13,7 @@ import { startWebhookActor, type WebhookActor } from "../../actors/webhooks/inde
 import { startStatusIndexer, type StatusIndexer } from "../../actors/status-indexer.ts";
 import { createServer, type Server } from "node:http";
 import { flushTracing, traceLogMixin } from "../../protocol/telemetry/index.ts";
+import { createApiKey } from "../../protocol/index.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { sleep, waitFor } from "../harness/ports.ts";
 import { startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
@@ -31,6 +32,7 @@ let receiver: Server;
 const hooks: string[] = [];
 const nodeLog: string[] = [];
 let key = "";
+let operatorKey = "";
 const tmp = mkdtempSync(join(tmpdir(), "sluice-ops-"));
 
 before(async () => {
@@ -41,6 +43,7 @@ before(async () => {
   node = await startNode(fx.config, pino({ level: "debug", mixin: traceLogMixin }, capture), fx.nc);
   fanout = startFanout(fx.nc, fx.config, pino({ level: "warn" }));
   key = await fx.key("acme", ["send", "read"]);
+  operatorKey = (await createApiKey(fx.keys, { tenant: "ops", scopes: ["read"], operator: true })).key;
   receiver = createServer((req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
@@ -73,7 +76,7 @@ after(async () => {
 });
 
 async function metric(name: string, labels: RegExp): Promise<number> {
-  const text = await (await fetch(`${fx.url}/metrics`)).text();
+  const text = await (await fetch(`${fx.url}/metrics`, { headers: { authorization: `Bearer ${operatorKey}` } })).text();
   let sum = 0;
   for (const line of text.split("\n")) {
     if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) continue;
