@@ -15,7 +15,7 @@ import { SmtpUtf8Probe } from "./smtputf8.ts";
 export interface SenderOptions {
   ehloName: string;
   dkim: Map<string, DkimKey>;
-  /** URL template for List-Unsubscribe on bulk mail; undefined = mailto the sender. */
+  /** URL template for List-Unsubscribe on bulk mail; undefined = none (unless the client set one). */
   listUnsubscribe: string | undefined;
   logger: Logger;
   /** Socket timeouts; tests shorten them. */
