@@ -38,7 +38,7 @@ function probe(options: SMTPConnection.Options): Promise<boolean | undefined> {
       resolve(v);
       conn.quit();
     };
-    conn.once("error", () => finish(undefined));
+    conn.on("error", () => finish(undefined)); // on, not once: a quit after an error may emit another
     conn.once("end", () => finish(undefined));
     conn.connect(() => {
       // nodemailer keeps the EHLO keywords here (after STARTTLS, the second EHLO's).
