@@ -73,6 +73,9 @@ test("a MAIL_SEND message that fails the schema, or is not JSON, is dead-lettere
   const one = await api(`/v1/dlq/${notJson}`);
   assert.equal(one.status, 200);
   assert.equal((one.json.raw as { data: string }).data, cut);
+  const replay = await fetch(`${base}/v1/dlq/${notJson}/replay`, { method: "POST", headers: { authorization: `Bearer ${key}` } });
+  assert.equal(replay.status, 400, "nothing readable to replay");
+  assert.equal(((await replay.json()) as { error: { code: string } }).error.code, "not_replayable");
 
   for (const id of [badSchema, notJson]) {
     await waitFor(`status dead_lettered for ${id}`, async () => {
