@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import {
   ADVISORY_STREAM,
+  deadLetterUnreadable,
   decode,
   DeliveryMessage,
   eventId,
@@ -59,9 +60,10 @@ export async function startDeadLetterer(nc: NatsConnection, _config: Config, log
     }
     const decoded = decode(DeliveryMessage, stored.data, "delivery message");
     if (!decoded.ok) {
-      // Without a valid envelope there is no tenant to file it under; the log keeps a trace.
-      log.error({ seq, subject: stored.subject, err: decoded.error.message, preview: Buffer.from(stored.data.subarray(0, 200)).toString() }, "dropping an undecodable message that exhausted max_deliver");
-      deadLettered.add(1, { reason: "undecodable" });
+      // Kept raw, under its tenant and id if they can be read, else under `_unknown`.
+      const dl = await deadLetterUnreadable(js, { subject: stored.subject, seq, data: stored.data, error: decoded.error.message });
+      log.error({ seq, subject: stored.subject, err: decoded.error.message, messageId: dl.id, tenant: dl.tenant }, "dead-lettered an unreadable message that exhausted max_deliver");
+      deadLettered.add(1, { reason: "invalid" });
     } else {
       const message = decoded.value;
       const now = Date.now();
@@ -72,7 +74,7 @@ export async function startDeadLetterer(nc: NatsConnection, _config: Config, log
       await publishDeadLetter(js, { v: 1, id: message.id, tenant: message.tenant, at: now, reason, message, attempts: message.attempts });
       await publishEvent(js, {
         v: 1,
-        id: eventId(message.id, "dead_lettered", message.attempts.length),
+        id: eventId(message.id, "dead_lettered", message.attempts.length, message.replay),
         type: "dead_lettered",
         tenant: message.tenant,
         messageId: message.id,

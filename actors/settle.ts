@@ -6,17 +6,16 @@ import {
   AckedPublisher,
   addSuppression,
   Attempt,
+  deadLetterUnreadable,
   decode,
   encode,
   eventId,
   publishDeadLetter,
   publishEvent,
-  RECIPIENT_ID_PATTERN,
-  STREAMS,
   retryDelay,
+  seriesTag,
   subjects,
   suppressesAddress,
-  TENANT_PATTERN,
   type Category,
   type DeadLetter,
   type DeliveryMessage,
@@ -47,6 +46,8 @@ export interface SettleDeps {
 }
 
 const AttemptList = z.array(Attempt);
+/** A replayed message is a new attempt series: its history starts empty, under a key of its own. */
+const attemptsKey = (m: DeliveryMessage): string => m.id + seriesTag(m.replay);
 /**
  * A released message goes back with a short delay rather than nak(0): on nats-server 2.9.10
  * a burst of plain naks while the consumer has no pull waiting was seen to redeliver one
@@ -106,7 +107,7 @@ export class Settler {
   async priorAttempts(job: Job): Promise<Attempt[]> {
     const own = job.message.attempts;
     if (job.msg.info.deliveryCount <= 1) return own;
-    const e = await this.d.attempts.get(job.message.id);
+    const e = await this.d.attempts.get(attemptsKey(job.message));
     if (e === null || e.operation !== "PUT") return own;
     const decoded = decode(AttemptList, e.value, "attempts");
     return decoded.ok ? [...own, ...decoded.value] : own;
@@ -161,7 +162,7 @@ export class Settler {
       await this.#deadLetter(job, attempts, { code: "max_age", message: `not delivered within the maximum age; last reply: ${attempt.text}`, category: attempt.category }, "failed");
       return;
     }
-    await this.d.attempts.put(job.message.id, encode(attempts.slice(-MAX_KEPT_ATTEMPTS)));
+    await this.d.attempts.put(attemptsKey(job.message), encode(attempts.slice(-MAX_KEPT_ATTEMPTS)));
     await this.#event(job, "deferred", n, { ...extra, nextAttemptAt: now + delay });
     deliveryMetrics.deferred.add(1, { tier: job.message.tier, domain: job.domain, category: attempt.category ?? "other" });
     this.#nak(job, delay);
@@ -195,27 +196,16 @@ export class Settler {
     this.#ack(job);
   }
 
-  /** A message that fails the DeliveryMessage schema: dead-lettered if we can say whose it is, else termed. */
+  /**
+   * A message that cannot be read (not JSON, or not a DeliveryMessage): dead-lettered raw
+   * with reason `invalid`, under its tenant and id when they can be recovered (with a
+   * `dead_lettered` event, so its status ends), else under `_unknown`. Then acked: in a
+   * work queue that removes it. If the dead letter cannot be written, JetStream redelivers.
+   */
   async invalid(msg: JsMsg, error: string): Promise<void> {
-    let raw: unknown;
-    try {
-      raw = msg.json();
-    } catch {
-      raw = undefined;
-    }
-    const r = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
-    const tenant = typeof r.tenant === "string" && TENANT_PATTERN.test(r.tenant) ? r.tenant : undefined;
-    const id = typeof r.id === "string" && RECIPIENT_ID_PATTERN.test(r.id) ? r.id : undefined;
-    this.d.logger.warn({ subject: msg.subject, seq: msg.seq, messageId: id, tenant, error }, "invalid message on MAIL_SEND");
-    if (tenant === undefined || id === undefined) {
-      msg.term(error);
-      // A termed message stays in a work-queue stream (nats-server 2.9); nobody can use it, so it goes.
-      await this.d.jsm.streams.deleteMessage(STREAMS.send, msg.seq, false).catch(() => undefined);
-      return;
-    }
-    // The dead letter carries what was received, as received, so an operator can see and fix it.
-    const dl = { v: 1, id, tenant, at: this.#now(), reason: { code: "invalid_message", message: error }, message: raw, attempts: [] } as unknown as DeadLetter;
-    await publishDeadLetter(this.d.js, dl);
+    const dl = await deadLetterUnreadable(this.d.js, { subject: msg.subject, seq: msg.seq, data: msg.data, error, now: this.#now() });
+    this.d.logger.warn({ subject: msg.subject, seq: msg.seq, messageId: dl.id, tenant: dl.tenant, error }, "unreadable message on MAIL_SEND dead-lettered");
+    deliveryMetrics.deadLettered.add(1, { reason: "invalid" });
     msg.ack();
   }
 
@@ -264,7 +254,7 @@ export class Settler {
     extra: { mx?: string | undefined; reply?: SmtpReply | undefined; category?: string; reason?: string; nextAttemptAt?: number },
   ): Promise<void> {
     const m = job.message;
-    const event: MailEvent = { v: 1, id: eventId(m.id, type, attempt), type, tenant: m.tenant, messageId: m.id, requestId: m.requestId, tier: m.tier, rcptTo: m.rcptTo, at: this.#now(), attempt };
+    const event: MailEvent = { v: 1, id: eventId(m.id, type, attempt, m.replay), type, tenant: m.tenant, messageId: m.id, requestId: m.requestId, tier: m.tier, rcptTo: m.rcptTo, at: this.#now(), attempt };
     if (m.batchId !== undefined) event.batchId = m.batchId;
     if (m.metadata !== undefined) event.metadata = m.metadata;
     if (extra.mx !== undefined) event.mx = extra.mx;

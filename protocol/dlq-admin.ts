@@ -4,6 +4,8 @@ import { validationError } from "./errors.ts";
 import { eventId, publishEvent } from "./events.ts";
 import { RECIPIENT_ID_PATTERN } from "./ids.ts";
 import { deliverySubject } from "./requests.ts";
+import { InvalidDeadLetter, rawOf, UNREADABLE_ID_PATTERN } from "./dead-letters.ts";
+import type { DeliveryMessage } from "./schemas/delivery.ts";
 import { DeadLetter } from "./schemas/event.ts";
 import { STREAMS, subjects } from "./subjects.ts";
 
@@ -19,10 +21,30 @@ export interface DlqDeps {
   partitions: number;
 }
 
+/**
+ * A record on MAIL_DLQ that is not a dead letter this code can read (an older format, a
+ * record written by hand, a corrupted one): shown raw with the reason it could not be read.
+ */
+export interface UnreadableDeadLetterView {
+  id: string;
+  tenant: string;
+  unreadable: true;
+  reason: { code: "unreadable"; message: string };
+  subject: string;
+  /** The record as JSON when it is JSON, else its bytes. */
+  record: unknown;
+}
+
+/** What every DLQ view (API, CLI) shows for one record. */
+export type DeadLetterView = DeadLetter | InvalidDeadLetter | UnreadableDeadLetterView;
+
 export interface StoredDeadLetter {
   /** Stream sequence: the listing cursor. */
   seq: number;
-  deadLetter: DeadLetter;
+  /** The record as it is shown; every record on the stream has one. */
+  view: DeadLetterView;
+  /** Present when the record is a dead letter with its message: only those can be replayed. */
+  deadLetter?: DeadLetter;
 }
 
 export interface DeadLetterPage {
@@ -31,9 +53,20 @@ export interface DeadLetterPage {
   next?: number;
 }
 
-function decodeStored(m: StoredMsg): StoredDeadLetter | undefined {
+// Never skip a record: a dead letter nobody can see is a message lost (issue 11).
+function decodeStored(m: StoredMsg): StoredDeadLetter {
   const decoded = decode(DeadLetter, m.data, "dead letter");
-  return decoded.ok ? { seq: m.seq, deadLetter: decoded.value } : undefined;
+  if (decoded.ok) return { seq: m.seq, view: decoded.value, deadLetter: decoded.value };
+  const invalid = decode(InvalidDeadLetter, m.data, "dead letter");
+  if (invalid.ok) return { seq: m.seq, view: invalid.value };
+  const [, , tenant = "", ...rest] = m.subject.split(".");
+  let record: unknown;
+  try {
+    record = JSON.parse(Buffer.from(m.data).toString("utf8"));
+  } catch {
+    record = rawOf(m.data);
+  }
+  return { seq: m.seq, view: { id: rest.join("."), tenant, unreadable: true, reason: { code: "unreadable", message: decoded.error.message }, subject: m.subject, record } };
 }
 
 /**
@@ -48,8 +81,7 @@ export async function listDeadLetters(deps: DlqDeps, tenant: string, opts: { lim
     const m = await deps.jsm.direct.getMessage(STREAMS.dlq, { seq, next_by_subj: subjects.dlqOf(tenant) });
     if (m === null) return { deadLetters: out };
     seq = m.seq + 1;
-    const stored = decodeStored(m);
-    if (stored !== undefined) out.push(stored);
+    out.push(decodeStored(m));
     if (out.length >= limit) return { deadLetters: out, next: m.seq };
   }
 }
@@ -74,19 +106,26 @@ export async function purgeDeadLetters(deps: DlqDeps, tenant: string): Promise<n
 
 /**
  * Put a dead letter's message back on MAIL_SEND as new (fresh createdAt so it gets a full
- * retry window, no attempts), then delete the dead letter. The publish is de-duplicated on
- * the dead letter's sequence: a replay retried after a crash does not send twice.
+ * retry window, no attempts, the next replay generation so that its events, attempt
+ * history and dead letter are new ones and not duplicates of the first series'), then
+ * delete the dead letters of that id up to this one's sequence: never a newer one, which
+ * a fast failure of the replayed message may already have written. The publish is
+ * de-duplicated on the dead letter's sequence: a replay retried after a crash sends once.
  */
-export async function replayDeadLetter(deps: DlqDeps, tenant: string, id: string, now = Date.now()): Promise<StoredDeadLetter | undefined> {
+export async function replayDeadLetter(deps: DlqDeps, tenant: string, id: string, now = Date.now()): Promise<DeadLetter | undefined> {
   const stored = await getDeadLetter(deps, tenant, id);
   if (stored === undefined) return undefined;
-  const message = { ...stored.deadLetter.message, createdAt: now, attempts: [] };
+  if (stored.deadLetter === undefined) {
+    throw validationError("not_replayable", `the dead letter of ${id} holds no readable message (reason ${stored.view.reason.code}); fix it at its producer and send it again`, "id");
+  }
+  const dl = stored.deadLetter;
+  const message: DeliveryMessage = { ...dl.message, createdAt: now, attempts: [], replay: (dl.message.replay ?? 0) + 1 };
   await deps.js.publish(deliverySubject(message.tier, message.rcptTo, deps.partitions), encode(message), {
     msgID: `${message.id}.replay.${stored.seq}`,
   });
   await publishEvent(deps.js, {
     v: 1,
-    id: eventId(message.id, "queued", stored.seq),
+    id: eventId(message.id, "queued", 0, message.replay),
     type: "queued",
     tenant,
     messageId: message.id,
@@ -97,12 +136,13 @@ export async function replayDeadLetter(deps: DlqDeps, tenant: string, id: string
     at: now,
     reason: "replayed from the dead-letter queue",
   });
-  await deleteDeadLetter(deps, tenant, id);
-  return stored;
+  // Purge with a sequence removes messages below it only.
+  await deps.jsm.streams.purge(STREAMS.dlq, { filter: subjects.dlq(tenant, id), seq: stored.seq + 1 });
+  return dl;
 }
 
-/** A recipient id goes into a subject: refuse anything that could widen it. */
+/** A recipient id (or `seq-<n>` of an unreadable message) goes into a subject: refuse anything that could widen it. */
 function checkedId(id: string): string {
-  if (!RECIPIENT_ID_PATTERN.test(id)) throw validationError("invalid_id", `"${id}" is not a recipient id`, "id");
+  if (!RECIPIENT_ID_PATTERN.test(id) && !UNREADABLE_ID_PATTERN.test(id)) throw validationError("invalid_id", `"${id}" is not a recipient id`, "id");
   return id;
 }

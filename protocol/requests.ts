@@ -102,7 +102,11 @@ export const BatchProgress = z
     tenant: Tenant,
     total: z.number().int().nonnegative(),
     expanded: z.number().int().nonnegative(),
-    state: z.enum(["queued", "expanding", "expanded"]),
+    /** `failed`: some or all recipients could not be expanded (see `reason`); each got a `failed` event. */
+    state: z.enum(["queued", "expanding", "expanded", "failed"]),
+    /** Recipients that could not be expanded, and why. */
+    failed: z.number().int().nonnegative().optional(),
+    reason: z.string().optional(),
     createdAt: z.number().int(),
     updatedAt: z.number().int(),
   })

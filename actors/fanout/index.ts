@@ -4,7 +4,7 @@ import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { AckedPublisher, BatchJob, decode, KV_BUCKETS, OBJECT_STORES, STREAMS, type Config } from "../../protocol/index.ts";
-import { expandJob, type ExpandDeps } from "./expand.ts";
+import { expandJob, markUnreadableJob, type ExpandDeps } from "./expand.ts";
 
 export const FANOUT_CONSUMER = "fanout";
 
@@ -40,6 +40,7 @@ export function startFanout(nc: NatsConnection, config: Pick<Config, "partitions
       try {
         deps ??= {
           publisher,
+          maxPayload: nc.info?.max_payload ?? 1024 * 1024,
           payloads: await new Objm(js).open(OBJECT_STORES.payloads),
           batches: await new Kvm(js).open(KV_BUCKETS.batches),
           partitions: config.partitions,
@@ -63,14 +64,14 @@ export function startFanout(nc: NatsConnection, config: Pick<Config, "partitions
     const decoded = decode(BatchJob, msg.data, "batch job");
     if (!decoded.ok) {
       log.error({ err: decoded.error.message, seq: msg.seq }, "invalid batch job on MAIL_JOBS; dropping it");
+      await markUnreadableJob(deps, msg.data, decoded.error.message).catch((e: unknown) => log.warn({ err: e }, "could not mark the invalid batch job failed"));
       msg.term();
       return;
     }
     try {
       const outcome = await expandJob(deps, msg, decoded.value);
       if (outcome === "stopped") msg.nak();
-      else if (outcome === "invalid") msg.term();
-      else await msg.ackAck();
+      else await msg.ackAck(); // expanded, or failed with every recipient's failed event written
     } catch (e) {
       // NATS trouble or a full MAIL_SEND: the checkpoint holds; try again later, backing off.
       const delay = Math.min(60_000, 1000 * 2 ** Math.min(6, msg.info.deliveryCount));

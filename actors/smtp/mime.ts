@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
 import MailComposer from "nodemailer/lib/mail-composer";
 import type { DeliveryMessage, Payload } from "../../protocol/index.ts";
+import { aLabelAddress } from "./envelope.ts";
 
 /**
- * MIME is built once per payload and reused for every recipient: only Message-ID, Date
- * and (for bulk) List-Unsubscribe differ, and those are spliced into the header block.
- * A payload with `{{var}}` placeholders is built per recipient, with its values filled.
+ * MIME is built once per payload and reused for every recipient: only Message-ID, Date,
+ * To (when the payload names no visible recipients) and (for bulk) List-Unsubscribe
+ * differ, and those are spliced into the header block. A payload with `{{var}}`
+ * placeholders is built per recipient, with its values filled.
  */
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]{1,64})\s*\}\}/g;
 const TEMPLATE_ID = "sluice-template-message-id@sluice.invalid";
@@ -20,6 +22,10 @@ export interface MimeTemplate {
   /** Header block without Message-ID and Date, ending in CRLF. */
   headers: string;
   body: Buffer;
+  /** The payload has its own To header (a batch payload has none: each recipient gets one). */
+  hasTo: boolean;
+  /** The client set List-Unsubscribe itself: Sluice adds none. */
+  hasListUnsubscribe: boolean;
 }
 
 export const usesVariables = (p: Payload): boolean =>
@@ -60,13 +66,20 @@ export async function buildTemplate(p: Payload): Promise<MimeTemplate> {
   const raw = await composer.compile().build();
   const split = raw.indexOf("\r\n\r\n");
   const head = raw.subarray(0, split + 2).toString("latin1");
-  const headers = head
-    .split(/\r\n(?![ \t])/)
-    .filter((line) => line !== "" && !/^(Message-ID|Date):/i.test(line))
-    .map((line) => line + "\r\n")
-    .join("");
-  return { headers, body: raw.subarray(split + 2) };
+  const clientUnsubscribe = headerOf(p, "list-unsubscribe");
+  // RFC 8058: List-Unsubscribe-Post means "POST to the https URI for one click"; without an
+  // https URI in List-Unsubscribe it is a broken pair that providers count against the sender.
+  const keepPost = clientUnsubscribe !== undefined && /<https:\/\/[^>]+>/i.test(clientUnsubscribe);
+  const lines = head.split(/\r\n(?![ \t])/).filter((line) => line !== "" && !/^(Message-ID|Date):/i.test(line) && (keepPost || !/^List-Unsubscribe-Post:/i.test(line)));
+  return {
+    headers: lines.map((line) => line + "\r\n").join(""),
+    body: raw.subarray(split + 2),
+    hasTo: lines.some((line) => /^To:/i.test(line)),
+    hasListUnsubscribe: clientUnsubscribe !== undefined,
+  };
 }
+
+const headerOf = (p: Payload, name: string): string | undefined => Object.entries(p.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
 
 export interface PerRecipient {
   messageIdDomain: string;
@@ -77,15 +90,27 @@ export interface PerRecipient {
 /** The final bytes for one recipient: per-recipient headers + the shared template. */
 export function render(t: MimeTemplate, message: DeliveryMessage, o: PerRecipient): Buffer {
   let extra = `Message-ID: <${message.id}.${BOOT}${(sequence++ & 0xffffff).toString(36)}@${o.messageIdDomain}>\r\nDate: ${new Date(o.now).toUTCString().replace("GMT", "+0000")}\r\n`;
-  if (message.tier === "bulk" && o.listUnsubscribe !== undefined) {
+  // RFC 5322 lets To be absent, but mail without it is scored as spam and confuses readers.
+  if (!t.hasTo) extra += `To: ${headerAddress(message.rcptTo)}\r\n`;
+  if (message.tier === "bulk" && o.listUnsubscribe !== undefined && !t.hasListUnsubscribe) {
     extra += `List-Unsubscribe: <${o.listUnsubscribe}>\r\n`;
     if (/^https:/i.test(o.listUnsubscribe)) extra += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
   }
-  return Buffer.concat([Buffer.from(extra + t.headers, "latin1"), t.body]);
+  // The added lines are ASCII except a UTF-8 local part in To (sent only with SMTPUTF8, RFC 6532).
+  return Buffer.concat([Buffer.from(extra, "utf8"), Buffer.from(t.headers, "latin1"), t.body]);
 }
 
-/** The List-Unsubscribe target of one message: the configured URL template, else mailto the sender. */
-export function listUnsubscribeFor(template: string | undefined, message: DeliveryMessage): string {
-  if (template !== undefined) return template.replaceAll("{{id}}", encodeURIComponent(message.id));
-  return `mailto:${message.mailFrom}?subject=unsubscribe`;
+/** An address for a header: the domain as an A-label, the local part as it is. */
+function headerAddress(address: string): string {
+  return aLabelAddress(address)?.address ?? address;
+}
+
+/**
+ * The List-Unsubscribe target of one message: the operator's URL template
+ * (SLUICE_LIST_UNSUBSCRIBE), else none. Sluice used to put `mailto:<envelope sender>` here,
+ * but that is the bounce address, not an unsubscribe handler: a List-Unsubscribe that does
+ * not unsubscribe is worse than none. A client that has a real address sets the header itself.
+ */
+export function listUnsubscribeFor(template: string | undefined, message: DeliveryMessage): string | undefined {
+  return template?.replaceAll("{{id}}", encodeURIComponent(message.id));
 }

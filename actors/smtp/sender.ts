@@ -1,4 +1,5 @@
 import DKIM from "nodemailer/lib/dkim";
+import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
 import { classifyNetworkError, classifyReply, enhancedCodeOf, type Policy, type SmtpReply } from "../../protocol/index.ts";
 import type { Job, SendResult } from "../domain/job.ts";
@@ -6,14 +7,16 @@ import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
 import { DomainMemo } from "../domain-memo.ts";
 import type { DkimKeys } from "./dkim.ts";
+import { envelopeOf, SMTPUTF8_UNSUPPORTED } from "./envelope.ts";
 import { listUnsubscribeFor, render } from "./mime.ts";
 import { SmtpPool, type SmtpError } from "./pool.ts";
+import { SmtpUtf8Probe } from "./smtputf8.ts";
 
 export interface SenderOptions {
   ehloName: string;
   /** Keys by (tenant, sender domain): a tenant signs only with its own. */
   dkim: DkimKeys;
-  /** URL template for List-Unsubscribe on bulk mail; undefined = mailto the sender. */
+  /** URL template for List-Unsubscribe on bulk mail; undefined = none (unless the client set one). */
   listUnsubscribe: string | undefined;
   logger: Logger;
   /** Socket timeouts; tests shorten them. */
@@ -57,11 +60,17 @@ export class SmtpSender {
         error: `could not build the message: ${e instanceof Error ? e.message : String(e)}`,
       };
     }
+    const envelope = envelopeOf(m.mailFrom, m.rcptTo);
+    if (!envelope.ok) return { kind: "failed", mx: undefined, classification: { outcome: "bounce", category: "other", throttle: false }, error: envelope.error };
+    if (envelope.needsSmtpUtf8) {
+      const refused = await this.#smtpUtf8Refusal(destinationKey, host, policy);
+      if (refused) return refused;
+    }
     const pool = this.#pool(destinationKey, host, policy);
     const signer = this.o.dkim.size === 0 ? undefined : this.#signer(m.tenant, this.#senderDomains.of(m.mailFrom));
     try {
       if (signer) raw = await signed(signer, raw);
-      const response = await pool.send(m.mailFrom, m.rcptTo, raw);
+      const response = await pool.send(envelope.from, envelope.to, raw);
       return { kind: "delivered", mx: host.host, reply: parseReply(250, response) };
     } catch (e) {
       const err = e as SmtpError;
@@ -78,6 +87,20 @@ export class SmtpSender {
   }
 
   #senderDomains = new DomainMemo(10_000, "sluice.invalid");
+  #smtpUtf8 = new SmtpUtf8Probe();
+
+  /** A non-ASCII local part goes only to a server that offers SMTPUTF8; else a permanent bounce (RFC 6531 §3.4). */
+  async #smtpUtf8Refusal(destinationKey: string, host: MxHost, policy: Policy): Promise<SendResult | undefined> {
+    const offered = await this.#smtpUtf8.offered(`${destinationKey}|${host.host}:${host.port}`, this.#connectionOptions(host, policy));
+    if (offered === true) return undefined;
+    if (offered === undefined) return { kind: "failed", mx: host.host, classification: { outcome: "retry", category: "network", throttle: false }, error: `could not ask ${host.host} whether it offers SMTPUTF8` };
+    return {
+      kind: "failed",
+      mx: host.host,
+      classification: { outcome: "bounce", category: SMTPUTF8_UNSUPPORTED, throttle: false },
+      error: `${host.host} does not offer SMTPUTF8, which an address with a non-ASCII local part needs (RFC 6531); not sent`,
+    };
+  }
 
   // One signer per (tenant, sender domain) that has a key.
   #signer(tenant: string, domain: string): DKIM | undefined {
@@ -107,19 +130,7 @@ export class SmtpSender {
     existing?.pool.close();
     const timeout = this.o.timeoutMs ?? 60_000;
     const pool = new SmtpPool({
-      connection: {
-        host: host.host,
-        port: host.port,
-        secure: host.secure,
-        requireTLS: policy.requireTLS,
-        // Opportunistic STARTTLS: MX certificates are not validated (RFC 7435), unless TLS is required.
-        tls: { rejectUnauthorized: policy.requireTLS },
-        name: this.o.ehloName,
-        connectionTimeout: Math.min(timeout, 30_000),
-        greetingTimeout: Math.min(timeout, 30_000),
-        socketTimeout: timeout,
-        logger: false,
-      },
+      connection: this.#connectionOptions(host, policy),
       auth: host.auth,
       maxConnections: policy.maxConnections,
       maxMessagesPerConnection: policy.maxMessagesPerConnection,
@@ -127,6 +138,24 @@ export class SmtpSender {
     });
     this.#pools.set(key, { pool, lastUsed: Date.now() });
     return pool;
+  }
+
+  /** The options of every session to one host: the pool's and the SMTPUTF8 probe's. */
+  #connectionOptions(host: MxHost, policy: Policy): SMTPConnection.Options {
+    const timeout = this.o.timeoutMs ?? 60_000;
+    return {
+      host: host.host,
+      port: host.port,
+      secure: host.secure,
+      requireTLS: policy.requireTLS,
+      // Opportunistic STARTTLS: MX certificates are not validated (RFC 7435), unless TLS is required.
+      tls: { rejectUnauthorized: policy.requireTLS },
+      name: this.o.ehloName,
+      connectionTimeout: Math.min(timeout, 30_000),
+      greetingTimeout: Math.min(timeout, 30_000),
+      socketTimeout: timeout,
+      logger: false,
+    };
   }
 
   /**

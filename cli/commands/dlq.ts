@@ -9,7 +9,7 @@ import {
   purgeDeadLetters,
   replayDeadLetter,
   validationError,
-  type DeadLetter,
+  type DeadLetterView,
   type DlqDeps,
 } from "../../protocol/index.ts";
 
@@ -20,12 +20,17 @@ sluice dlq purge --tenant <name> (<message-id>... | --all)
 
 The dead-letter queue (stream MAIL_DLQ), straight from NATS: what could not be delivered,
 with its reason and every attempt. 'replay' puts a message back on MAIL_SEND as new (fresh
-retry window, no attempts) and removes its dead letter; 'purge' removes dead letters for good.`;
+retry window, no attempts) and removes its dead letter; 'purge' removes dead letters for good.
+A message the node could not read is kept raw with reason 'invalid' (not replayable); one
+whose tenant could not be read is under --tenant _unknown, by id seq-<MAIL_SEND sequence>.`;
 
-const line = (dl: DeadLetter, seq: number): string => {
-  const last = dl.attempts.at(-1);
-  const reply = last ? `${last.code ?? ""} ${last.text}`.trim().slice(0, 60) : "";
-  return `${String(seq).padEnd(8)}${dl.id.padEnd(36)}${new Date(dl.at).toISOString().padEnd(26)}${dl.reason.code.padEnd(16)}${dl.message.rcptTo.padEnd(32)}${reply}`;
+const line = (v: DeadLetterView, seq: number): string => {
+  const dl = "message" in v ? v : undefined;
+  const last = dl?.attempts.at(-1);
+  // A record without a readable message shows its reason's text where the last reply goes.
+  const reply = (last ? `${last.code ?? ""} ${last.text}` : dl ? "" : v.reason.message).trim().slice(0, 60);
+  const at = "at" in v ? new Date(v.at).toISOString() : "-";
+  return `${String(seq).padEnd(8)}${v.id.padEnd(36)}${at.padEnd(26)}${v.reason.code.padEnd(16)}${(dl?.message.rcptTo ?? "-").padEnd(32)}${reply}`;
 };
 
 export async function run(args: string[]): Promise<void> {
@@ -66,11 +71,11 @@ export async function run(args: string[]): Promise<void> {
         const after = number("after");
         const page = await listDeadLetters(deps, tenant, { ...(limit === undefined ? {} : { limit }), ...(after === undefined ? {} : { after }) });
         if (values.json) {
-          out(JSON.stringify({ deadLetters: page.deadLetters.map((s) => s.deadLetter), ...(page.next === undefined ? {} : { next: page.next }) }));
+          out(JSON.stringify({ deadLetters: page.deadLetters.map((s) => s.view), ...(page.next === undefined ? {} : { next: page.next }) }));
           return;
         }
         out(`${"SEQ".padEnd(8)}${"MESSAGE ID".padEnd(36)}${"DEAD-LETTERED".padEnd(26)}${"REASON".padEnd(16)}${"RECIPIENT".padEnd(32)}LAST REPLY`);
-        for (const s of page.deadLetters) out(line(s.deadLetter, s.seq));
+        for (const s of page.deadLetters) out(line(s.view, s.seq));
         if (page.next !== undefined) out(`more: sluice dlq ls --tenant ${tenant} --after ${page.next}`);
         return;
       }
@@ -78,7 +83,7 @@ export async function run(args: string[]): Promise<void> {
         for (const id of ids()) {
           const stored = await getDeadLetter(deps, tenant, id);
           if (stored === undefined) throw validationError("not_found", `no dead letter for message ${id} of tenant ${tenant}`, "id");
-          out(JSON.stringify(stored.deadLetter, null, 2));
+          out(JSON.stringify(stored.view, null, 2));
         }
         return;
       }
@@ -86,7 +91,7 @@ export async function run(args: string[]): Promise<void> {
         for (const id of ids()) {
           const replayed = await replayDeadLetter(deps, tenant, id);
           if (replayed === undefined) throw validationError("not_found", `no dead letter for message ${id} of tenant ${tenant}`, "id");
-          out(`replayed ${id} → ${replayed.deadLetter.message.rcptTo}`);
+          out(`replayed ${id} → ${replayed.message.rcptTo}`);
         }
         return;
       }

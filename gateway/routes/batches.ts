@@ -49,6 +49,16 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const counts = await readBatchCounts((await handlesOf(ctx)).batchCounts, tenant, p.batchId, p.total).catch((e: unknown) => {
       throw asAcceptFailure(e);
     });
-    return { batchId: p.batchId, state: p.state, total: p.total, expanded: p.expanded, counts, createdAt: p.createdAt, updatedAt: p.updatedAt };
+    return {
+      batchId: p.batchId,
+      state: p.state,
+      total: p.total,
+      expanded: p.expanded,
+      ...(p.failed === undefined ? {} : { failed: p.failed }),
+      ...(p.reason === undefined ? {} : { reason: p.reason }),
+      counts,
+      createdAt: p.createdAt,
+      updatedAt: p.updatedAt,
+    };
   });
 }

@@ -26,7 +26,7 @@ export function dlqRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const query = check(ListQuery, request.query ?? {}, "query");
     if (!query.ok) throw query.error;
     const page = await listDeadLetters(await deps(), tenant, query.value);
-    return { deadLetters: page.deadLetters.map((s) => s.deadLetter), ...(page.next === undefined ? {} : { next: page.next }) };
+    return { deadLetters: page.deadLetters.map((s) => s.view), ...(page.next === undefined ? {} : { next: page.next }) };
   });
 
   app.get("/v1/dlq/:id", async (request) => {
@@ -34,7 +34,7 @@ export function dlqRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const { id } = IdParams.parse(request.params);
     const stored = await getDeadLetter(await deps(), tenant, id);
     if (stored === undefined) throw notFound(id);
-    return stored.deadLetter;
+    return stored.view;
   });
 
   app.post("/v1/dlq/:id/replay", async (request, reply) => {

@@ -45,6 +45,8 @@ export const DeliveryMessage = z
     metadata: StringMap.optional(),
     createdAt: z.number().int().positive(),
     attempts: z.array(Attempt).max(200).default([]),
+    /** Replay generation: n after the n-th replay from the DLQ (a new attempt series, new event ids). */
+    replay: z.number().int().positive().optional(),
   })
   .strict();
 export type DeliveryMessage = z.infer<typeof DeliveryMessage>;

@@ -46,6 +46,8 @@ export interface ReceivedMessage {
   rcptTo: string[];
   raw: Buffer;
   at: number;
+  /** The client asked for SMTPUTF8 in MAIL FROM (RFC 6531). */
+  smtpUtf8: boolean;
 }
 
 export interface SmtpPeerOptions {
@@ -58,6 +60,8 @@ export interface SmtpPeerOptions {
   /** Called with each accepted message (the capture server writes .eml files from here). */
   onMessage?: (message: ReceivedMessage) => void | Promise<void>;
   size?: number;
+  /** Do not advertise SMTPUTF8 in the EHLO reply (a server without RFC 6531). */
+  hideSMTPUTF8?: boolean;
 }
 
 interface ConnState {
@@ -71,6 +75,8 @@ export class SmtpPeer {
   readonly maxConcurrent = new Map<string, number>();
   connectionsOpened = 0;
   readonly rejected: { domain: string; address: string; reply: Reply; at: number }[] = [];
+  /** MAIL FROM and RCPT TO lines as the client sent them (smtp-server decodes A-labels in its envelope). */
+  readonly envelopeCommands: string[] = [];
 
   #server: SMTPServer;
   #port = 0;
@@ -86,7 +92,8 @@ export class SmtpPeer {
       authOptional: true,
       disabledCommands: ["STARTTLS", "AUTH"],
       hideENHANCEDSTATUSCODES: true,
-      logger: false,
+      hideSMTPUTF8: options.hideSMTPUTF8 ?? false,
+      logger: this.#commandLogger(),
       banner: "sluice test peer",
       size: options.size ?? 50 * 1024 * 1024,
       socketTimeout: 120_000,
@@ -103,6 +110,15 @@ export class SmtpPeer {
       this.#sockets.set(key, socket);
       socket.once("close", () => this.#sockets.delete(key));
     });
+  }
+
+  // smtp-server logs each client command at debug level as (data, "C:", line); only those are kept.
+  #commandLogger(): Record<"trace" | "debug" | "info" | "warn" | "error" | "fatal", (...args: unknown[]) => void> {
+    const none = (): void => undefined;
+    const debug = (data: unknown, _message: unknown, line: unknown): void => {
+      if ((data as { tnx?: string } | undefined)?.tnx === "command" && typeof line === "string" && /^(MAIL|RCPT) /i.test(line)) this.envelopeCommands.push(line);
+    };
+    return { trace: none, debug, info: none, warn: none, error: none, fatal: none };
   }
 
   get port(): number {
@@ -225,7 +241,8 @@ export class SmtpPeer {
           return;
         }
         const mailFrom = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
-        const message: ReceivedMessage = { connectionId: session.id, domain, mailFrom, rcptTo, raw: Buffer.concat(chunks), at: Date.now() };
+        const smtpUtf8 = (session.envelope as { smtpUtf8?: boolean }).smtpUtf8 === true;
+        const message: ReceivedMessage = { connectionId: session.id, domain, mailFrom, rcptTo, raw: Buffer.concat(chunks), at: Date.now(), smtpUtf8 };
         this.messages.push(message);
         const times = this.#acceptedAt.get(domain) ?? [];
         times.push(message.at);

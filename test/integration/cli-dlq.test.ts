@@ -45,10 +45,14 @@ test("sluice dlq ls, show, replay and purge work straight on NATS", async () => 
   const js = jetstream(nc);
   const [a, b, c] = [deadLetter("a@cli.test"), deadLetter("b@cli.test"), deadLetter("c@cli.test")];
   for (const dl of [a, b, c]) await publishDeadLetter(js, dl);
+  // A record that fails the dead-letter schema is listed too (issue 11), not skipped.
+  const odd = deadLetter("odd@cli.test");
+  await js.publish(`mail.dlq.clico.${odd.id}`, Buffer.from(`{"id":"${odd.id}","garbled`));
 
   const ls = await sluice("ls", "--tenant", "clico");
   assert.equal(ls.code, 0, ls.stderr);
   for (const dl of [a, b, c]) assert.match(ls.stdout, new RegExp(`${dl.id}.*bounce.*${dl.message.rcptTo}.*550 5\\.1\\.1 User Unknown`));
+  assert.match(ls.stdout, new RegExp(`${odd.id}.*unreadable.*not JSON`));
 
   const show = await sluice("show", "--tenant", "clico", a.id);
   assert.equal(show.code, 0, show.stderr);
@@ -63,7 +67,7 @@ test("sluice dlq ls, show, replay and purge work straight on NATS", async () => 
   const purgeOne = await sluice("purge", "--tenant", "clico", b.id);
   assert.match(purgeOne.stdout, new RegExp(`purged ${b.id}`));
   const purgeAll = await sluice("purge", "--tenant", "clico", "--all");
-  assert.match(purgeAll.stdout, /purged 1 dead letter/);
+  assert.match(purgeAll.stdout, /purged 2 dead letter/);
   const json = await sluice("ls", "--tenant", "clico", "--json");
   assert.deepEqual(JSON.parse(json.stdout), { deadLetters: [] });
 

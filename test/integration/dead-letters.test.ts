@@ -97,9 +97,9 @@ test("a poison message that is never settled reaches the DLQ through the max-del
   assert.equal(deliveries, info.config.max_deliver);
 
   const stored = await waitFor("the dead letter", () => getDeadLetter(deps, "acme", message.id), 15_000);
-  assert.equal(stored.deadLetter.reason.code, "max_deliveries");
-  assert.equal(stored.deadLetter.message.rcptTo, "ann@poison.test");
-  assert.equal(stored.deadLetter.tenant, "acme");
+  assert.equal(stored.deadLetter?.reason.code, "max_deliveries");
+  assert.equal(stored.deadLetter?.message.rcptTo, "ann@poison.test");
+  assert.equal(stored.deadLetter?.tenant, "acme");
 
   const events = await waitFor("the dead_lettered event", async () => {
     const e = await eventsOf("acme", message.id);
@@ -117,12 +117,12 @@ test("DLQ admin lists a tenant's dead letters only, and reads one by id", async 
   for (const dl of [a1, other, a2]) await publishDeadLetter(js, dl);
 
   const page = await listDeadLetters(deps, "listco");
-  assert.deepEqual(page.deadLetters.map((s) => s.deadLetter.id), [a1.id, a2.id]);
+  assert.deepEqual(page.deadLetters.map((s) => s.view.id), [a1.id, a2.id]);
   assert.equal(page.next, undefined);
   const first = await listDeadLetters(deps, "listco", { limit: 1 });
-  assert.deepEqual(first.deadLetters.map((s) => s.deadLetter.id), [a1.id]);
+  assert.deepEqual(first.deadLetters.map((s) => s.view.id), [a1.id]);
   const second = await listDeadLetters(deps, "listco", { limit: 1, after: first.next });
-  assert.deepEqual(second.deadLetters.map((s) => s.deadLetter.id), [a2.id]);
+  assert.deepEqual(second.deadLetters.map((s) => s.view.id), [a2.id]);
 
   const res = await app.inject({ method: "GET", url: "/v1/dlq", headers: { "x-test-tenant": "listco" } });
   assert.equal(res.statusCode, 200);

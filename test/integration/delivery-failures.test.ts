@@ -85,7 +85,7 @@ test("a suppressed address gets a suppressed event and no SMTP attempt", async (
   assert.equal(peer.rejected.filter((r) => r.domain === "quiet.test").length, 0);
 });
 
-test("an invalid message with a readable tenant and id is dead-lettered; an unreadable one is termed", async () => {
+test("an invalid message with a readable tenant and id is dead-lettered; one without is dead-lettered under _unknown", async () => {
   const id = `${newId()}-0`;
   const p = partitionOf("bad.test", world.config.partitions);
   await world.js.publish(subjects.send("transactional", p), encode({ v: 1, id, tenant: "acme", tier: "transactional", rcptTo: "x@bad.test" }));
@@ -93,6 +93,7 @@ test("an invalid message with a readable tenant and id is dead-lettered; an unre
   await waitFor("both gone from MAIL_SEND", async () => ((await sendStreamMessages(world)) === 0 ? true : undefined), 15_000);
   const ids = await rawDlqIds(world);
   assert.ok(ids.includes(id), `dlq holds ${ids.join(",")}`);
+  assert.ok(ids.some((x) => /^seq-\d+$/.test(x)), `dlq holds ${ids.join(",")}`);
 });
 
 async function rawDlqIds(w: DeliveryWorld): Promise<string[]> {

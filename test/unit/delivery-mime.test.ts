@@ -37,7 +37,9 @@ test("the template is built once; each recipient gets its own Message-ID and Dat
   assert.match(a, /\r\n\r\nBody/);
   assert.doesNotMatch(a, /List-Unsubscribe/);
   assert.match(b, /List-Unsubscribe: <https:\/\/u\.test\/01jabcdefghjkmnpqrstvwxyz0-7>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n/);
-  assert.equal(listUnsubscribeFor(undefined, msg("bulk")), "mailto:bounce@news.test?subject=unsubscribe");
+  // No template, no header: the envelope sender is a bounce address, not an unsubscribe handler.
+  assert.equal(listUnsubscribeFor(undefined, msg("bulk")), undefined);
+  assert.match(a, /\r\nTo: ann@x\.test\r\n/, "a payload without To gets the recipient's");
 });
 
 test("SMTP replies parse into code, enhanced code and text", () => {
