@@ -101,9 +101,11 @@ export function openApiDocument(): unknown {
                     type: "object",
                     properties: {
                       batchId: { type: "string" },
-                      state: { type: "string", enum: ["queued", "expanding", "expanded"] },
+                      state: { type: "string", enum: ["queued", "expanding", "expanded", "failed"], description: "failed: some or all recipients could not be expanded (see reason); each of those got a failed event" },
                       total: { type: "integer" },
                       expanded: { type: "integer" },
+                      failed: { type: "integer", description: "recipients that could not be expanded" },
+                      reason: { type: "string", description: "why the batch, or some of its recipients, could not be expanded" },
                       counts: {
                         type: "object",
                         description: "recipients per status; those the index has not seen yet count as queued",

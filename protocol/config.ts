@@ -220,7 +220,7 @@ export interface Config {
   nodeRoles: NodeRole[];
   /** DKIM keys file (JSON: {"domain": {"selector", "privateKeyFile"}}), empty for none. */
   dkimKeysFile: string | undefined;
-  /** List-Unsubscribe URL template for bulk mail ({{id}} is the recipient id), empty for mailto to the sender. */
+  /** List-Unsubscribe URL template for bulk mail ({{id}} is the recipient id), empty for none (a client's own List-Unsubscribe header is kept). */
   listUnsubscribe: string | undefined;
   inlinePayloadMaxBytes: number;
   /** Default requests per second per API key (0 = unlimited); a key may carry its own. */
