@@ -6,7 +6,9 @@ import { pino } from "pino";
 import { startNode, type ActorNode } from "../../actors/index.ts";
 import { startNodeServices, type NodeServices } from "../../actors/services.ts";
 import { startGateway, type Gateway } from "../../gateway/index.ts";
-import { createApiKey, KV_BUCKETS, verifyWebhook, type MailEvent } from "../../protocol/index.ts";
+import { createApiKey, eventId, KV_BUCKETS, newId, publishEvent, recipientId, verifyWebhook, type MailEvent } from "../../protocol/index.ts";
+import { jetstream } from "@nats-io/jetstream";
+import { untilEndpointLive } from "./support/endpoint-live.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { waitFor } from "../harness/ports.ts";
 import { startWorld, type DeliveryWorld } from "./delivery-fixtures.ts";
@@ -96,7 +98,12 @@ test("550 5.1.1: bounced, suppressed, in the DLQ, a signed webhook, and status b
   const hook = await api("POST", "/v1/webhooks", { url: `http://127.0.0.1:${port}/sluice`, events: ["bounced", "dead_lettered", "delivered", "queued"] });
   assert.equal(hook.status, 201, JSON.stringify(hook.json));
   const secret = hook.json.secret as string;
-  await new Promise((r) => setTimeout(r, 300)); // the webhook actor sees the endpoint through its KV watch
+  const probe = recipientId(newId(), 0);
+  let attempt = 1;
+  await untilEndpointLive(
+    () => publishEvent(jetstream(world.nc), { v: 1, id: eventId(probe, "delivered", attempt), type: "delivered", tenant: "acme", messageId: probe, at: Date.now(), attempt: attempt++ }),
+    () => webhookEvents(probe).length,
+  );
 
   const id = await send("Ghost@unknown.test");
   await waitFor("bounced and dead_lettered webhooks", () => {

@@ -13,10 +13,12 @@ import { startWebhookActor, type WebhookActor } from "../../actors/webhooks/inde
 import { startStatusIndexer, type StatusIndexer } from "../../actors/status-indexer.ts";
 import { createServer, type Server } from "node:http";
 import { flushTracing, traceLogMixin } from "../../protocol/telemetry/index.ts";
-import { createApiKey } from "../../protocol/index.ts";
+import { createApiKey, eventId, newId, publishEvent, recipientId } from "../../protocol/index.ts";
+import { jetstream } from "@nats-io/jetstream";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { sleep, waitFor } from "../harness/ports.ts";
 import { startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
+import { untilEndpointLive } from "./support/endpoint-live.ts";
 
 // The operator's view of a real pipeline: gateway → JetStream → node → SMTP peer, in one
 // process with the in-memory span exporter, plus `sluice send` as a separate process.
@@ -60,7 +62,12 @@ before(async () => {
   const admin = await fx.key("acme", ["admin"]);
   const reg = await fx.post("/v1/webhooks", { url: `http://127.0.0.1:${port}/hooks`, events: ["delivered"] }, admin);
   assert.equal(reg.status, 201, JSON.stringify(reg.body));
-  await sleep(1000); // the webhook actor learns of the endpoint through a KV watch
+  const probe = recipientId(newId(), 0);
+  let attempt = 1;
+  await untilEndpointLive(
+    () => publishEvent(jetstream(fx.nc), { v: 1, id: eventId(probe, "delivered", attempt), type: "delivered", tenant: "acme", messageId: probe, at: Date.now(), attempt: attempt++ }),
+    () => hooks.filter((h) => h.includes(probe)).length,
+  );
 });
 
 after(async () => {
