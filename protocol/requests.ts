@@ -120,6 +120,8 @@ function innermost(issue: Issue, prefix: PropertyKey[]): { path: PropertyKey[]; 
     const first = branch.find((i) => i.code !== "invalid_type") ?? branch[0];
     if (first !== undefined) return innermost(first, path);
   }
+  // A bad record key (a header name): its own check says why, not "Invalid key in record".
+  if (issue.code === "invalid_key" && issue.issues[0] !== undefined) return innermost(issue.issues[0], path);
   return { path, issue };
 }
 
@@ -140,8 +142,17 @@ export function requestError(error: z.ZodError, what: string): SluiceError {
   } else if (issue.code === "invalid_type") {
     message = `must be of type ${issue.expected}`;
   }
-  const code = /header injection/.test(message) ? "header_injection" : field === "tier" ? "unknown_tier" : "invalid_request";
+  const code = codeOf(message, field);
   return validationError(code, field === "" ? `${what} ${message}` : `${field} ${message}`, field === "" ? undefined : field);
+}
+
+/** Stable codes for the problems a client most needs to tell apart; the rest is invalid_request. */
+function codeOf(message: string, field: string): string {
+  if (message.includes("header injection")) return "header_injection";
+  if (message.includes("control character")) return "control_character";
+  if (message.includes("lone UTF-16 surrogate")) return "invalid_unicode";
+  if (message.includes("reserved header")) return "reserved_header";
+  return field === "tier" ? "unknown_tier" : "invalid_request";
 }
 
 export function parseSendRequest(input: unknown): { ok: true; value: SendRequest } | { ok: false; error: SluiceError } {
