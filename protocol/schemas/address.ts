@@ -2,6 +2,7 @@ import { z } from "zod";
 import { normalizeDomain } from "../domain.ts";
 import { headerTextProblem, isFieldName } from "./header-text.ts";
 import { parseMailbox } from "./mailbox-parser.ts";
+import { isReservedHeader } from "./reserved-headers.ts";
 
 /**
  * Header injection is the classic way to abuse a mail API: any CR or LF in an address,
@@ -21,6 +22,7 @@ export const HeaderText = headerText(998);
 
 export const HeaderName = z.string().superRefine((name, ctx) => {
   if (!isFieldName(name)) ctx.addIssue({ code: "custom", message: "is not a valid header name (RFC 5322: 1 to 76 printable ASCII characters, no colon or space)" });
+  else if (isReservedHeader(name)) ctx.addIssue({ code: "custom", message: "is a reserved header: Sluice sets it itself and a request may not" });
 });
 
 // RFC 5321 local part limits; UTF-8 local parts (RFC 6531) are allowed, whitespace,

@@ -15,6 +15,7 @@ import {
   Payload,
   payloadOfBatch,
   payloadOfSend,
+  RESERVED_HEADERS,
 } from "../../protocol/index.ts";
 
 const base = { from: "Acme <news@acme.test>", to: "ann@example.com", subject: "Hi", text: "Hello" };
@@ -155,4 +156,22 @@ test("whatever the gateway accepts yields a payload and delivery messages the no
     }
   }
   assert.ok(accepted > 100, `only ${accepted} of 3000 tricky requests were valid: the generator needs tuning`);
+});
+
+test("a request may not set a header Sluice owns, in any case, nor a name that is not an RFC 5322 field name", () => {
+  for (const name of [...RESERVED_HEADERS, "content-type", "CONTENT-TRANSFER-ENCODING", "dkim-signature", "Return-path"]) {
+    const r = parseSendRequest({ ...base, headers: { "X-Fine": "1", [name]: "v" } });
+    assert.ok(!r.ok, name);
+    assert.equal(r.error.code, "reserved_header");
+    assert.equal(r.error.field, `headers.${name}`);
+    const b = parseBatchRequest({ ...base, to: undefined, recipients: [{ to: "b@example.com" }], headers: { [name]: "v" } });
+    assert.ok(!b.ok && b.error.field === `headers.${name}`, name);
+  }
+  for (const name of ["Bad Name", "X:Y", "", "X".repeat(77), "Ünicode", "X\u0000"]) {
+    const r = parseSendRequest({ ...base, headers: { [name]: "v" } });
+    assert.ok(!r.ok, JSON.stringify(name));
+    assert.equal(r.error.field, `headers.${name}`);
+  }
+  assert.ok(parseSendRequest({ ...base, headers: { "X-Campaign": "c1", "In-Reply-To": "<a@b.example>", "List-Id": "news <news.acme.test>" } }).ok);
+  assert.ok(!Payload.safeParse({ from: "a@acme.test", subject: "s", headers: { "MIME-Version": "1.0" } }).success, "direct producers too");
 });
