@@ -6,6 +6,7 @@ import { connectNats, STREAMS, type Config } from "../protocol/index.ts";
 import { authenticate, KEY_CACHE_MS } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
 import { installErrorHandling } from "./http-error.ts";
+import { installJsonBody } from "./json-body.ts";
 import { NatsState } from "./nats-state.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -73,6 +74,7 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   });
   // JSON only: a text/plain body is a 415, not a string for the schema to puzzle over.
   app.removeContentTypeParser("text/plain");
+  installJsonBody(app);
   installErrorHandling(app);
   const auth = authenticate(state, config.keyRatePerSecond, options.keyCacheMs ?? KEY_CACHE_MS);
   app.addHook("onRequest", async (request, reply) => {
