@@ -30,6 +30,7 @@ export * from "./dead-letters.ts";
 export * from "./stats.ts";
 export * from "./requests.ts";
 export * from "./sdk.ts";
+export * from "./message-size.ts";
 export * from "./acked-publisher.ts";
 export * from "./api-keys.ts";
 export * from "./dlq-admin.ts";
