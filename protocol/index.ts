@@ -16,6 +16,7 @@ export * from "./schemas/address.ts";
 export * from "./schemas/header-text.ts";
 export * from "./schemas/mailbox-parser.ts";
 export * from "./schemas/reserved-headers.ts";
+export * from "./schemas/header-fields.ts";
 export * from "./schemas/base64.ts";
 export * from "./schemas/payload.ts";
 export * from "./schemas/delivery.ts";

@@ -4,11 +4,11 @@ import { validationError, type SluiceError } from "./errors.ts";
 import { eventId } from "./events.ts";
 import { recipientId } from "./ids.ts";
 import { fnv1a32 } from "./partition.ts";
-import { HeaderName, HeaderText, Mailbox } from "./schemas/address.ts";
+import { HeaderText, Mailbox } from "./schemas/address.ts";
 import { StringMap, Tenant, Vars, type DeliveryMessage } from "./schemas/delivery.ts";
 import type { MailEvent } from "./schemas/event.ts";
 import { BatchRecipient, type BatchJob } from "./schemas/job.ts";
-import { RESERVED_HEADERS } from "./schemas/reserved-headers.ts";
+import { HeaderFields } from "./schemas/header-fields.ts";
 import { Attachment, type Payload, type PayloadPointer, type PayloadRef } from "./schemas/payload.ts";
 import { TIERS, subjects, type TierName } from "./subjects.ts";
 
@@ -29,9 +29,7 @@ const tier = (fallback: TierName) =>
   z.enum(TIERS, { message: `is not a tier (expected ${TIERS.join(", ")})` }).default(fallback);
 
 const Tags = z.array(z.string().min(1).max(64).regex(/^[^\r\n]*$/, "contains CR or LF")).max(20);
-const Headers = z
-  .record(HeaderName, HeaderText)
-  .describe(`Extra header fields (RFC 5322 field names). Sluice owns, and refuses with 400 reserved_header (any case): ${RESERVED_HEADERS.join(", ")}.`);
+const Headers = HeaderFields;
 
 const hasBody = (r: { text?: string | undefined; html?: string | undefined }): boolean =>
   (r.text !== undefined && r.text !== "") || (r.html !== undefined && r.html !== "");

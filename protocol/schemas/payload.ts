@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { payloadRefPattern } from "../ids.ts";
-import { HeaderName, HeaderText, Mailbox } from "./address.ts";
+import { HeaderText, Mailbox } from "./address.ts";
+import { HeaderFields } from "./header-fields.ts";
 import { isBase64 } from "./base64.ts";
 
 export const Attachment = z
@@ -30,7 +31,7 @@ export const Payload = z
     subject: HeaderText,
     text: z.string().optional(),
     html: z.string().optional(),
-    headers: z.record(HeaderName, HeaderText).optional(),
+    headers: HeaderFields.optional(),
     attachments: z.array(Attachment).max(100).optional(),
   })
   .strict();

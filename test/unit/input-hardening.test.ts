@@ -175,3 +175,11 @@ test("a request may not set a header Sluice owns, in any case, nor a name that i
   assert.ok(parseSendRequest({ ...base, headers: { "X-Campaign": "c1", "In-Reply-To": "<a@b.example>", "List-Id": "news <news.acme.test>" } }).ok);
   assert.ok(!Payload.safeParse({ from: "a@acme.test", subject: "s", headers: { "MIME-Version": "1.0" } }).success, "direct producers too");
 });
+
+test("the number of header fields is bounded before any name is checked", () => {
+  const headers = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`X-H${i}`, "v"]));
+  const r = quick("200,000 header fields", () => parseSendRequest({ ...base, headers }));
+  assert.ok(!r.ok);
+  assert.equal(r.error.field, "headers");
+  assert.ok(parseSendRequest({ ...base, headers: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`X-H${i}`, "v"])) }).ok);
+});
