@@ -4,7 +4,7 @@ import { validationError, type SluiceError } from "./errors.ts";
 import { eventId } from "./events.ts";
 import { recipientId } from "./ids.ts";
 import { fnv1a32 } from "./partition.ts";
-import { HeaderText, Mailbox } from "./schemas/address.ts";
+import { checkAddress, HeaderText, Mailbox } from "./schemas/address.ts";
 import { StringMap, Tenant, Vars, type DeliveryMessage } from "./schemas/delivery.ts";
 import type { MailEvent } from "./schemas/event.ts";
 import { BatchRecipient, type BatchJob } from "./schemas/job.ts";
@@ -156,12 +156,33 @@ function codeOf(message: string, field: string): string {
   return field === "tier" ? "unknown_tier" : "invalid_request";
 }
 
+/**
+ * zod reports every bad element: 100,000 bad recipient addresses cost seconds of issues
+ * nobody reads. The first bad address is the answer; find it in one cheap pass.
+ */
+function firstBadRecipientAddress(input: unknown): SluiceError | undefined {
+  if (typeof input !== "object" || input === null) return undefined;
+  const list: unknown = (input as { recipients?: unknown }).recipients;
+  if (!Array.isArray(list) || list.length > MAX_BATCH_RECIPIENTS) return undefined;
+  for (let i = 0; i < list.length; i++) {
+    const to: unknown = typeof list[i] === "object" && list[i] !== null ? (list[i] as { to?: unknown }).to : undefined;
+    const problem = typeof to === "string" ? checkAddress(to) : undefined;
+    if (problem !== undefined) {
+      const field = `recipients.${i}.to`;
+      return validationError(codeOf(problem, field), `${field} ${problem}`, field);
+    }
+  }
+  return undefined;
+}
+
 export function parseSendRequest(input: unknown): { ok: true; value: SendRequest } | { ok: false; error: SluiceError } {
   const r = SendRequest.safeParse(input);
   return r.success ? { ok: true, value: r.data } : { ok: false, error: requestError(r.error, "request") };
 }
 
 export function parseBatchRequest(input: unknown): { ok: true; value: BatchRequest } | { ok: false; error: SluiceError } {
+  const bad = firstBadRecipientAddress(input);
+  if (bad !== undefined) return { ok: false, error: bad };
   const r = BatchRequest.safeParse(input);
   return r.success ? { ok: true, value: r.data } : { ok: false, error: requestError(r.error, "request") };
 }

@@ -41,9 +41,23 @@ export function checkAddress(address: string): string | undefined {
   if (!LOCAL_PART.test(local) || local.startsWith(".") || local.endsWith(".") || local.includes("..")) {
     return "has an invalid local part";
   }
-  const domain = normalizeDomain(address.slice(at + 1));
-  if (domain === undefined || !domain.includes(".")) return "has an invalid domain";
+  if (!isMailDomain(address.slice(at + 1))) return "has an invalid domain";
   return undefined;
+}
+
+// IDN normalisation is the dearest step of checking an address, and a batch of 100,000
+// recipients goes to a few hundred domains: remember the verdicts (bounded, cleared when full).
+const domainVerdicts = new Map<string, boolean>();
+
+function isMailDomain(raw: string): boolean {
+  let ok = domainVerdicts.get(raw);
+  if (ok === undefined) {
+    const domain = normalizeDomain(raw);
+    ok = domain !== undefined && domain.includes(".");
+    if (domainVerdicts.size >= 10_000) domainVerdicts.clear();
+    domainVerdicts.set(raw, ok);
+  }
+  return ok;
 }
 
 /** A bare address: `user@example.com`, IDN domains allowed (`user@bücher.de`). */
