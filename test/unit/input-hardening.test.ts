@@ -10,7 +10,9 @@ import {
   isBase64,
   newId,
   parseBatchRequest,
+  parseDuration,
   parseMailbox,
+  parseSize,
   parseSendRequest,
   Payload,
   payloadOfBatch,
@@ -182,4 +184,11 @@ test("the number of header fields is bounded before any name is checked", () => 
   assert.ok(!r.ok);
   assert.equal(r.error.field, "headers");
   assert.ok(parseSendRequest({ ...base, headers: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`X-H${i}`, "v"])) }).ok);
+});
+
+test("durations and sizes refuse overlong text at once instead of backtracking over it", () => {
+  assert.equal(quick("50,000 digits", () => parseDuration(`${"1".repeat(50_000)}x`)), undefined);
+  assert.equal(quick("50,000 digits", () => parseSize(`${"1".repeat(50_000)}.1x`)), undefined);
+  assert.equal(parseDuration("1h30m"), 5_400_000);
+  assert.equal(parseSize("10MB"), 10 * 1024 * 1024);
 });
