@@ -14,9 +14,9 @@ const headerText = (max: number) =>
     .string()
     .max(max, max === 998 ? "is longer than the 998 characters a header line may hold (RFC 5322 §2.1.1)" : `is longer than ${max} characters`)
     .superRefine((value, ctx) => {
-    const problem = headerTextProblem(value, max);
-    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
-  });
+      const problem = headerTextProblem(value, max);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    });
 
 export const HeaderText = headerText(998);
 
