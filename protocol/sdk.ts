@@ -66,7 +66,10 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
     let pointer: PayloadPointer;
     // Its size only decides inlining: key order does not change it, so the canonical
     // (sorted, hashable) bytes are built only for a payload that goes to the store.
-    if (rcpts.length === 1 && Buffer.byteLength(JSON.stringify(payload)) <= d.inlinePayloadMaxBytes) {
+    // Never inline what would push the message over max_payload (SLUICE_INLINE_PAYLOAD_MAX
+    // is a setting; the server's limit is not ours to exceed): it goes to the store instead.
+    const inlineMax = Math.min(d.inlinePayloadMaxBytes, (d.maxPayload?.() ?? Infinity) / 2);
+    if (rcpts.length === 1 && Buffer.byteLength(JSON.stringify(payload)) <= inlineMax) {
       pointer = { inline: payload };
     } else {
       const stored = await storePayloadBytes(d.payloads, payloadBytes(payload));

@@ -50,3 +50,14 @@ test("a batch whose metadata alone is too big for NATS is 413 too", async () => 
   assert.equal(res.body.error.code, "message_too_large");
   assert.equal(res.body.error.field, "metadata");
 });
+
+test("a payload is never inlined past max_payload, whatever SLUICE_INLINE_PAYLOAD_MAX says", async () => {
+  const big = await startGatewayFixture({ SLUICE_MAX_MESSAGE_SIZE: "8MB", SLUICE_INLINE_PAYLOAD_MAX: "4MB" });
+  try {
+    const k = await big.key("acme");
+    const res = await big.post("/v1/messages", simpleMessage({ text: "x".repeat(maxPayload + 1000) }), k);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+  } finally {
+    await big.close();
+  }
+});
