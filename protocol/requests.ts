@@ -29,7 +29,6 @@ const tier = (fallback: TierName) =>
   z.enum(TIERS, { message: `is not a tier (expected ${TIERS.join(", ")})` }).default(fallback);
 
 const Tags = z.array(z.string().min(1).max(64).regex(/^[^\r\n]*$/, "contains CR or LF")).max(20);
-const Headers = HeaderFields;
 
 const hasBody = (r: { text?: string | undefined; html?: string | undefined }): boolean =>
   (r.text !== undefined && r.text !== "") || (r.html !== undefined && r.html !== "");
@@ -45,7 +44,7 @@ export const SendRequest = z
     subject: HeaderText,
     text: z.string().optional(),
     html: z.string().optional(),
-    headers: Headers.optional(),
+    headers: HeaderFields.optional(),
     attachments: z.array(Attachment).max(100).optional(),
     tier: tier("transactional"),
     tags: Tags.optional(),
@@ -67,7 +66,7 @@ export const BatchRequest = z
     subject: HeaderText,
     text: z.string().optional(),
     html: z.string().optional(),
-    headers: Headers.optional(),
+    headers: HeaderFields.optional(),
     attachments: z.array(Attachment).max(100).optional(),
     recipients: z.array(BatchRecipient).min(1, "needs at least one recipient").max(MAX_BATCH_RECIPIENTS),
     tier: tier("bulk"),

@@ -62,6 +62,8 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
   const now = d.now?.() ?? Date.now();
   const payload = payloadOfSend(r);
   const rcpts = envelopeRecipients(r);
+  // Metadata alone over the limit is refused before the payload is written to the store.
+  if (r.metadata !== undefined) checkEncodedSize(encode(r.metadata), d.maxPayload?.(), "its metadata", "metadata");
   try {
     let pointer: PayloadPointer;
     // Its size only decides inlining: key order does not change it, so the canonical

@@ -1,6 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { STREAMS } from "../../protocol/index.ts";
+import { Objm } from "@nats-io/obj";
+import { OBJECT_STORES, STREAMS } from "../../protocol/index.ts";
 import { simpleMessage, startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
 
 let fx: GatewayFixture;
@@ -23,12 +24,15 @@ const jobCount = async () => (await fx.jsm.streams.info(STREAMS.jobs)).state.mes
 
 test("a message too big for NATS is 413 message_too_large naming metadata, never a 503 to retry, and nothing is stored", async () => {
   const before = await fx.sendCount();
-  const res = await fx.post("/v1/messages", simpleMessage({ metadata: kilobytes(Math.ceil(maxPayload / 1000) + 200) }), key);
+  const payloads = await new Objm(fx.nc).open(OBJECT_STORES.payloads);
+  const stored = (await payloads.list()).length;
+  const res = await fx.post("/v1/messages", simpleMessage({ to: ["a@example.com", "b@example.com"], metadata: kilobytes(Math.ceil(maxPayload / 1000) + 200) }), key);
   assert.equal(res.status, 413, JSON.stringify(res.body));
   assert.equal(res.body.error.code, "message_too_large");
   assert.equal(res.body.error.field, "metadata");
   assert.equal(res.headers.get("retry-after"), null);
   assert.equal(await fx.sendCount(), before);
+  assert.equal((await payloads.list()).length, stored, "no payload written for a message that cannot be sent");
   const fits = await fx.post("/v1/messages", simpleMessage({ metadata: kilobytes(50) }), key);
   assert.equal(fits.status, 202, JSON.stringify(fits.body));
 });
