@@ -29,6 +29,7 @@ test("valid JSON with __proto__ or constructor keys is refused as forbidden_key 
     [`{"__proto__":{"admin":true},${valid.slice(1)}`, "__proto__"],
     [valid.replace(`"subject"`, `"headers":{"constructor":"x"},"subject"`), "headers.constructor"],
     [valid.replace(`"to":"ann@example.com"`, `"to":[{"address":"ann@example.com","__proto__":null}]`), "to.0.__proto__"],
+    [`{"\\u005f_proto__":{},${valid.slice(1)}`, "__proto__"],
   ];
   for (const [body, field] of cases) {
     const res = await raw(Buffer.from(body));
@@ -51,6 +52,8 @@ test("a lone surrogate in a string or key is refused as invalid_unicode naming t
   }
   const paired = await raw(Buffer.from(valid.replace(`"text":"Hi there"`, `"text":"\\ud83d\\ude00 there"`)));
   assert.equal(paired.status, 202, "a surrogate pair is fine");
+  const backslash = await raw(Buffer.from(valid.replace(`"text":"Hi there"`, `"text":"C:\\\\ud800 is a path"`)));
+  assert.equal(backslash.status, 202, "an escaped backslash before ud800 is text, not a surrogate");
 });
 
 test("bytes that are not UTF-8 are refused as invalid_utf8, never replaced with U+FFFD", async () => {
