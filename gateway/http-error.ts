@@ -17,9 +17,12 @@ export class HttpError extends Error {
 
 const RETRY_AFTER_S: Record<string, string> = { stream_full: "30", nats_unavailable: "2" };
 
-/** How a SluiceError is answered: the caller's fault is 400, a temporary failure 503 with Retry-After. */
+/** Validation errors that are not a 400. */
+const VALIDATION_STATUS: Record<string, number> = { message_too_large: 413 };
+
+/** How a SluiceError is answered: the caller's fault is 4xx, a temporary failure 503 with Retry-After. */
 function fromSluiceError(e: SluiceError): HttpError {
-  if (e.kind === "validation") return new HttpError(400, e.code, e.message, e.field);
+  if (e.kind === "validation") return new HttpError(VALIDATION_STATUS[e.code] ?? 400, e.code, e.message, e.field);
   if (e.kind === "temporary") return new HttpError(503, e.code, e.message, undefined, { "retry-after": RETRY_AFTER_S[e.code] ?? "5" });
   return new HttpError(500, e.code, "internal error; see the gateway log");
 }

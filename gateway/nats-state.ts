@@ -86,6 +86,7 @@ export class NatsState {
       inlinePayloadMaxBytes: this.config.inlinePayloadMaxBytes,
       publisher: new AckedPublisher(nc),
       publishTimeoutMs: 5000,
+      maxPayload: () => nc.info?.max_payload,
     };
     return { js, producer, keys, idempotency, batches };
   }

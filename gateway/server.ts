@@ -6,6 +6,8 @@ import { connectNats, STREAMS, type Config } from "../protocol/index.ts";
 import { authenticate, KEY_CACHE_MS } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
 import { installErrorHandling } from "./http-error.ts";
+import { installJsonBody } from "./json-body.ts";
+import { clientErrorHandler, frameworkErrors, requireHost } from "./client-errors.ts";
 import { NatsState } from "./nats-state.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -70,10 +72,15 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
     // Per-request log lines cost more than the request itself at thousands a second;
     // outcomes are counted in metrics and errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    clientErrorHandler,
+    frameworkErrors,
+    http: { requireHostHeader: false }, // refused in our error shape by requireHost
   });
   // JSON only: a text/plain body is a 415, not a string for the schema to puzzle over.
   app.removeContentTypeParser("text/plain");
+  installJsonBody(app);
   installErrorHandling(app);
+  requireHost(app);
   const auth = authenticate(state, config.keyRatePerSecond, options.keyCacheMs ?? KEY_CACHE_MS);
   app.addHook("onRequest", async (request, reply) => {
     // The matched route's pattern, not the raw URL: an encoded path cannot slip past.

@@ -5,10 +5,11 @@ import { validationError, type SluiceError } from "./errors.ts";
 import { eventId } from "./events.ts";
 import { recipientId } from "./ids.ts";
 import { fnv1a32 } from "./partition.ts";
-import { HeaderName, HeaderText, Mailbox } from "./schemas/address.ts";
+import { checkAddress, HeaderText, Mailbox } from "./schemas/address.ts";
 import { StringMap, Tenant, Vars, type DeliveryMessage } from "./schemas/delivery.ts";
 import type { MailEvent } from "./schemas/event.ts";
 import { BatchRecipient, type BatchJob } from "./schemas/job.ts";
+import { HeaderFields } from "./schemas/header-fields.ts";
 import { Attachment, type Payload, type PayloadPointer, type PayloadRef } from "./schemas/payload.ts";
 import { TIERS, subjects, type TierName } from "./subjects.ts";
 
@@ -29,7 +30,6 @@ const tier = (fallback: TierName) =>
   z.enum(TIERS, { message: `is not a tier (expected ${TIERS.join(", ")})` }).default(fallback);
 
 const Tags = z.array(z.string().min(1).max(64).regex(/^[^\r\n]*$/, "contains CR or LF")).max(20);
-const Headers = z.record(HeaderName, HeaderText);
 
 const hasBody = (r: { text?: string | undefined; html?: string | undefined }): boolean =>
   (r.text !== undefined && r.text !== "") || (r.html !== undefined && r.html !== "");
@@ -45,7 +45,7 @@ export const SendRequest = z
     subject: HeaderText,
     text: z.string().optional(),
     html: z.string().optional(),
-    headers: Headers.optional(),
+    headers: HeaderFields.optional(),
     attachments: z.array(Attachment).max(100).optional(),
     tier: tier("transactional"),
     tags: Tags.optional(),
@@ -67,7 +67,7 @@ export const BatchRequest = z
     subject: HeaderText,
     text: z.string().optional(),
     html: z.string().optional(),
-    headers: Headers.optional(),
+    headers: HeaderFields.optional(),
     attachments: z.array(Attachment).max(100).optional(),
     recipients: z.array(BatchRecipient).min(1, "needs at least one recipient").max(MAX_BATCH_RECIPIENTS),
     tier: tier("bulk"),
@@ -125,6 +125,8 @@ function innermost(issue: Issue, prefix: PropertyKey[]): { path: PropertyKey[]; 
     const first = branch.find((i) => i.code !== "invalid_type") ?? branch[0];
     if (first !== undefined) return innermost(first, path);
   }
+  // A bad record key (a header name): its own check says why, not "Invalid key in record".
+  if (issue.code === "invalid_key" && issue.issues[0] !== undefined) return innermost(issue.issues[0], path);
   return { path, issue };
 }
 
@@ -145,8 +147,36 @@ export function requestError(error: z.ZodError, what: string): SluiceError {
   } else if (issue.code === "invalid_type") {
     message = `must be of type ${issue.expected}`;
   }
-  const code = /header injection/.test(message) ? "header_injection" : field === "tier" ? "unknown_tier" : "invalid_request";
+  const code = codeOf(message, field);
   return validationError(code, field === "" ? `${what} ${message}` : `${field} ${message}`, field === "" ? undefined : field);
+}
+
+/** Stable codes for the problems a client most needs to tell apart; the rest is invalid_request. */
+function codeOf(message: string, field: string): string {
+  if (message.includes("header injection")) return "header_injection";
+  if (message.includes("control character")) return "control_character";
+  if (message.includes("lone UTF-16 surrogate")) return "invalid_unicode";
+  if (message.includes("reserved header")) return "reserved_header";
+  return field === "tier" ? "unknown_tier" : "invalid_request";
+}
+
+/**
+ * zod reports every bad element: 100,000 bad recipient addresses cost seconds of issues
+ * nobody reads. The first bad address is the answer; find it in one cheap pass.
+ */
+function firstBadRecipientAddress(input: unknown): SluiceError | undefined {
+  if (typeof input !== "object" || input === null) return undefined;
+  const list: unknown = (input as { recipients?: unknown }).recipients;
+  if (!Array.isArray(list) || list.length > MAX_BATCH_RECIPIENTS) return undefined;
+  for (let i = 0; i < list.length; i++) {
+    const to: unknown = typeof list[i] === "object" && list[i] !== null ? (list[i] as { to?: unknown }).to : undefined;
+    const problem = typeof to === "string" ? checkAddress(to) : undefined;
+    if (problem !== undefined) {
+      const field = `recipients.${i}.to`;
+      return validationError(codeOf(problem, field), `${field} ${problem}`, field);
+    }
+  }
+  return undefined;
 }
 
 export function parseSendRequest(input: unknown): { ok: true; value: SendRequest } | { ok: false; error: SluiceError } {
@@ -155,6 +185,8 @@ export function parseSendRequest(input: unknown): { ok: true; value: SendRequest
 }
 
 export function parseBatchRequest(input: unknown): { ok: true; value: BatchRequest } | { ok: false; error: SluiceError } {
+  const bad = firstBadRecipientAddress(input);
+  if (bad !== undefined) return { ok: false, error: bad };
   const r = BatchRequest.safeParse(input);
   return r.success ? { ok: true, value: r.data } : { ok: false, error: requestError(r.error, "request") };
 }

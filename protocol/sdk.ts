@@ -7,6 +7,7 @@ import { encode } from "./codec.ts";
 import { isSluiceError, temporaryError, validationError, type SluiceError } from "./errors.ts";
 import { publishEvent } from "./events.ts";
 import { ID_PATTERN, newId } from "./ids.ts";
+import { checkBatchFits, checkEncodedSize, NATS_HEADER_ROOM } from "./message-size.ts";
 import { payloadBytes, storePayload, storePayloadBytes } from "./payload-store.ts";
 import {
   acceptedEvent,
@@ -46,6 +47,11 @@ export interface ProducerDeps {
    * `js.publish` per message. Either way the answer waits for every ack.
    */
   publisher?: AckedPublisher;
+  /**
+   * The server's max_payload (the connection's `info.max_payload`), read per request: a
+   * message over it is refused as 413 message_too_large before anything is published.
+   */
+  maxPayload?: () => number | undefined;
   /** How long the publisher waits for the acks (the js client's own timeout otherwise). */
   publishTimeoutMs?: number;
   now?: () => number;
@@ -56,31 +62,38 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
   const now = d.now?.() ?? Date.now();
   const payload = payloadOfSend(r);
   const rcpts = envelopeRecipients(r);
+  // Metadata alone over the limit is refused before the payload is written to the store.
+  if (r.metadata !== undefined) checkEncodedSize(encode(r.metadata), d.maxPayload?.(), "its metadata", "metadata");
   try {
     let pointer: PayloadPointer;
     // Its size only decides inlining: key order does not change it, so the canonical
     // (sorted, hashable) bytes are built only for a payload that goes to the store.
-    if (rcpts.length === 1 && Buffer.byteLength(JSON.stringify(payload)) <= d.inlinePayloadMaxBytes) {
+    // Never inline what would push the message over max_payload (SLUICE_INLINE_PAYLOAD_MAX
+    // is a setting; the server's limit is not ours to exceed): it goes to the store instead.
+    const inlineMax = Math.min(d.inlinePayloadMaxBytes, (d.maxPayload?.() ?? Infinity) / 2);
+    if (rcpts.length === 1 && Buffer.byteLength(JSON.stringify(payload)) <= inlineMax) {
       pointer = { inline: payload };
     } else {
       const stored = await storePayloadBytes(d.payloads, payloadBytes(payload));
       pointer = { ref: stored.ref, size: stored.size };
     }
     const out = buildDeliveries(r, pointer, { requestId, tenant, partitions: d.partitions, now });
+    const encoded = out.map((o) => encode(o.message));
+    checkSendFits(r, encoded, d.maxPayload?.());
     const event = acceptedEvent({ tenant, requestId, tier: r.tier, recipients: out.length, now });
     // The caller's trace (the gateway's request span) rides along to the delivering node.
     const trace = traceHeaders();
     if (d.publisher) {
       await d.publisher.publish(
         [
-          ...out.map((o) => ({ subject: o.subject, data: encode(o.message), msgID: o.msgID, headers: trace })),
+          ...out.map((o, i) => ({ subject: o.subject, data: encoded[i] ?? encode(o.message), msgID: o.msgID, headers: trace })),
           { subject: subjects.event(event.tenant, event.type), data: encode(event), msgID: event.id }, // = publishEvent
         ],
         d.publishTimeoutMs ?? 5000,
       );
     } else {
       await Promise.all([
-        ...out.map((o) => d.js.publish(o.subject, encode(o.message), { msgID: o.msgID, headers: trace })),
+        ...out.map((o, i) => d.js.publish(o.subject, encoded[i] ?? encode(o.message), { msgID: o.msgID, headers: trace })),
         publishEvent(d.js, event),
       ]);
     }
@@ -97,6 +110,7 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
  */
 export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequest, batchId: string = newId()): Promise<BatchAccepted> {
   const now = d.now?.() ?? Date.now();
+  checkBatchSizes(r, batchId, tenant, now, d.maxPayload?.());
   try {
     const [payload, list] = await Promise.all([
       storePayload(d.payloads, payloadOfBatch(r)),
@@ -111,6 +125,25 @@ export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequ
   } catch (e) {
     throw publishFailure(e);
   }
+}
+
+/** Each recipient's message must fit max_payload; when metadata is what makes it too big, say so. */
+function checkSendFits(r: SendRequest, encoded: Uint8Array[], maxPayload: number | undefined): void {
+  if (maxPayload === undefined) return;
+  const metadataBytes = r.metadata === undefined ? 0 : Buffer.byteLength(JSON.stringify(r.metadata));
+  for (const data of encoded) {
+    const field = r.metadata !== undefined && data.length - metadataBytes + NATS_HEADER_ROOM <= maxPayload ? "metadata" : undefined;
+    checkEncodedSize(data, maxPayload, "each recipient's message", field);
+  }
+}
+
+/** The job message and every message fan-out will build from it must fit max_payload. */
+function checkBatchSizes(r: BatchRequest, batchId: string, tenant: string, now: number, maxPayload: number | undefined): void {
+  if (maxPayload === undefined) return;
+  const placeholder = `sha256-${"0".repeat(64)}`; // a ref is always this long
+  const job = buildBatchJob(r, { ref: placeholder, size: Number.MAX_SAFE_INTEGER }, placeholder, { batchId, tenant, requestId: batchId, now });
+  checkEncodedSize(encode(job), maxPayload, "the batch job", r.metadata === undefined ? undefined : "metadata");
+  checkBatchFits(r, job, maxPayload);
 }
 
 /**
@@ -180,6 +213,7 @@ export async function createProducer(
     batches: await new Kvm(nc).open(KV_BUCKETS.batches),
     partitions: opts.partitions,
     inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 16 * 1024, // = SLUICE_INLINE_PAYLOAD_MAX default
+    maxPayload: () => nc.info?.max_payload,
   };
   return {
     send: async (request, options) => {

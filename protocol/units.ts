@@ -19,6 +19,8 @@ const SIZE_UNITS: Record<string, number> = {
 
 /** "90s" → 90000; "1h30m" → 5400000; a bare number is milliseconds. Undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
+  // The global match below restarts at every digit: bounded input keeps it linear.
+  if (text.length > 64) return undefined;
   const s = text.trim().toLowerCase();
   if (/^\d+$/.test(s)) return Number(s);
   const parts = s.match(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g);
@@ -35,6 +37,7 @@ export function parseDuration(text: string): number | undefined {
 
 /** "10MB" → 10485760; a bare number is bytes. Undefined when malformed. */
 export function parseSize(text: string): number | undefined {
+  if (text.length > 64) return undefined;
   const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
   if (!m) return undefined;
   const unit = (m[2] ?? "b").toLowerCase();

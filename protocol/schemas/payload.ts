@@ -1,15 +1,18 @@
 import { z } from "zod";
 import { payloadRefPattern } from "../ids.ts";
-import { HeaderName, HeaderText, Mailbox } from "./address.ts";
+import { HeaderText, Mailbox } from "./address.ts";
+import { HeaderFields } from "./header-fields.ts";
+import { isBase64 } from "./base64.ts";
 
 export const Attachment = z
   .object({
     filename: HeaderText.min(1).max(255),
     contentType: z
       .string()
+      .max(255)
       .regex(/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/i, "is not a MIME type (type/subtype)")
       .default("application/octet-stream"),
-    contentBase64: z.string().regex(/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/, "is not base64"),
+    contentBase64: z.string().refine(isBase64, "is not base64"),
   })
   .strict();
 
@@ -28,7 +31,7 @@ export const Payload = z
     subject: HeaderText,
     text: z.string().optional(),
     html: z.string().optional(),
-    headers: z.record(HeaderName, HeaderText).optional(),
+    headers: HeaderFields.optional(),
     attachments: z.array(Attachment).max(100).optional(),
   })
   .strict();
