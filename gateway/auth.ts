@@ -72,8 +72,14 @@ export function requireScope(scope: Scope): preHandlerHookHandler {
   return async (request: FastifyRequest) => {
     const auth = request.auth;
     if (auth === undefined) throw new HttpError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>");
-    if (!hasScope(auth, scope)) throw new HttpError(403, "forbidden", `this API key lacks the "${scope}" scope`);
+    if (!hasScope(auth, scope)) throw missingScope(auth, scope);
   };
+}
+
+/** A 403 that says how to get a key that may: the scopes it has plus the one it lacks. */
+function missingScope(auth: AuthInfo, scope: Scope): HttpError {
+  const wanted = [...new Set([...auth.scopes, scope])].join(",");
+  return new HttpError(403, "forbidden", `this API key lacks the "${scope}" scope; create one that has it: sluice keys create --tenant ${auth.tenant} --scopes ${wanted}`);
 }
 
 /**
@@ -85,7 +91,7 @@ export function requireOperator(scope: Scope): preHandlerHookHandler {
     const auth = request.auth;
     if (auth === undefined) throw new HttpError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>", undefined, { "www-authenticate": "Bearer" });
     if (!auth.operator) throw new HttpError(403, "forbidden", "these figures cover every tenant: they take an operator key (sluice keys create --operator)");
-    if (!hasScope(auth, scope)) throw new HttpError(403, "forbidden", `this API key lacks the "${scope}" scope`);
+    if (!hasScope(auth, scope)) throw missingScope(auth, scope);
   };
 }
 

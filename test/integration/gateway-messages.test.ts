@@ -95,6 +95,7 @@ test("401 without a key, with a bad key and with a revoked key; 403 without the 
   const forbidden = await fx.post("/v1/messages", simpleMessage(), reader);
   assert.equal(forbidden.status, 403);
   assert.equal(forbidden.body.error.code, "forbidden");
+  assert.match(forbidden.body.error.message, /sluice keys create --tenant acme --scopes read,send/, "the 403 says which key would do");
 
   const { revokeApiKey, listApiKeys, hashApiKey, keyIdOf } = await import("../../protocol/index.ts");
   const doomed = await fx.key("acme");
