@@ -77,7 +77,7 @@ export function requireScope(scope: Scope): preHandlerHookHandler {
 }
 
 /** A 403 that says how to get a key that may: the scopes it has plus the one it lacks. */
-function missingScope(auth: AuthInfo, scope: Scope): HttpError {
+export function missingScope(auth: AuthInfo, scope: Scope): HttpError {
   const wanted = [...new Set([...auth.scopes, scope])].join(",");
   return new HttpError(403, "forbidden", `this API key lacks the "${scope}" scope; create one that has it: sluice keys create --tenant ${auth.tenant} --scopes ${wanted}`);
 }

@@ -1,17 +1,23 @@
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { AckedPublisher, KV_BUCKETS, OBJECT_STORES, temporaryError, type Config, type ProducerDeps } from "../protocol/index.ts";
 
-/** The NATS handles the routes need, opened once per connection. */
+/** Every NATS handle a route needs: one registry, opened once per connection. */
 export interface GatewayDeps {
+  nc: NatsConnection;
   js: JetStreamClient;
+  jsm: JetStreamManager;
   producer: ProducerDeps;
   keys: KV;
   idempotency: KV;
   batches: KV;
+  batchCounts: KV;
+  status: KV;
+  suppressions: KV;
+  webhooks: KV;
 }
 
 /**
@@ -72,11 +78,16 @@ export class NatsState {
   async #open(nc: NatsConnection): Promise<GatewayDeps> {
     const js = jetstream(nc, { timeout: 5000 });
     const kvm = new Kvm(js);
-    const [payloads, keys, idempotency, batches] = await Promise.all([
+    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, jsm] = await Promise.all([
       new Objm(js).open(OBJECT_STORES.payloads),
       kvm.open(KV_BUCKETS.keys),
       kvm.open(KV_BUCKETS.idempotency),
       kvm.open(KV_BUCKETS.batches),
+      kvm.open(KV_BUCKETS.batchCounts),
+      kvm.open(KV_BUCKETS.status),
+      kvm.open(KV_BUCKETS.suppressions),
+      kvm.open(KV_BUCKETS.webhooks),
+      jetstreamManager(nc, { timeout: 5000 }),
     ]);
     const producer: ProducerDeps = {
       js,
@@ -88,6 +99,6 @@ export class NatsState {
       publishTimeoutMs: 5000,
       maxPayload: () => nc.info?.max_payload,
     };
-    return { js, producer, keys, idempotency, batches };
+    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks };
   }
 }

@@ -34,39 +34,57 @@ export interface GatewayOptions {
   keyCacheMs?: number;
 }
 
+/** What the app is built from: the config, a logger, and the NATS connection as it comes and goes. */
+export interface GatewayDependencies {
+  config: Config;
+  logger: Logger;
+  nats: NatsState;
+}
+
 /**
  * Start the HTTP gateway. It listens at once, even while NATS is unreachable, so that
  * health checks answer and mail requests get 503 instead of a refused connection.
  */
 export async function startGateway(config: Config, logger: Logger, injected?: NatsConnection, options: GatewayOptions = {}): Promise<Gateway> {
-  const state = new NatsState(config, logger);
-  if (injected) state.attach(injected);
-  const connecting = injected
-    ? Promise.resolve()
-    : connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true }).then((c) => {
-        state.attach(c);
-        logger.info({ servers: config.nats.servers }, "gateway connected to NATS");
-      });
-  connecting.catch((e: unknown) => logger.error({ err: e }, "gateway could not connect to NATS"));
-
-  const ctx: GatewayContext = {
-    config,
-    logger,
-    nats: () => state.connection(),
-    deps: () => state.deps(),
-    ready: async () => {
-      const nc = state.connection();
-      if (!nc || nc.isClosed()) return { ok: false, reason: "not connected to NATS" };
-      try {
-        const jsm = await jetstreamManager(nc, { timeout: 2000 });
-        await jsm.streams.info(STREAMS.send);
-        return { ok: true };
-      } catch (e) {
-        return { ok: false, reason: `JetStream topology not available: ${e instanceof Error ? e.message : String(e)}` };
-      }
+  const nats = new NatsState(config, logger);
+  if (injected) nats.attach(injected);
+  else connectInBackground(config, logger, nats);
+  const app = buildGateway({ config, logger, nats }, options);
+  await app.listen({ host: config.http.host, port: config.http.port });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : config.http.port;
+  logger.info({ port }, "gateway listening");
+  return {
+    app,
+    port,
+    close: async () => {
+      await app.close();
+      const nc = nats.connection();
+      // Draining a connection we opened ourselves; one the caller injected is theirs to close.
+      if (!injected && nc) await nc.drain().catch((e: unknown) => logger.warn({ err: e }, "gateway: draining NATS on close failed"));
     },
   };
+}
 
+function connectInBackground(config: Config, logger: Logger, nats: NatsState): void {
+  connectNats(config.nats, "sluice-gateway", { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true })
+    .then((c) => {
+      nats.attach(c);
+      logger.info({ servers: config.nats.servers }, "gateway connected to NATS");
+    })
+    .catch((e: unknown) => logger.error({ err: e }, "gateway could not connect to NATS"));
+}
+
+/**
+ * The gateway as a fastify app, not listening: `app.inject()` drives it in tests, and
+ * `startGateway` adds the socket. Public routes (health, docs, dashboard files) sit at the
+ * root; everything that needs an API key — `/v1/*` and `/metrics` — is one encapsulated
+ * plugin whose onRequest hook authenticates, so no route can be registered outside it by
+ * accident of its path.
+ */
+export function buildGateway(deps: GatewayDependencies, options: GatewayOptions = {}): FastifyInstance {
+  const { config, logger, nats } = deps;
+  const ctx = contextOf(deps);
   const app: FastifyInstance = Fastify({
     loggerInstance: logger.child({ part: "gateway" }) as FastifyBaseLogger,
     // Per-request log lines cost more than the request itself at thousands a second;
@@ -81,38 +99,43 @@ export async function startGateway(config: Config, logger: Logger, injected?: Na
   installJsonBody(app);
   installErrorHandling(app);
   requireHost(app);
-  const auth = authenticate(state, config.keyRatePerSecond, options.keyCacheMs ?? KEY_CACHE_MS);
-  app.addHook("onRequest", async (request, reply) => {
-    // The matched route's pattern, not the raw URL: an encoded path cannot slip past.
-    const path = request.routeOptions.url ?? request.url;
-    if (path.startsWith("/v1/") || request.url.startsWith("/v1/") || path === "/metrics") await auth.call(app, request, reply, () => undefined);
-  });
-
   traceRoutes(app);
+
   healthRoutes(app, ctx);
   docsRoutes(app);
-  messageRoutes(app, ctx);
-  batchRoutes(app, ctx);
-
-  dlqRoutes(app, ctx);
-  suppressionRoutes(app, ctx);
-  webhookRoutes(app, ctx);
-  statusRoutes(app, ctx);
-  metricsRoutes(app);
-  statsRoutes(app, ctx);
   dashboardRoutes(app);
-  await app.listen({ host: config.http.host, port: config.http.port });
-  const addr = app.server.address();
-  const port = typeof addr === "object" && addr ? addr.port : config.http.port;
-  logger.info({ port }, "gateway listening");
 
+  const auth = authenticate(nats, config.keyRatePerSecond, options.keyCacheMs ?? KEY_CACHE_MS);
+  void app.register(async (authenticated) => {
+    authenticated.addHook("onRequest", auth);
+    messageRoutes(authenticated, ctx);
+    batchRoutes(authenticated, ctx);
+    dlqRoutes(authenticated, ctx);
+    suppressionRoutes(authenticated, ctx);
+    webhookRoutes(authenticated, ctx);
+    statusRoutes(authenticated, ctx);
+    statsRoutes(authenticated, ctx);
+    metricsRoutes(authenticated);
+  });
+  return app;
+}
+
+function contextOf({ config, logger, nats }: GatewayDependencies): GatewayContext {
   return {
-    app,
-    port,
-    close: async () => {
-      await app.close();
-      const nc = state.connection();
-      if (!injected && nc) await nc.drain().catch(() => undefined);
+    config,
+    logger,
+    nats: () => nats.connection(),
+    deps: () => nats.deps(),
+    ready: async () => {
+      const nc = nats.connection();
+      if (!nc || nc.isClosed()) return { ok: false, reason: "not connected to NATS" };
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 2000 });
+        await jsm.streams.info(STREAMS.send);
+        return { ok: true };
+      } catch (e) {
+        return { ok: false, reason: `JetStream topology not available: ${e instanceof Error ? e.message : String(e)}` };
+      }
     },
   };
 }

@@ -5,7 +5,6 @@ import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { idempotent } from "../idempotency.ts";
-import { handlesOf } from "./caller.ts";
 import { asAcceptFailure, idempotencyKeyOf } from "./messages.ts";
 
 const accepted = metrics.getMeter("sluice").createCounter("sluice_batch_recipients_accepted", {
@@ -46,7 +45,7 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     if (!decoded.ok || decoded.value.tenant !== tenant) throw notFound;
     const p = decoded.value;
     // Per-status counts from the status index (recipients not indexed yet count as queued).
-    const counts = await readBatchCounts((await handlesOf(ctx)).batchCounts, tenant, p.batchId, p.total).catch((e: unknown) => {
+    const counts = await readBatchCounts((await ctx.deps()).batchCounts, tenant, p.batchId, p.total).catch((e: unknown) => {
       throw asAcceptFailure(e);
     });
     return {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { check, deleteDeadLetter, getDeadLetter, listDeadLetters, replayDeadLetter, type DlqDeps } from "../../protocol/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
-import { callerOf, handlesOf } from "./caller.ts";
+import { callerOf } from "./caller.ts";
 
 const ListQuery = z
   .object({
@@ -16,7 +16,7 @@ const IdParams = z.object({ id: z.string() });
 /** The dead-letter queue of the caller's tenant: list, read one, replay, delete. */
 export function dlqRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const deps = async (): Promise<DlqDeps> => {
-    const h = await handlesOf(ctx);
+    const h = await ctx.deps();
     return { js: h.js, jsm: h.jsm, partitions: ctx.config.partitions };
   };
   const notFound = (id: string) => new HttpError(404, "not_found", `no dead letter for message ${id}`, "id");

@@ -4,7 +4,6 @@ import { observeQueueDepth, watchCluster, type ClusterView } from "../../protoco
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
-import { handlesOf } from "./caller.ts";
 
 /**
  * GET /v1/stats: the cluster as the dashboard shows it — nodes, per-tier queue depth,
@@ -54,7 +53,7 @@ export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     }
     if (!auth.operator || asked !== undefined) {
       reply.header("cache-control", "no-store");
-      return tenantStats((await handlesOf(ctx)).jsm, asked ?? auth.tenant);
+      return tenantStats((await ctx.deps()).jsm, asked ?? auth.tenant);
     }
     attach();
     if (!view) {

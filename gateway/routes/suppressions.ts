@@ -3,7 +3,7 @@ import { z } from "zod";
 import { addSuppression, check, EmailAddress, getSuppression, listSuppressions, matchingAddress, removeSuppression, Suppression } from "../../protocol/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
-import { callerOf, handlesOf } from "./caller.ts";
+import { callerOf } from "./caller.ts";
 
 const PutBody = z
   .object({
@@ -26,13 +26,13 @@ export function suppressionRoutes(app: FastifyInstance, ctx: GatewayContext): vo
     const { tenant } = callerOf(request, "read");
     const query = check(ListQuery, request.query ?? {}, "query");
     if (!query.ok) throw query.error;
-    return { suppressions: await listSuppressions((await handlesOf(ctx)).suppressions, tenant, query.value.limit) };
+    return { suppressions: await listSuppressions((await ctx.deps()).suppressions, tenant, query.value.limit) };
   });
 
   app.get("/v1/suppressions/:address", async (request) => {
     const { tenant } = callerOf(request, "read");
     const address = addressOf(request.params);
-    const entry = await getSuppression((await handlesOf(ctx)).suppressions, tenant, address);
+    const entry = await getSuppression((await ctx.deps()).suppressions, tenant, address);
     if (entry === undefined) throw new HttpError(404, "not_found", `${address} is not suppressed`, "address");
     return entry;
   });
@@ -44,14 +44,14 @@ export function suppressionRoutes(app: FastifyInstance, ctx: GatewayContext): vo
     if (!body.ok) throw body.error;
     const entry: Suppression = { address: matchingAddress(address), reason: body.value.reason, at: Date.now() };
     if (body.value.detail !== undefined) entry.detail = body.value.detail;
-    await addSuppression((await handlesOf(ctx)).suppressions, tenant, entry);
+    await addSuppression((await ctx.deps()).suppressions, tenant, entry);
     return entry;
   });
 
   app.delete("/v1/suppressions/:address", async (request, reply) => {
     const { tenant } = callerOf(request, "admin");
     const address = addressOf(request.params);
-    if (!(await removeSuppression((await handlesOf(ctx)).suppressions, tenant, address))) {
+    if (!(await removeSuppression((await ctx.deps()).suppressions, tenant, address))) {
       throw new HttpError(404, "not_found", `${address} is not suppressed`, "address");
     }
     return reply.code(204).send();

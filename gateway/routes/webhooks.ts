@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { check, CreateWebhookRequest, getWebhook, listWebhooks, registerWebhook, removeWebhook, viewOf } from "../../protocol/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
-import { callerOf, handlesOf } from "./caller.ts";
+import { callerOf } from "./caller.ts";
 
 /**
  * Webhook endpoints of the caller's tenant. The signing secret is in the answer to POST
@@ -10,7 +10,7 @@ import { callerOf, handlesOf } from "./caller.ts";
  */
 export function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const deps = async () => {
-    const h = await handlesOf(ctx);
+    const h = await ctx.deps();
     return { kv: h.webhooks, jsm: h.jsm };
   };
   const idOf = (params: unknown): string => (params as { id?: string }).id ?? "";

@@ -4,6 +4,7 @@ import { pino } from "pino";
 import { newId, recipientId, type Config, type DeliveryMessage } from "../../../protocol/index.ts";
 import type { GatewayContext } from "../../../gateway/context.ts";
 import { installErrorHandling } from "../../../gateway/http-error.ts";
+import { NatsState } from "../../../gateway/nats-state.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -21,11 +22,9 @@ export async function testApp(nc: NatsConnection, config: Config, register: (app
       (request as unknown as { auth: unknown }).auth = { tenant, keyId: "test", scopes };
     }
   });
-  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }),
-    deps: async () => {
-      throw new Error("the failure-path routes open their own handles (gateway/routes/caller.ts)");
-    },
-  };
+  const state = new NatsState(config, silent);
+  state.attach(nc);
+  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }), deps: () => state.deps() };
   register(app, ctx);
   await app.ready();
   return app;
