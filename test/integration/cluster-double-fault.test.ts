@@ -2,7 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { readClusterStatus } from "../../actors/cluster/index.ts";
-import { STREAMS } from "../../protocol/index.ts";
+import { decode, NodeStats, STREAMS, statsSubject } from "../../protocol/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { kill9 } from "./cluster-helpers/children.ts";
 import { postMessage, receipts, sendQueueEmpty, startClusterWorld, startGatewayProcess, waitForOwners, type ClusterWorld } from "./cluster-helpers/world.ts";
@@ -90,7 +90,16 @@ test("a NATS server and a node killed together mid-run: the survivor takes over 
     throw e;
   });
   await waitFor("MAIL_SEND to be empty", async () => ((await sendQueueEmpty(world)) ? true : undefined), 60_000, 250);
+  // The survivor holds every lock and says (in its stats) that it consumes every partition.
   await waitForOwners(world, ["node-1"], 60_000);
+  await waitFor("node-1 to consume every partition", async () => {
+    const sub = world.nc.subscribe(statsSubject("node-1"), { max: 1, timeout: 10_000 });
+    for await (const m of sub) {
+      const stats = decode(NodeStats, m.data, "node stats");
+      return stats.ok && stats.value.partitions.length === world.config.partitions ? true : undefined;
+    }
+    return undefined;
+  }, 60_000, 250);
 
   const got = receipts(world.peer);
   const duplicated = [...got].filter(([, times]) => times.length > 1);
