@@ -2,7 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { readClusterStatus } from "../../actors/cluster/index.ts";
-import { decode, NodeStats, STREAMS, statsSubject } from "../../protocol/index.ts";
+import { decode, NodeStats, STREAMS, statsSubject, TIERS } from "../../protocol/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { kill9 } from "./cluster-helpers/children.ts";
 import { postMessage, receipts, sendQueueEmpty, startClusterWorld, startGatewayProcess, waitForOwners, type ClusterWorld } from "./cluster-helpers/world.ts";
@@ -62,7 +62,9 @@ test("a NATS server and a node killed together mid-run: the survivor takes over 
     Array.from({ length: 16 }, async () => {
       for (let i = next++; i < TOTAL; i = next++) {
         for (let attempt = 0; ; attempt++) {
-          const r = await postMessage(gateway.url, gateway.key, `user${i}@d${i % DOMAINS}.test`, `double-${i}`);
+          // Every tier to every domain: each partition's three tier consumers have mail to lose.
+          const tier = TIERS[Math.floor(i / DOMAINS) % TIERS.length];
+          const r = await postMessage(gateway.url, gateway.key, `user${i}@d${i % DOMAINS}.test`, `double-${i}`, tier);
           statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
           if (r.status === 202 && r.id) {
             accepted.push(r.id);
