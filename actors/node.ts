@@ -160,7 +160,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     const failed = (await Promise.allSettled(added.map((p) => startPartition(p)))).flatMap((r, i) => (r.status === "rejected" ? [{ partition: added[i], err: r.reason as unknown }] : []));
     logger.info({ partitions: [...consumers.keys()].length, added: added.length - failed.length, removed: removed.length }, "partitions updated");
     if (failed.length > 0) {
-      throw new Error(`could not start consuming partition(s) ${failed.map((f) => f.partition).join(", ")}: ${String(failed[0]?.err)}`, { cause: failed[0]?.err });
+      throw new Error(`could not start consuming partition(s) ${failed.map((f) => f.partition).join(", ")}`, { cause: failed[0]?.err });
     }
   };
 
