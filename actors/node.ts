@@ -117,7 +117,15 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
       (tier) => new TierConsumer({ js, tier, partition: p, batch: PULL_BATCH, admit: () => admit(tier), handle: (msg) => d.handle(msg, tier, p), logger }),
     );
     consumers.set(p, list);
-    await Promise.all(list.map((c) => c.start()));
+    const failed = (await Promise.allSettled(list.map((c) => c.start()))).find((r) => r.status === "rejected");
+    if (!failed) return;
+    // Half a partition is not consumed: stop the tiers that did start and forget it, so that
+    // the next call (ownership retries a failed one) starts it whole.
+    const mine = consumers.get(p) === list; // else a later call already stopped it
+    if (mine) consumers.delete(p);
+    await Promise.all(list.map((c) => c.stop()));
+    if (mine) d.release(new Set([p]));
+    throw failed.reason;
   };
 
   // Calls may overlap: cluster ownership gives up a partition at once when it cannot renew
@@ -149,8 +157,11 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     const gone = new Set(settle.filter((p) => !wantedNow.has(p)));
     if (gone.size > 0) sender.closePools((key) => !key.startsWith("mx:") && gone.has(partitionOfDomainKey(key, config.partitions)));
     const added = [...wantedNow].filter((p) => !consumers.has(p));
-    await Promise.all(added.map((p) => startPartition(p)));
-    logger.info({ partitions: [...consumers.keys()].length, added: added.length, removed: removed.length }, "partitions updated");
+    const failed = (await Promise.allSettled(added.map((p) => startPartition(p)))).flatMap((r, i) => (r.status === "rejected" ? [{ partition: added[i], err: r.reason as unknown }] : []));
+    logger.info({ partitions: [...consumers.keys()].length, added: added.length - failed.length, removed: removed.length }, "partitions updated");
+    if (failed.length > 0) {
+      throw new Error(`could not start consuming partition(s) ${failed.map((f) => f.partition).join(", ")}`, { cause: failed[0]?.err });
+    }
   };
 
   const startedAt = Date.now();

@@ -17,40 +17,101 @@ export interface TierConsumerOptions {
   logger: Logger;
 }
 
+/** Pauses before reopening a pull loop that ended by itself: first, then doubled up to the last. */
+const REOPEN_MIN_MS = 250;
+const REOPEN_MAX_MS = 5000;
+
 /**
  * One pull loop over the durable consumer `send_<tier>_<partition>`. Stopping it ends the
  * pulls; a message the client had already buffered is naked at once so that the next
  * owner of the partition gets it without waiting for the ack-wait.
+ *
+ * `start()` opens the consumer once and throws if it cannot (the caller decides whether to
+ * try again). Once started, it keeps consuming until stopped: should the pull loop end by
+ * itself (the client gives up on some server answers), it is reopened with backoff, so a
+ * partition the node owns is never left without a consumer while the node thinks it has one.
  */
 export class TierConsumer {
   #messages: ConsumerMessages | undefined;
   #stopped = false;
   #done: Promise<void> = Promise.resolve();
+  /** Pulls were opened at least once: a pull request of ours may still be at the server. */
+  #pulled = false;
+  #wakeStopped: () => void = () => undefined;
 
   constructor(private readonly o: TierConsumerOptions) {}
 
   async start(): Promise<void> {
+    const opening = this.#open();
+    // stop() waits for the opening too: pulls it starts must be stopped and expire.
+    this.#done = opening.then(
+      (ok) => (ok ? this.#run() : undefined),
+      () => undefined,
+    );
+    await opening;
+  }
+
+  /** Open the consumer's pulls; false if stopped meanwhile. */
+  async #open(): Promise<boolean> {
     const consumer = await this.o.js.consumers.get(STREAMS.send, sendConsumerName(this.o.tier, this.o.partition));
-    if (this.#stopped) return;
+    if (this.#stopped) return false;
     const messages = await consumer.consume({ max_messages: this.o.batch, expires: PULL_EXPIRES_MS });
     this.#messages = messages;
-    this.#done = (async () => {
-      for await (const msg of messages) {
-        if (this.#stopped) {
-          msg.nak();
-          continue;
+    this.#pulled = true;
+    // stop() may have come while consume() was being set up: it could not stop these pulls.
+    if (this.#stopped) {
+      messages.stop();
+      return false;
+    }
+    return true;
+  }
+
+  async #run(): Promise<void> {
+    for (let failures = 0; !this.#stopped; ) {
+      const messages = this.#messages;
+      if (messages) {
+        try {
+          await this.#drain(messages);
+          if (this.#stopped) return;
+          this.o.logger.error({ tier: this.o.tier, partition: this.o.partition }, "consumer loop ended; reopening");
+        } catch (e) {
+          if (this.#stopped) return;
+          this.o.logger.error({ err: e, tier: this.o.tier, partition: this.o.partition }, "consumer loop ended; reopening");
         }
-        const wait = this.o.admit();
-        if (wait) await wait;
-        if (this.#stopped) {
-          msg.nak();
-          continue;
-        }
-        this.o.handle(msg);
+        this.#messages = undefined;
       }
-    })().catch((e: unknown) => {
-      if (!this.#stopped) this.o.logger.error({ err: e, tier: this.o.tier, partition: this.o.partition }, "consumer loop ended");
-    });
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(REOPEN_MAX_MS, REOPEN_MIN_MS * 2 ** Math.min(failures, 10)));
+        this.#wakeStopped = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      if (this.#stopped) return;
+      try {
+        if (!(await this.#open())) return;
+        failures = 0;
+      } catch (e) {
+        failures++;
+        this.o.logger.warn({ err: e, tier: this.o.tier, partition: this.o.partition, failures }, "cannot reopen consumer; retrying");
+      }
+    }
+  }
+
+  async #drain(messages: ConsumerMessages): Promise<void> {
+    for await (const msg of messages) {
+      if (this.#stopped) {
+        msg.nak();
+        continue;
+      }
+      const wait = this.o.admit();
+      if (wait) await wait;
+      if (this.#stopped) {
+        msg.nak();
+        continue;
+      }
+      this.o.handle(msg);
+    }
   }
 
   /**
@@ -63,7 +124,8 @@ export class TierConsumer {
     if (this.#stopped) return this.#done;
     this.#stopped = true;
     this.#messages?.stop();
+    this.#wakeStopped();
     await this.#done;
-    if (this.#messages) await new Promise((r) => setTimeout(r, PULL_EXPIRES_MS + 250));
+    if (this.#pulled) await new Promise((r) => setTimeout(r, PULL_EXPIRES_MS + 250));
   }
 }

@@ -198,7 +198,7 @@ export async function startGatewayProcess(world: ClusterWorld): Promise<{ url: s
  * Idempotency-Key: a 503 can come after the message was stored (its JetStream ack lost in a
  * leader change), and only the key makes the retry the same message instead of a second one.
  */
-export async function postMessage(url: string, key: string, to: string, idempotencyKey?: string): Promise<{ status: number; id?: string; code?: string }> {
+export async function postMessage(url: string, key: string, to: string, idempotencyKey?: string, tier: TierName = "transactional"): Promise<{ status: number; id?: string; code?: string }> {
   try {
     const res = await fetch(`${url}/v1/messages`, {
       method: "POST",
@@ -207,7 +207,7 @@ export async function postMessage(url: string, key: string, to: string, idempote
         authorization: `Bearer ${key}`,
         ...(idempotencyKey === undefined ? {} : { "idempotency-key": idempotencyKey }),
       },
-      body: JSON.stringify({ from: "news@acme.test", to: [to], subject: "Hi", text: "Hello", tier: "transactional" }),
+      body: JSON.stringify({ from: "news@acme.test", to: [to], subject: "Hi", text: "Hello", tier }),
       signal: AbortSignal.timeout(15_000),
     });
     const body = (await res.json()) as { recipients?: { id: string }[]; error?: { code: string } };
