@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyInstance } from "fastify";
+import { ClosedConnectionError, ConnectionError, DrainingConnectionError, NoRespondersError, RequestError, TimeoutError } from "@nats-io/transport-node";
+import { JetStreamError } from "@nats-io/jetstream";
 import { isSluiceError, type SluiceError } from "../protocol/index.ts";
 
 /** An answer other than 2xx with its stable code; rendered as {"error": {code, message, field?}}. */
@@ -48,9 +50,20 @@ function fromFastifyError(e: FastifyError): HttpError | undefined {
   return undefined;
 }
 
+/**
+ * The NATS client's own failures (a request timed out during a leader election, the
+ * connection closed or is reconnecting, nobody answered): the store is away for a moment,
+ * whichever route met it. A 500 would tell the client not to retry; the mail was not
+ * accepted, so it is a 503 to retry under the same Idempotency-Key.
+ */
+const NATS_UNAVAILABLE = [TimeoutError, ClosedConnectionError, ConnectionError, DrainingConnectionError, NoRespondersError, RequestError, JetStreamError];
+
 export function toHttpError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
   if (isSluiceError(e)) return fromSluiceError(e);
+  if (NATS_UNAVAILABLE.some((kind) => e instanceof kind)) {
+    return new HttpError(503, "nats_unavailable", `the message store did not answer (${(e as Error).message}); retry under the same Idempotency-Key`, undefined, { "retry-after": RETRY_AFTER_S.nats_unavailable ?? "2" });
+  }
   if (e instanceof Error) {
     const mapped = fromFastifyError(e as FastifyError);
     if (mapped) return mapped;
