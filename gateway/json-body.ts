@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { isWellFormed } from "../protocol/index.ts";
+import { isWellFormed, errorMessage } from "../protocol/index.ts";
 import { HttpError } from "./http-error.ts";
 
 /**
@@ -48,7 +48,7 @@ export function parseJsonBody(bytes: Buffer): unknown {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new HttpError(400, "invalid_json", `the request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new HttpError(400, "invalid_json", `the request body is not valid JSON: ${errorMessage(e)}`);
   }
   inspect(value, SURROGATE_ESCAPE.test(text));
   return value;

@@ -3,7 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { AckedPublisher, KV_BUCKETS, OBJECT_STORES, temporaryError, type Config, type ProducerDeps } from "../protocol/index.ts";
+import { AckedPublisher, KV_BUCKETS, OBJECT_STORES, temporaryError, type Config, type ProducerDeps, errorMessage } from "../protocol/index.ts";
 
 /** Every NATS handle a route needs: one registry, opened once per connection. */
 export interface GatewayDeps {
@@ -71,7 +71,7 @@ export class NatsState {
     try {
       return await this.#deps;
     } catch (e) {
-      throw temporaryError("nats_unavailable", `JetStream stores are not available (${e instanceof Error ? e.message : String(e)}); retry later`, e);
+      throw temporaryError("nats_unavailable", `JetStream stores are not available (${errorMessage(e)}); retry later`, e);
     }
   }
 

@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { connectNats, STREAMS, type Config } from "../protocol/index.ts";
+import { connectNats, STREAMS, type Config, errorMessage } from "../protocol/index.ts";
 import { authenticate, KEY_CACHE_MS } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
 import { installErrorHandling } from "./http-error.ts";
@@ -134,7 +134,7 @@ function contextOf({ config, logger, nats }: GatewayDependencies): GatewayContex
         await jsm.streams.info(STREAMS.send);
         return { ok: true };
       } catch (e) {
-        return { ok: false, reason: `JetStream topology not available: ${e instanceof Error ? e.message : String(e)}` };
+        return { ok: false, reason: `JetStream topology not available: ${errorMessage(e)}` };
       }
     },
   };

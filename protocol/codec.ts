@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { validationError, type SluiceError } from "./errors.ts";
+import { validationError, type SluiceError, errorMessage } from "./errors.ts";
 
 const decoder = new TextDecoder();
 
@@ -30,7 +30,7 @@ export function decode<S extends z.ZodType>(schema: S, data: Uint8Array, what: s
   } catch (e) {
     return {
       ok: false,
-      error: validationError("invalid_json", `${what} is not JSON: ${e instanceof Error ? e.message : String(e)}`),
+      error: validationError("invalid_json", `${what} is not JSON: ${errorMessage(e)}`),
     };
   }
   return check(schema, parsed, what);

@@ -42,3 +42,6 @@ export const internalError = (code: string, message: string, cause?: unknown): S
   new SluiceError("internal", code, message, { cause });
 
 export const isSluiceError = (e: unknown): e is SluiceError => e instanceof SluiceError;
+
+/** The message of anything thrown, for a log line or an error's text. */
+export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));

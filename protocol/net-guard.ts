@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 import ipaddr from "ipaddr.js";
-import { validationError } from "./errors.ts";
+import { validationError, errorMessage } from "./errors.ts";
 
 /**
  * Webhook URLs are chosen by API clients, and Sluice POSTs to them from inside the network:
@@ -100,7 +100,7 @@ export async function checkWebhookUrl(raw: string, opts: { allowPrivate: boolean
     try {
       addresses = (await lookupAll(host)).map((a) => a.address);
     } catch (e) {
-      throw validationError("unresolvable_url", `the host ${host} does not resolve: ${e instanceof Error ? e.message : String(e)}`, "url");
+      throw validationError("unresolvable_url", `the host ${host} does not resolve: ${errorMessage(e)}`, "url");
     }
   }
   const bad = addresses.find(isPrivateAddress);

@@ -4,7 +4,7 @@ import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AckedPublisher, PublishRefusedError } from "./acked-publisher.ts";
 import { encode } from "./codec.ts";
-import { isSluiceError, temporaryError, validationError, type SluiceError } from "./errors.ts";
+import { isSluiceError, temporaryError, validationError, type SluiceError, errorMessage } from "./errors.ts";
 import { publishEvent } from "./events.ts";
 import { ID_PATTERN, newId } from "./ids.ts";
 import { checkBatchFits, checkEncodedSize, NATS_HEADER_ROOM } from "./message-size.ts";
@@ -166,7 +166,7 @@ async function createOnce(kv: KV, key: string, value: Uint8Array): Promise<void>
  */
 export function publishFailure(e: unknown): SluiceError {
   if (isSluiceError(e)) return e;
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorMessage(e);
   if ((e instanceof JetStreamApiError || e instanceof PublishRefusedError) && /maximum|exceeded|insufficient|resources|storage/i.test(message)) {
     return temporaryError("stream_full", `JetStream refused the write (${message}); retry later`, e);
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { check, PolicyFile, validationError, type PolicyFile as PolicyFileType } from "../../protocol/index.ts";
+import { check, PolicyFile, validationError, type PolicyFile as PolicyFileType, errorMessage } from "../../protocol/index.ts";
 
 /** Read `SLUICE_POLICIES` (JSON, or YAML when the name ends in .yaml/.yml); throws naming the field at fault. */
 export function loadPolicyFile(path: string | undefined): PolicyFileType {
@@ -9,7 +9,7 @@ export function loadPolicyFile(path: string | undefined): PolicyFileType {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw validationError("policies_unreadable", `SLUICE_POLICIES: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, "SLUICE_POLICIES");
+    throw validationError("policies_unreadable", `SLUICE_POLICIES: cannot read ${path}: ${errorMessage(e)}`, "SLUICE_POLICIES");
   }
   return parsePolicyText(text, /\.ya?ml$/i.test(path) ? "yaml" : "json", path);
 }
@@ -19,7 +19,7 @@ export function parsePolicyText(text: string, format: "json" | "yaml", where = "
   try {
     raw = format === "yaml" ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw validationError("policies_invalid", `${where} is not valid ${format.toUpperCase()}: ${e instanceof Error ? e.message : String(e)}`, "SLUICE_POLICIES");
+    throw validationError("policies_invalid", `${where} is not valid ${format.toUpperCase()}: ${errorMessage(e)}`, "SLUICE_POLICIES");
   }
   const checked = check(PolicyFile, raw ?? {}, "policies");
   if (!checked.ok) throw validationError("policies_invalid", `${where}: ${checked.error.message}`, checked.error.field);

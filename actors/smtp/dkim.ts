@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { canonicalDomain, check, Tenant, validationError } from "../../protocol/index.ts";
+import { canonicalDomain, check, Tenant, validationError, errorMessage } from "../../protocol/index.ts";
 
 const KeyEntry = z.object({ selector: z.string().regex(/^[A-Za-z0-9._-]+$/), privateKeyFile: z.string().min(1) }).strict();
 
@@ -61,7 +61,7 @@ export function loadDkimKeys(file: string | undefined, logger?: Logger): DkimKey
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    return fail(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    return fail(`cannot read ${file}: ${errorMessage(e)}`);
   }
   if (isOldShape(raw)) {
     fail(
@@ -80,7 +80,7 @@ export function loadDkimKeys(file: string | undefined, logger?: Logger): DkimKey
       try {
         privateKey = readFileSync(path, "utf8");
       } catch (e) {
-        fail(`key of ${name} (tenant ${tenant}) unreadable at ${path}: ${e instanceof Error ? e.message : String(e)}`);
+        fail(`key of ${name} (tenant ${tenant}) unreadable at ${path}: ${errorMessage(e)}`);
       }
       keys.set(tenant, domain, { domainName: domain, keySelector: entry.selector, privateKey });
     }

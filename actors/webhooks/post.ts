@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { Agent, buildConnector, request } from "undici";
-import { isPrivateAddress, publicOnlyLookup, SIGNATURE_HEADER, signWebhook, type MailEvent } from "../../protocol/index.ts";
+import { isPrivateAddress, publicOnlyLookup, SIGNATURE_HEADER, signWebhook, type MailEvent, errorMessage } from "../../protocol/index.ts";
 
 export type PostOutcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
 
@@ -55,6 +55,6 @@ export async function postEvent(agent: Agent, url: string, secret: string, event
     return { ok: false, status: res.statusCode, error: `HTTP ${res.statusCode}` };
   } catch (e) {
     const code = (e as { code?: string }).code;
-    return { ok: false, error: `${code ?? "error"}: ${e instanceof Error ? e.message : String(e)}` };
+    return { ok: false, error: `${code ?? "error"}: ${errorMessage(e)}` };
   }
 }

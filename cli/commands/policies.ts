@@ -1,6 +1,6 @@
 import { connect } from "@nats-io/transport-node";
 import { applyKvPolicies, loadPolicyFile, PolicyBook, type EffectivePolicy } from "../../actors/index.ts";
-import { loadConfig } from "../../protocol/index.ts";
+import { loadConfig, errorMessage } from "../../protocol/index.ts";
 
 export const help = `sluice policies [--json] [--offline]
 
@@ -30,7 +30,7 @@ export async function run(args: string[]): Promise<void> {
         await nc.close();
       }
     } catch (e) {
-      note = `KV overrides not shown (NATS at ${config.nats.servers.join(",")}: ${e instanceof Error ? e.message : String(e)})`;
+      note = `KV overrides not shown (NATS at ${config.nats.servers.join(",")}: ${errorMessage(e)})`;
     }
   }
   const rows = book.table();

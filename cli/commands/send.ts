@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { checkAddress, TIERS, validationError, type TierName } from "../../protocol/index.ts";
+import { checkAddress, TIERS, validationError, type TierName, errorMessage } from "../../protocol/index.ts";
 import { CsvError } from "../send/csv.ts";
 import { gatewaySubmitter, type GatewayTarget, type Submitter } from "../send/gateway-client.ts";
 import { ProgressBar } from "../send/progress.ts";
@@ -103,7 +103,7 @@ function readOptional(file: string | undefined, flag: string): string | undefine
   try {
     return readFileSync(file, "utf8");
   } catch (e) {
-    throw validationError("invalid_arguments", `--${flag} ${file}: ${e instanceof Error ? e.message : String(e)}`, flag);
+    throw validationError("invalid_arguments", `--${flag} ${file}: ${errorMessage(e)}`, flag);
   }
 }
 
@@ -120,7 +120,7 @@ export function loadCsv(file: string, content?: Content): { recipients: CsvRecip
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw validationError("invalid_arguments", `--csv ${file}: ${e instanceof Error ? e.message : String(e)}`, "csv");
+    throw validationError("invalid_arguments", `--csv ${file}: ${errorMessage(e)}`, "csv");
   }
   try {
     const parsed = recipientsFromCsv(text);

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { connectNats, loadConfig, STATS_INTERVAL_MS, temporaryError, validationError } from "../../protocol/index.ts";
+import { connectNats, loadConfig, STATS_INTERVAL_MS, temporaryError, validationError, errorMessage } from "../../protocol/index.ts";
 import { watchCluster } from "../../protocol/telemetry/index.ts";
 import { onShutdownSimple } from "../top/signals.ts";
 import { renderFrame } from "../top/render.ts";
@@ -29,7 +29,7 @@ export async function run(args: string[]): Promise<void> {
 
   const config = loadConfig();
   const nc = await connectNats(config.nats, "sluice-top", { waitOnFirstConnect: false }).catch((e: unknown) => {
-    throw temporaryError("nats_unavailable", `cannot reach NATS at ${config.nats.servers.join(",")}: ${e instanceof Error ? e.message : String(e)}`);
+    throw temporaryError("nats_unavailable", `cannot reach NATS at ${config.nats.servers.join(",")}: ${errorMessage(e)}`);
   });
   const view = watchCluster(nc, { manual: true, intervalMs: STATS_INTERVAL_MS });
   if (values.once) {

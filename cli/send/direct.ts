@@ -1,4 +1,4 @@
-import { connectNats, createProducer, isSluiceError, loadConfig, newId, temporaryError } from "../../protocol/index.ts";
+import { connectNats, createProducer, isSluiceError, loadConfig, newId, temporaryError, errorMessage } from "../../protocol/index.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RETRIES, type Answer, type Submitter } from "./gateway-client.ts";
 
@@ -13,7 +13,7 @@ import { RETRIES, type Answer, type Submitter } from "./gateway-client.ts";
 export async function directSubmitter(tenant: string): Promise<{ submitter: Submitter; close(): Promise<void> }> {
   const config = loadConfig();
   const nc = await connectNats(config.nats, "sluice-send").catch((e: unknown) => {
-    throw temporaryError("nats_unavailable", `cannot reach NATS at ${config.nats.servers.join(",")}: ${e instanceof Error ? e.message : String(e)}`);
+    throw temporaryError("nats_unavailable", `cannot reach NATS at ${config.nats.servers.join(",")}: ${errorMessage(e)}`);
   });
   const producer = await createProducer(nc, { tenant, partitions: config.partitions, inlinePayloadMaxBytes: config.inlinePayloadMaxBytes });
   const answer = async <T>(publish: (requestId: string) => Promise<T>): Promise<Answer<T>> => {

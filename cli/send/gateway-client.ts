@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
+import { errorMessage } from "../../protocol/index.ts";
 
 /**
  * The little of the gateway's HTTP API that `sluice send` needs. 429 and 503 are waited
@@ -43,7 +44,7 @@ export async function postJson<T>(target: GatewayTarget, path: string, body: unk
         await sleep(500 * 2 ** attempt);
         continue;
       }
-      const why = e instanceof Error ? e.message : String(e);
+      const why = errorMessage(e);
       return { ok: false, status: 0, code: "unreachable", message: `cannot reach the gateway at ${target.url}: ${why}` };
     }
     const text = await res.body.text();

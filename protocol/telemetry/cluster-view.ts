@@ -3,6 +3,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { NodeStats, STATS_ALL, STATS_INTERVAL_MS } from "../stats.ts";
 import { STREAMS, subjects } from "../subjects.ts";
 import { ClusterAggregator, queueDepthBySubject, type AggregatorOptions, type ClusterStats } from "./cluster-aggregate.ts";
+import { errorMessage } from "../errors.ts";
 
 /**
  * A live view of the cluster for the gateway's /v1/stats, the dashboard and `sluice top`:
@@ -37,7 +38,7 @@ export function watchCluster(nc: NatsConnection, options: ClusterViewOptions = {
       try {
         parsed = NodeStats.safeParse(msg.json());
       } catch (e) {
-        options.onInvalid?.(msg.subject, `not JSON: ${e instanceof Error ? e.message : String(e)}`);
+        options.onInvalid?.(msg.subject, `not JSON: ${errorMessage(e)}`);
         return;
       }
       if (!parsed.success) {
