@@ -197,7 +197,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         policyWatch.stop();
         suppressionCache.stop();
         await sender.close();
-        if (!injected) await nc.drain().catch(() => undefined);
+        if (!injected) await nc.drain().catch(() => undefined); // shutting down: everything was settled above; a closed connection has nothing to drain
         logger.info({ nodeId: config.nodeId }, "actor node stopped");
       })()),
   };

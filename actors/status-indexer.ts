@@ -82,7 +82,7 @@ export async function startStatusIndexer(nc: NatsConnection, config: Config, log
   log.info({ limits: config.statusIndex }, "events consumer (status index, webhook fan-out) consuming MAIL_EVENTS");
   return {
     close: async () => {
-      await messages.close().catch(() => undefined);
+      await messages.close().catch(() => undefined); // a consumer whose connection already closed has nothing left to stop
       await loop;
       await tally.close();
       publisher.close();

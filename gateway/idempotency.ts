@@ -142,7 +142,7 @@ export async function idempotent(
       release(mine.requestId);
       // Not accepted: a retry must be able to run, under the same request id.
       const failed: Claim = { ...mine, state: "failed", at: Date.now() };
-      await kv.put(kvKey, encode(failed)).catch(() => undefined);
+      await kv.put(kvKey, encode(failed)).catch(() => undefined); // lost: the pending claim is taken over (orphan rule above), so a retry still runs
       throw e;
     }
     release(mine.requestId);

@@ -48,7 +48,7 @@ export class NatsState {
           this.logger.info("gateway reconnected to NATS");
         }
       }
-    })().catch(() => undefined);
+    })().catch(() => undefined); // the status iterator ends (or throws) only when the connection is closed for good
   }
 
   connection(): NatsConnection | undefined {

@@ -30,7 +30,7 @@ export async function ensureTopology(nc: NatsConnection, topology: Topology): Pr
   );
   // Before 0.1, webhook fan-out had a MAIL_EVENTS consumer of its own; the events consumer
   // does that work now, and a left-over durable would only pile up pending events.
-  await jsm.consumers.delete(STREAMS.events, OBSOLETE_WEBHOOK_FANOUT_CONSUMER).catch(() => undefined);
+  await jsm.consumers.delete(STREAMS.events, OBSOLETE_WEBHOOK_FANOUT_CONSUMER).catch(() => undefined); // absent on any store made since: nothing to remove
   const kvm = new Kvm(nc);
   for (const spec of topology.kv) await afterRace(() => kvm.create(spec.name, spec.options));
   const objm = new Objm(nc);

@@ -27,7 +27,7 @@ export async function startClusterNode(config: Config, logger: Logger, injected?
       (closing ??= (async () => {
         await ownership.stop();
         await node.close();
-        if (!injected) await nc.drain().catch(() => undefined);
+        if (!injected) await nc.drain().catch(() => undefined); // shutting down: everything was settled above; a closed connection has nothing to drain
       })()),
   };
 }

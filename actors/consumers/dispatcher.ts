@@ -84,7 +84,7 @@ export class Dispatcher {
     this.#hold(job, +1);
     this.#route(job, tier).catch((e: unknown) => {
       this.d.logger.error({ err: e, messageId: message.id }, "dispatch failed; the message goes back to JetStream");
-      this.d.settler.postponed(job, 5000, "released").catch(() => undefined);
+      this.#postpone(job, 5000, "released");
     });
   }
 
@@ -122,12 +122,7 @@ export class Dispatcher {
           this.released(job);
           throw e;
         }),
-      postpone: (job, delayMs, why) => {
-        this.d.settler.postponed(job, delayMs, why).catch((e: unknown) => {
-          this.released(job);
-          this.d.logger.error({ err: e, messageId: job.message.id }, "postpone failed");
-        });
-      },
+      postpone: (job, delayMs, why) => this.#postpone(job, delayMs, why),
       retired: (k) => {
         const current = this.destinations.get(k);
         if (current?.retired) {
@@ -150,9 +145,22 @@ export class Dispatcher {
   release(partitions: ReadonlySet<number>): void {
     for (const dest of this.destinations.values()) {
       for (const job of dest.release((j) => partitions.has(j.partition))) {
-        this.d.settler.postponed(job, 0, "released").catch(() => undefined);
+        this.#postpone(job, 0, "released");
       }
     }
+  }
+
+  /**
+   * Back to JetStream with a delay. A postpone that fails (NATS away, or the expiry it
+   * turned into could not be dead-lettered) neither acked nor naked the message: JetStream
+   * redelivers it after ack_wait, and here it must stop counting as held, or a partition
+   * hand-over waiting for held work would wait forever.
+   */
+  #postpone(job: Job, delayMs: number, why: PostponeReason): void {
+    this.d.settler.postponed(job, delayMs, why).catch((e: unknown) => {
+      this.released(job);
+      this.d.logger.error({ err: e, messageId: job.message.id, why }, "postpone failed; JetStream redelivers the message after ack_wait");
+    });
   }
 
   /** Called by the settler when a job is acked or naked. */

@@ -47,7 +47,7 @@ export class EndpointLanes {
   async stop(): Promise<void> {
     await Promise.all(
       this.#loops.map(async (l) => {
-        await l.messages.close().catch(() => undefined);
+        await l.messages.close().catch(() => undefined); // a consumer whose connection already closed has nothing left to stop
         await l.done;
       }),
     );

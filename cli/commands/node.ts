@@ -36,6 +36,6 @@ export async function run(): Promise<void> {
     await services.close();
     await node?.close(); // hands every partition over: stop pulling, settle in-flight, release
     await metrics.close();
-    await nc.drain().catch(() => undefined);
+    await nc.drain().catch(() => undefined); // shutting down: everything was settled above; a closed connection has nothing to drain
   });
 }
