@@ -2,6 +2,8 @@
  * Headers Sluice writes itself. A request's `headers` may not set them (any case): a
  * second Content-Type or Content-Transfer-Encoding breaks the MIME structure, a From or
  * Return-Path bypasses the checked addresses, a DKIM-Signature or Received forges trace.
+ * List-Unsubscribe is the client's to set (its own unsubscribe address is the only real
+ * one); the node drops a List-Unsubscribe-Post that has no https URI beside it (RFC 8058).
  */
 export const RESERVED_HEADERS = [
   "Content-Type",
@@ -19,8 +21,6 @@ export const RESERVED_HEADERS = [
   "Reply-To",
   "Subject",
   "Sender",
-  "List-Unsubscribe",
-  "List-Unsubscribe-Post",
   "Received",
 ] as const;
 
