@@ -25,6 +25,10 @@ export interface DestinationView {
   deferred: number;
   bounced: number;
   throttleEvents: number;
+  connectionLimit?: number;
+  connectionLimitSource?: "policy" | "learned";
+  rateLimitSource?: "policy" | "learned";
+  throttleRefusals?: number;
 }
 
 export interface NodeView {
@@ -154,6 +158,10 @@ export class ClusterAggregator {
           throttleEvents: d.throttleEvents,
         };
         if (d.partition !== undefined) view.partition = d.partition;
+        if (d.connectionLimit !== undefined) view.connectionLimit = d.connectionLimit;
+        if (d.connectionLimitSource !== undefined) view.connectionLimitSource = d.connectionLimitSource;
+        if (d.rateLimitSource !== undefined) view.rateLimitSource = d.rateLimitSource;
+        if (d.throttleRefusals !== undefined) view.throttleRefusals = d.throttleRefusals;
         out.push(view);
       }
     }
