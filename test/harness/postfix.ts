@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -128,6 +128,20 @@ const count = (text: string, pattern: RegExp): number => text.match(pattern)?.le
 
 let installed: Promise<unknown> | undefined;
 
+// Instances still running when the process exits (a test that crashed before its clean-up)
+// are stopped here, synchronously, so no Postfix outlives the test run.
+const running = new Set<string>();
+process.once("exit", () => {
+  for (const dir of running) {
+    try {
+      execFileSync(POSTFIX, ["-c", dir, "stop"], { stdio: "ignore", timeout: 10_000 });
+    } catch {
+      // already stopped
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 export async function startPostfix(o: { domains: string[]; limits?: PostfixLimits }): Promise<Postfix> {
   installed ??= run("bash", [join(import.meta.dirname, "../../scripts/ensure-postfix.sh")], { timeout: 300_000 });
   await installed;
@@ -142,10 +156,13 @@ export async function startPostfix(o: { domains: string[]; limits?: PostfixLimit
   writeFileSync(join(dir, "master.cf"), masterCf(port));
   writeFileSync(join(dir, "maillog"), "");
   const postfix = (...args: string[]) => run(POSTFIX, ["-c", dir, ...args], { timeout: 30_000 });
+  running.add(dir);
   const stop = async (): Promise<void> => {
+    running.delete(dir);
+    const pid = masterPid(dir);
     await postfix("stop").catch(() => undefined);
-    // postfix stop returns before the master has exited; its pid file goes last.
-    await waitFor("postfix master to exit", () => (existsSync(join(dir, "queue", "pid", "master.pid")) ? undefined : true), 10_000).catch(() => undefined);
+    // postfix stop returns before the master and its children have exited.
+    if (pid !== undefined) await waitFor("postfix master to exit", () => (alive(pid) ? undefined : true), 10_000).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -180,6 +197,24 @@ export async function startPostfix(o: { domains: string[]; limits?: PostfixLimit
     },
     stop,
   };
+}
+
+function masterPid(dir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dir, "queue", "pid", "master.pid"), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** True once the port answers with a 220 greeting. */
