@@ -298,6 +298,7 @@ export class DestinationActor {
     if (result.kind === "delivered") {
       this.#counts.delivered++;
       this.#limits.accepted(now);
+      if (result.working !== undefined) this.#limits.sessionsWorking(result.working);
       this.#success();
       return false;
     }

@@ -14,7 +14,13 @@ export interface Job {
 }
 
 export type SendResult =
-  | { kind: "delivered"; mx: string; reply: SmtpReply }
+  | {
+      kind: "delivered";
+      mx: string;
+      reply: SmtpReply;
+      /** Sessions to this host open and working after this one (what the destination accepts at once). */
+      working?: number;
+    }
   | {
       kind: "failed";
       mx: string | undefined;

@@ -90,8 +90,17 @@ export class LearnedLimits {
   }
 
   /**
+   * `working` sessions were open and accepted at once: the destination allows at least that
+   * many. A refusal that came while sessions were still in their greeting learned too low
+   * a cap; this puts it right.
+   */
+  sessionsWorking(working: number): void {
+    if (working > this.connections) this.connections = Math.min(this.policyConnections, working);
+  }
+
+  /**
    * A message refused for rate. `cut`: the rate dropped. `pauseMs`: how long to send
-   * nothing: 1 s, doubling (up to 30 s) while refusals follow one another with no
+   * nothing: 1 s, doubling (up to half the window) while refusals follow one another with no
    * acceptance in between (the destination's window has not rolled over; anything sent
    * before it does is refused). Refusals within a second of the last counted one answer
    * sends that were already under way: they count once.
@@ -102,7 +111,7 @@ export class LearnedLimits {
     let pauseMs = 0;
     if (now >= this.#streakAt) {
       this.#streak++;
-      pauseMs = Math.min(30_000, 1000 * 2 ** (this.#streak - 1));
+      pauseMs = Math.min(this.o.windowMs / 2, 1000 * 2 ** (this.#streak - 1));
       this.#streakAt = now + Math.max(1000, pauseMs);
     }
     return { cut: this.#cutRate(now), pauseMs };

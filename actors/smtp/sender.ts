@@ -61,7 +61,7 @@ export class SmtpSender {
     try {
       if (signer) raw = await signed(signer, raw);
       const response = await pool.send(m.mailFrom, m.rcptTo, raw);
-      return { kind: "delivered", mx: host.host, reply: parseSmtpReply(response, 250) };
+      return { kind: "delivered", mx: host.host, reply: parseSmtpReply(response, 250), working: pool.working };
     } catch (e) {
       return failureOf(e as SmtpError, host.host, pool.working);
     }

@@ -52,6 +52,18 @@ test("a concurrency refusal lowers the connection cap to what is working, never 
   assert.equal(l.connections, 1);
 });
 
+test("sessions seen working at once after a refusal raise a cap learned too low, never above the policy", () => {
+  const l = new LearnedLimits(50, 10);
+  l.connectionRefused(0, 0); // refused while the others were still in their greeting
+  assert.equal(l.connections, 1);
+  l.sessionsWorking(3);
+  assert.equal(l.connections, 3);
+  l.sessionsWorking(2);
+  assert.equal(l.connections, 3);
+  l.sessionsWorking(40);
+  assert.equal(l.connections, 10);
+});
+
 test("connections come back one per quiet period, up to the policy", () => {
   const l = new LearnedLimits(50, 4, { decayMs: 60_000, windowMs: 10_000, margin: 0.9 });
   l.connectionRefused(0, 1);
@@ -80,12 +92,13 @@ test("a rate refusal sets the rate to what the destination accepted over the win
   // Refusals of sends already under way: no further cut, no further pause.
   assert.deepEqual([1100, 1200].map((t) => l.rateRefused(t)), [{ cut: false, pauseMs: 0 }, { cut: false, pauseMs: 0 }]);
   // The destination's window has not rolled over: growing pauses, still no cut.
-  const later = [2000, 4000, 8000].map((t) => l.rateRefused(t));
-  assert.deepEqual(later, [{ cut: false, pauseMs: 2000 }, { cut: false, pauseMs: 4000 }, { cut: false, pauseMs: 8000 }]);
+  const later = [2000, 4000, 8000, 13_000].map((t) => l.rateRefused(t));
+  assert.deepEqual(later.map((r) => r.pauseMs), [2000, 4000, 5000, 5000], "doubling, up to half the window");
+  assert.ok(later.every((r) => !r.cut));
   assert.ok(Math.abs(l.rate - 4.5) < 1e-9);
   assert.equal(l.rateSource, "learned");
   assert.equal(l.cuts, 1);
-  assert.equal(l.refusals, 6);
+  assert.equal(l.refusals, 7);
   // Accepted again: the next refusal is a new lesson, and its pause starts from 1 s.
   l.accepted(17_000);
   assert.equal(l.rateRefused(17_500).pauseMs, 1000);
