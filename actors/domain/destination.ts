@@ -6,6 +6,7 @@ import type { MxHost } from "../routing/index.ts";
 import type { Job, PostponeReason, SendResult } from "./job.ts";
 import { DEFAULT_LEARNING, LearnedLimits, type LearnedLimitsOptions, type LimitSource } from "./learned-limits.ts";
 import { destinationMachine, stateName, type DestinationActorRef, type DestinationState } from "./machine.ts";
+import { deliveryMetrics, observeDestinationLimits } from "../metrics.ts";
 import { TierQueue } from "./tier-queue.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
@@ -66,6 +67,7 @@ export class DestinationActor {
   #state: DestinationState = "idle";
   #suspendedUntil = 0;
   #counts = { delivered: 0, deferred: 0, bounced: 0, throttled: 0, transitions: 0 };
+  #unobserve: () => void;
 
   constructor(key: string, hosts: MxHost[], policy: Policy, private readonly deps: DestinationDeps) {
     this.key = key;
@@ -95,10 +97,12 @@ export class DestinationActor {
       if (previous !== this.#state) {
         this.#counts.transitions++;
         this.deps.metrics?.transition?.(this.key, previous, this.#state);
+        deliveryMetrics.stateChanges.add(1, { domain: this.key, state: this.#state });
       }
       if (snapshot.status === "done") this.deps.retired(this.key);
     });
     this.#actor.start();
+    this.#unobserve = observeDestinationLimits(this);
   }
 
   get state(): DestinationState {
@@ -171,6 +175,7 @@ export class DestinationActor {
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#unobserve();
     this.#actor.stop();
   }
 
@@ -179,10 +184,10 @@ export class DestinationActor {
   }
 
   /** The limits in force now and where they come from (the policy, or learned from refusals). */
-  limits(): { connections: number; connectionSource: LimitSource; rate: number; rateSource: LimitSource } {
+  limits(): { connections: number; connectionSource: LimitSource; rate: number; rateSource: LimitSource; policy: { connections: number; rate: number } } {
     this.#decay(this.deps.now());
     const l = this.#limits;
-    return { connections: l.connections, connectionSource: l.connectionSource, rate: l.rate, rateSource: l.rateSource };
+    return { connections: l.connections, connectionSource: l.connectionSource, rate: l.rate, rateSource: l.rateSource, policy: l.policy };
   }
 
   stats(): DestinationStats {
