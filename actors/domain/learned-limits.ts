@@ -36,7 +36,9 @@ export class LearnedLimits {
   #rateSince = -Infinity;
   /** Acceptance times in the last window (a ring would do; the window holds few seconds of sends). */
   #accepted: number[] = [];
-  #acceptedSinceCut = true;
+  #firstAccepted = Infinity;
+  #lastCutAt = -Infinity;
+  #pauseEnd = -Infinity;
   /** Rate refusals since the last acceptance (refusals of sends already in flight count once). */
   #streak = 0;
   #streakAt = -Infinity;
@@ -72,8 +74,8 @@ export class LearnedLimits {
 
   accepted(now: number): void {
     this.#accepted.push(now);
+    if (this.#firstAccepted === Infinity) this.#firstAccepted = now;
     if (this.#accepted.length > 4096 || (this.#accepted[0] ?? now) < now - this.o.windowMs) this.#trim(now);
-    this.#acceptedSinceCut = true;
     this.#streak = 0;
     this.#streakAt = -Infinity;
   }
@@ -100,34 +102,50 @@ export class LearnedLimits {
 
   /**
    * A message refused for rate. `cut`: the rate dropped. `pauseMs`: how long to send
-   * nothing: 1 s, doubling (up to half the window) while refusals follow one another with no
-   * acceptance in between (the destination's window has not rolled over; anything sent
-   * before it does is refused). Refusals within a second of the last counted one answer
+   * nothing: 1 s, doubling (up to half the window) while refusals follow one another with
+   * no acceptance in between. Refusals within a second of the last counted one answer
    * sends that were already under way: they count once.
+   *
+   * Two lessons, because one refusal cannot tell a destination counting per second from
+   * one counting per minute:
+   * - refused after acceptances: the allowance is what was accepted since we last resumed
+   *   sending (up to the window; our own pauses are not the destination's allowance), at
+   *   most one such lesson per window;
+   * - refused again after a pause, nothing accepted in between: the destination counts
+   *   over a longer window (Postfix anvil: 60 s by default), so its allowance is what it
+   *   took over our whole window.
    */
   rateRefused(now: number): { cut: boolean; pauseMs: number } {
     this.refusals++;
     this.#rateSince = now;
-    let pauseMs = 0;
-    if (now >= this.#streakAt) {
-      this.#streak++;
-      pauseMs = Math.min(this.o.windowMs / 2, 1000 * 2 ** (this.#streak - 1));
-      this.#streakAt = now + Math.max(1000, pauseMs);
+    if (now < this.#streakAt) return { cut: false, pauseMs: 0 };
+    this.#streak++;
+    const pauseMs = Math.min(this.o.windowMs / 2, 1000 * 2 ** (this.#streak - 1));
+    this.#streakAt = now + Math.max(1000, pauseMs);
+    this.#trim(now);
+    const accepted = this.#accepted.length;
+    let next: number | undefined;
+    if (this.#streak === 1) {
+      if (now - this.#lastCutAt >= this.o.windowMs) {
+        // Measured since we last resumed sending: time spent in our own pauses is not the destination's.
+        const from = Math.max(now - this.o.windowMs, this.#pauseEnd, this.#firstAccepted);
+        const n = this.#accepted.filter((t) => t >= from).length;
+        // Nothing accepted: no measure, so halve.
+        next = n > 0 ? (n / (Math.max(200, now - from) / 1000)) * this.o.margin : this.rate / 2;
+      }
+    } else if (accepted > 0) {
+      next = (accepted / (this.o.windowMs / 1000)) * this.o.margin;
     }
-    return { cut: this.#cutRate(now), pauseMs };
+    this.#pauseEnd = now + pauseMs;
+    return { cut: next !== undefined && this.#cutTo(now, next), pauseMs };
   }
 
-  #cutRate(now: number): boolean {
-    if (!this.#acceptedSinceCut) return false;
-    this.#trim(now);
-    const measured = this.#accepted.length / (this.o.windowMs / 1000);
-    // Nothing accepted in the window: no measure, so halve (and never below a floor).
-    const next = measured > 0 ? measured * this.o.margin : this.rate / 2;
+  #cutTo(now: number, next: number): boolean {
     const floor = Math.min(this.policyRate, 0.1);
     const rate = Math.max(floor, Math.min(this.rate, next));
-    this.#acceptedSinceCut = false;
     if (rate >= this.rate) return false;
     this.rate = rate;
+    this.#lastCutAt = now;
     this.cuts++;
     return true;
   }

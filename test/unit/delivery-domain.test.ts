@@ -81,27 +81,40 @@ test("connections come back one per quiet period, up to the policy", () => {
   assert.equal(l.connectionSource, "policy");
 });
 
-test("a rate refusal sets the rate to what the destination accepted over the window, once per lesson", () => {
+test("rate refusals: what was accepted while sending, then over the whole window once refusals persist", () => {
   // A destination allowing 50 messages per 10 s, sent to at 50/s: 50 accepted in the first second.
   const l = new LearnedLimits(50, 10, { decayMs: 60_000, windowMs: 10_000, margin: 0.9 });
   for (let i = 0; i < 50; i++) l.accepted(i * 20);
-  const first = l.rateRefused(1000);
-  assert.equal(first.cut, true);
-  assert.equal(first.pauseMs, 1000);
-  assert.ok(Math.abs(l.rate - 4.5) < 1e-9, String(l.rate));
-  // Refusals of sends already under way: no further cut, no further pause.
+  // First lesson: 50 accepted over the 1 s we have been sending (it may count per second).
+  assert.deepEqual(l.rateRefused(1000), { cut: true, pauseMs: 1000 });
+  assert.ok(Math.abs(l.rate - 45) < 1e-9, String(l.rate));
+  // Refusals of sends already under way count once.
   assert.deepEqual([1100, 1200].map((t) => l.rateRefused(t)), [{ cut: false, pauseMs: 0 }, { cut: false, pauseMs: 0 }]);
-  // The destination's window has not rolled over: growing pauses, still no cut.
-  const later = [2000, 4000, 8000, 13_000].map((t) => l.rateRefused(t));
-  assert.deepEqual(later.map((r) => r.pauseMs), [2000, 4000, 5000, 5000], "doubling, up to half the window");
-  assert.ok(later.every((r) => !r.cut));
-  assert.ok(Math.abs(l.rate - 4.5) < 1e-9);
+  // Still refused after the pause, nothing accepted: it counts over a longer window — 50 per 10 s.
+  assert.deepEqual(l.rateRefused(2000), { cut: true, pauseMs: 2000 });
+  assert.ok(Math.abs(l.rate - 4.5) < 1e-9, String(l.rate));
+  const later = [4000, 8000, 13_000].map((t) => l.rateRefused(t));
+  assert.deepEqual(later.map((r) => r.pauseMs), [4000, 5000, 5000], "doubling, up to half the window");
+  assert.ok(later.every((r) => !r.cut), "nothing new learned while the destination's window runs");
   assert.equal(l.rateSource, "learned");
-  assert.equal(l.cuts, 1);
+  assert.equal(l.cuts, 2);
   assert.equal(l.refusals, 7);
-  // Accepted again: the next refusal is a new lesson, and its pause starts from 1 s.
+  // Accepted again: the next refusal starts a new streak, its pause from 1 s.
   l.accepted(17_000);
   assert.equal(l.rateRefused(17_500).pauseMs, 1000);
+});
+
+test("a refusal now and then between acceptances is one lesson per window, not a spiral", () => {
+  // Every fifth message refused ("server busy"), at 20/s: our own pauses must not read as a lower allowance.
+  const l = new LearnedLimits(20, 4, { decayMs: 60_000, windowMs: 10_000, margin: 0.9 });
+  let t = 0;
+  for (let round = 0; round < 20; round++) {
+    for (let i = 0; i < 4; i++) l.accepted((t += 50));
+    const r = l.rateRefused((t += 50));
+    t += r.pauseMs;
+  }
+  assert.ok(l.rate >= 10, `rate ${l.rate}`);
+  assert.ok(l.cuts <= 3, `cuts ${l.cuts}`);
 });
 
 test("with nothing accepted in the window, a rate refusal halves the rate", () => {
