@@ -29,6 +29,7 @@ export interface DestinationView {
   connectionLimitSource?: "policy" | "learned";
   rateLimitSource?: "policy" | "learned";
   throttleRefusals?: number;
+  stateChanges?: number;
 }
 
 export interface NodeView {
@@ -162,6 +163,7 @@ export class ClusterAggregator {
         if (d.connectionLimitSource !== undefined) view.connectionLimitSource = d.connectionLimitSource;
         if (d.rateLimitSource !== undefined) view.rateLimitSource = d.rateLimitSource;
         if (d.throttleRefusals !== undefined) view.throttleRefusals = d.throttleRefusals;
+        if (d.stateChanges !== undefined) view.stateChanges = d.stateChanges;
         out.push(view);
       }
     }
