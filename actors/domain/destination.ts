@@ -133,7 +133,7 @@ export class DestinationActor {
     job.queuedAt = now;
     job.touchedAt = now;
     this.#queue.push(tier, job);
-    if (this.#state === "idle") this.#actor.send({ type: "WORK" });
+    if (this.#actor.getSnapshot().hasTag("waitsForWork")) this.#actor.send({ type: "WORK" });
     this.#pump();
   }
 
@@ -263,7 +263,7 @@ export class DestinationActor {
   }
 
   #afterChange(): void {
-    if (this.#queue.size === 0 && this.#inFlight === 0 && this.#state !== "idle") this.#actor.send({ type: "DRAINED" });
+    if (this.#queue.size === 0 && this.#inFlight === 0 && this.#actor.getSnapshot().hasTag("drains")) this.#actor.send({ type: "DRAINED" });
   }
 
   async #run(job: Job): Promise<void> {

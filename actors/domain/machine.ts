@@ -4,7 +4,8 @@ import { assign, emit, setup, type ActorRefFrom, type SnapshotFrom } from "xstat
  * The life of one destination (a domain, or an MX group). The machine owns the decisions:
  * whether the destination may send (tag `canSend`), how many sends at once its state
  * permits (`context.concurrency`: the learned cap, or 1 while probing), whether it takes
- * new work at all (tag `accepting`), and when the circuit opens. destination.ts holds the
+ * new work at all (tag `accepting`), whether new work must wake it (`waitsForWork`) or an
+ * empty queue should be reported (`drains`), and when the circuit opens. destination.ts holds the
  * queue, the budget and the SMTP work; it sends events and reads tags, and hears about
  * transitions that need work from it through emitted events (`actor.on`).
  *
@@ -56,7 +57,7 @@ export const destinationMachine = setup({
     events: {} as DestinationEvent,
     input: {} as DestinationInput,
     emitted: {} as DestinationEmitted,
-    tags: {} as "canSend" | "accepting" | "probe",
+    tags: {} as "canSend" | "accepting" | "probe" | "waitsForWork" | "drains",
   },
   actions: {
     countFailure: assign({ failures: ({ context }) => context.failures + 1 }),
@@ -88,12 +89,12 @@ export const destinationMachine = setup({
   },
   states: {
     idle: {
-      tags: ["canSend", "accepting"],
+      tags: ["canSend", "accepting", "waitsForWork"],
       on: { WORK: "active" },
       after: { idle: "retired" },
     },
     active: {
-      tags: ["canSend", "accepting"],
+      tags: ["canSend", "accepting", "drains"],
       initial: "sending",
       entry: ["unlimited", "emitCanSend"],
       on: {
@@ -127,7 +128,7 @@ export const destinationMachine = setup({
     },
     // Half-open circuit: one message at a time tells whether the destination is back.
     probing: {
-      tags: ["canSend", "accepting", "probe"],
+      tags: ["canSend", "accepting", "probe", "drains"],
       entry: ["oneAtATime", "emitCanSend"],
       on: {
         SUCCESS: { target: "active.sending", actions: ["resetFailures", "emitResumed"] },

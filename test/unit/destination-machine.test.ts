@@ -21,9 +21,11 @@ function machine(o: { suspendAfterFailures?: number } = {}) {
 test("idle: accepts and may send; WORK starts sending; retires after idleMs", () => {
   const { actor, clock, state, snap, emitted } = machine();
   assert.equal(state(), "idle");
-  assert.ok(snap().hasTag("canSend") && snap().hasTag("accepting"));
+  assert.ok(snap().hasTag("canSend") && snap().hasTag("accepting") && snap().hasTag("waitsForWork"));
+  assert.ok(!snap().hasTag("drains"));
   actor.send({ type: "WORK" });
   assert.equal(state(), "sending");
+  assert.ok(snap().hasTag("drains") && !snap().hasTag("waitsForWork"));
   assert.deepEqual(emitted, ["canSend"]);
   actor.send({ type: "DRAINED" });
   assert.equal(state(), "idle");
