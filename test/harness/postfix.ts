@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -129,7 +129,7 @@ const count = (text: string, pattern: RegExp): number => text.match(pattern)?.le
 let installed: Promise<unknown> | undefined;
 
 // Instances still running when the process exits (a test that crashed before its clean-up)
-// are stopped here, synchronously, so no Postfix outlives the test run.
+// are stopped here, synchronously; a watchdog shell per instance covers a kill -9.
 const running = new Set<string>();
 process.once("exit", () => {
   for (const dir of running) {
@@ -156,9 +156,16 @@ export async function startPostfix(o: { domains: string[]; limits?: PostfixLimit
   writeFileSync(join(dir, "master.cf"), masterCf(port));
   writeFileSync(join(dir, "maillog"), "");
   const postfix = (...args: string[]) => run(POSTFIX, ["-c", dir, ...args], { timeout: 30_000 });
+  // If this test process disappears, the watchdog stops the instance and removes its files.
+  const watchdog = spawn("sh", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${POSTFIX} -c '${dir}' stop >/dev/null 2>&1; sleep 2; rm -rf '${dir}'`], { detached: true, stdio: "ignore" });
+  watchdog.unref();
+  const stopWatchdog = (): void => {
+    watchdog.kill("SIGKILL");
+  };
   running.add(dir);
   const stop = async (): Promise<void> => {
     running.delete(dir);
+    stopWatchdog();
     const pid = masterPid(dir);
     await postfix("stop").catch(() => undefined);
     // postfix stop returns before the master and its children have exited.
