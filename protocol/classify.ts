@@ -21,6 +21,8 @@ export const CATEGORIES = [
   "throttled",
   "tls_required",
   "message_too_large",
+  /** A non-ASCII local part to a server that does not offer SMTPUTF8 (RFC 6531): never sent. */
+  "smtputf8_unsupported",
   "network",
   "protocol",
   "other",
@@ -52,20 +54,24 @@ export function enhancedCodeOf(text: string): string | undefined {
 
 /**
  * A raw reply as an SMTP client reports it (`"550-5.1.1 The email account ...\n550 5.1.1 ..."`,
- * nodemailer's `err.response`) → code, enhanced code and the text without the line prefixes.
+ * nodemailer's `err.response`) → code, enhanced code and the text without the line prefixes
+ * (the enhanced code is a field of its own, not repeated in the text). The one parser of
+ * SMTP replies: the sender uses it for every reply it records, the classification table
+ * tests use it for theirs. `fallbackCode` is the code when the text carries none.
  */
-export function parseSmtpReply(raw: string): ReplyLike {
+export function parseSmtpReply(raw: string, fallbackCode = 0): ReplyLike {
   const lines = raw.split(/\r?\n/).filter((l) => l.trim() !== "");
-  const code = Number(LINE_PREFIX.exec(lines[0] ?? "")?.[1] ?? 0);
+  const code = Number(LINE_PREFIX.exec(lines[0] ?? "")?.[1] ?? fallbackCode);
   const enhanced = enhancedCodeOf(lines[0] ?? "");
   const text = lines
     .map((l) => {
-      let t = l.replace(LINE_PREFIX, "");
+      let t = l.replace(LINE_PREFIX, "").trimStart();
       if (enhanced !== undefined && t.startsWith(enhanced)) t = t.slice(enhanced.length);
       return t.trim();
     })
     .join(" ")
-    .trim();
+    .trim()
+    .slice(0, 1000);
   return enhanced === undefined ? { code, text } : { code, enhanced, text };
 }
 
@@ -80,6 +86,8 @@ interface WordingRule {
   outcome?: Outcome;
   /** A limit on the sender or its IP (not on one recipient): slow the whole destination down. */
   throttle?: boolean;
+  /** The rule holds for 4xx replies only (the same words in a 5xx mean something else). */
+  temporaryOnly?: boolean;
 }
 
 const RULES: readonly WordingRule[] = [
@@ -94,6 +102,8 @@ const RULES: readonly WordingRule[] = [
     pattern:
       /receiving mail (too quickly|at a rate)|limit for the number of messages they can receive|per-hour message receive limit|recipient.{0,40}(rate|limit).{0,20}exceeded/i,
   },
+  // Gmail 4.7.28 "unusual rate of (unsolicited) mail": slow down (the 5.7.1 form is a block).
+  { category: "throttled", outcome: "retry", throttle: true, temporaryOnly: true, pattern: /unusual rate/i },
   // Limits on the sender, its account or its IP, whatever code they come with.
   {
     category: "throttled",
@@ -103,6 +113,8 @@ const RULES: readonly WordingRule[] = [
       [
         "rate[- ]?limit",
         "too many (connections|sessions|concurrent|messages|errors|recipients|mails|emails|smtp)",
+        "too much mail", // Postfix anvil: smtpd_client_message_rate_limit
+        "\\[TSS?04\\]", // Yahoo: deferred for volume or complaints
         "(sending|relay|submission|daily|hourly|message|email) (limit|quota)( has been| was)? exceeded",
         "exceeded (the |their |your )?(hourly|daily|sending|message|rate)",
         "reached your daily limit",
@@ -275,6 +287,7 @@ export function classifyReply(reply: ReplyLike): Classification {
   const byCode: Outcome = klass === 4 ? "retry" : "bounce";
 
   for (const rule of RULES) {
+    if (rule.temporaryOnly === true && klass !== 4) continue;
     if (!rule.pattern.test(text)) continue;
     let outcome = rule.outcome ?? byCode;
     // A 4xx "no such user" that also says its own check failed temporarily is still a retry.
@@ -287,6 +300,16 @@ export function classifyReply(reply: ReplyLike): Classification {
   if (klass === 4 && (code === 421 || enhanced?.startsWith("4.7."))) return { outcome: "retry", category: "throttled", throttle: true };
   const category = (enhanced !== undefined ? categoryOfEnhanced(enhanced) : undefined) ?? categoryOfBasic(code);
   return { outcome: byCode, category, throttle: false };
+}
+
+const CONCURRENCY = /too many (connections|sessions|concurrent|simultaneous)|connection (count )?limit|concurrent connections/i;
+
+/**
+ * Which of the destination's limits a throttle reply is about: "connections" when the
+ * session itself was refused (a 421 greeting) or the words say so, else the message rate.
+ */
+export function throttledLimit(reply: ReplyLike | undefined, atGreeting: boolean): "connections" | "rate" {
+  return atGreeting || (reply !== undefined && CONCURRENCY.test(reply.text)) ? "connections" : "rate";
 }
 
 /** RFC 5321 basic codes, when there is nothing else to go on. */

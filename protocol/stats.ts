@@ -23,6 +23,14 @@ export const DestinationStats = z.object({
   deferred: z.number().int().nonnegative(),
   bounced: z.number().int().nonnegative(),
   throttleEvents: z.number().int().nonnegative(),
+  /** The connection cap in force (≤ maxConnections, the policy's), and where each limit comes from. */
+  connectionLimit: z.number().int().nonnegative().optional(),
+  connectionLimitSource: z.enum(["policy", "learned"]).optional(),
+  rateLimitSource: z.enum(["policy", "learned"]).optional(),
+  /** Sends the destination refused for a limit (throttling, not failures). */
+  throttleRefusals: z.number().int().nonnegative().optional(),
+  /** State changes of the destination's machine since it started. */
+  stateChanges: z.number().int().nonnegative().optional(),
 });
 export type DestinationStats = z.infer<typeof DestinationStats>;
 

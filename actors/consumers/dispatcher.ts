@@ -132,6 +132,7 @@ export class Dispatcher {
       },
       now: Date.now,
       ackWaitMs: this.d.ackWaitMs,
+      maxAgeMs: this.d.maxAgeMs,
       idleMs: this.d.idleMs ?? 5 * 60_000,
       logger: this.d.logger,
       metrics: { throttled: (k) => deliveryMetrics.throttled.add(1, { domain: k }), delivered: () => undefined },

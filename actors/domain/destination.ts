@@ -1,11 +1,12 @@
-import { createActor, type AnyActorRef } from "xstate";
+import { createActor } from "xstate";
 import type { Logger } from "pino";
 import { TIERS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
 import { traceLogFields } from "../../protocol/telemetry/index.ts";
 import type { MxHost } from "../routing/index.ts";
-import { Aimd } from "./aimd.ts";
 import type { Job, PostponeReason, SendResult } from "./job.ts";
-import { destinationMachine, type DestinationState } from "./machine.ts";
+import { DEFAULT_LEARNING, LearnedLimits, type LearnedLimitsOptions, type LimitSource } from "./learned-limits.ts";
+import { destinationMachine, stateName, type DestinationActorRef, type DestinationState } from "./machine.ts";
+import { deliveryMetrics, observeDestinationLimits } from "../metrics.ts";
 import { TierQueue } from "./tier-queue.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
@@ -22,15 +23,32 @@ export interface DestinationDeps {
   clock?: Clock;
   ackWaitMs: number;
   idleMs: number;
+  /** SLUICE_MAX_AGE: a job refused for throttling is kept and retried here until then. */
+  maxAgeMs?: number;
+  /** How limits are learned and decay (tests shorten the periods). */
+  learning?: Partial<LearnedLimitsOptions>;
+  /** How long without a throttle reply before `throttled` is `sending` again. */
+  quietMs?: number;
   logger: Logger;
-  metrics?: { throttled(key: string): void; delivered(key: string, tier: TierName): void };
+  metrics?: {
+    throttled(key: string): void;
+    delivered(key: string, tier: TierName): void;
+    /** Every state change of the machine (tests and the benchmark count them). */
+    transition?(key: string, from: DestinationState, to: DestinationState): void;
+  };
 }
 
 /**
- * One destination actor: a budget (token bucket + connection cap, adapted by AIMD), a
- * bounded local queue per tier, and an xstate machine that says whether it may send.
- * Everything it holds is bounded: beyond what it can send within half an ack-wait, jobs
- * go back to JetStream with a delay that schedules them when their turn would come.
+ * One destination actor: a budget (token bucket + connection cap, both learned from the
+ * destination's refusals), a bounded local queue per tier, and an xstate machine that
+ * decides whether and how much it may send. Everything it holds is bounded: beyond what it
+ * can send within half an ack-wait, jobs go back to JetStream with a delay that schedules
+ * them when their turn would come.
+ *
+ * A throttle refusal is not a failed attempt: the job goes back to the front of its local
+ * queue and is sent again at the pace the learned limits allow, with no event, no attempt
+ * recorded and no JetStream delivery spent (so a throttled message never climbs the retry
+ * schedule, and never dead-letters before the max age).
  */
 export class DestinationActor {
   readonly key: string;
@@ -38,62 +56,72 @@ export class DestinationActor {
   #hostIndex = 0;
   #policy: Policy;
   #bucket: TokenBucket;
-  #aimd: Aimd;
+  #limits: LearnedLimits;
   #queue = new TierQueue<Job>();
   #inFlight = 0;
   #sending = new Set<Job>();
   #settling = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #horizon: Record<TierName, number> = { critical: 0, transactional: 0, bulk: 0 };
-  #actor: AnyActorRef;
+  #actor: DestinationActorRef;
   #state: DestinationState = "idle";
   #suspendedUntil = 0;
-  #failedSinceSuccess = false;
-  #counts = { delivered: 0, deferred: 0, bounced: 0 };
+  #counts = { delivered: 0, deferred: 0, bounced: 0, throttled: 0, transitions: 0 };
+  #unobserve: () => void;
 
   constructor(key: string, hosts: MxHost[], policy: Policy, private readonly deps: DestinationDeps) {
     this.key = key;
     this.#hosts = hosts;
     this.#policy = policy;
     const now = deps.now();
-    this.#bucket = new TokenBucket(this.#limits(policy.messagesPerSecond), now);
-    this.#aimd = new Aimd(policy.messagesPerSecond, policy.maxConnections);
+    this.#limits = new LearnedLimits(policy.messagesPerSecond, policy.maxConnections, { ...DEFAULT_LEARNING, ...deps.learning });
+    this.#bucket = new TokenBucket(this.#bucketLimits(), now);
     this.#actor = createActor(destinationMachine, {
       input: {
-        suspendAfterFailures: policy.suspendAfterFailures,
+        suspendAfterFailures: this.#failuresToSuspend(),
         suspendMs: policy.suspendSeconds * 1000,
-        throttlePauseMs: 1000,
+        quietMs: deps.quietMs ?? 10_000,
         idleMs: deps.idleMs,
-        hooks: { suspended: () => this.#onSuspended(), resumed: () => this.#pump() },
       },
       ...(deps.clock ? { clock: deps.clock } : {}),
     });
-    this.#actor.subscribe((snapshot: { value: unknown; status: string }) => {
+    // Emitted effects run once the machine's new snapshot is in place.
+    this.#actor.on("suspended", (e) => this.#onSuspended(e.forMs));
+    this.#actor.on("canSend", () => this.#pump());
+    this.#actor.on("resumed", () => this.deps.logger.info({ destination: this.key }, "destination answers again; circuit closed"));
+    this.#actor.on("throttled", () => this.deps.logger.info({ destination: this.key, ...this.#limitFields() }, "destination throttles: sending at the learned pace"));
+    this.#actor.on("recovered", () => this.deps.logger.info({ destination: this.key, ...this.#limitFields() }, "destination quiet: no throttle reply for a while"));
+    this.#actor.subscribe((snapshot) => {
       const previous = this.#state;
-      this.#state = snapshot.value as DestinationState;
+      this.#state = stateName(snapshot);
+      if (previous !== this.#state) {
+        this.#counts.transitions++;
+        this.deps.metrics?.transition?.(this.key, previous, this.#state);
+        deliveryMetrics.stateChanges.add(1, { domain: this.key, state: this.#state });
+      }
       if (snapshot.status === "done") this.deps.retired(this.key);
-      else if (previous !== this.#state && (this.#state === "sending" || this.#state === "probing")) this.#pump();
     });
     this.#actor.start();
+    this.#unobserve = observeDestinationLimits(this);
   }
 
   get state(): DestinationState {
     return this.#state;
   }
   get retired(): boolean {
-    return this.#state === "retired";
+    return this.#actor.getSnapshot().status === "done";
   }
 
   /** Take a job, or hand it back at once (suspended, or more than it can send in time). */
   offer(job: Job): void {
     const now = this.deps.now();
     const tier = job.message.tier;
-    if (this.#state === "suspended") {
+    if (!this.#actor.getSnapshot().hasTag("accepting")) {
       this.#counts.deferred++;
       this.deps.postpone(job, Math.max(1000, this.#suspendedUntil - now), "suspended");
       return;
     }
-    const rate = Math.max(this.#aimd.rate, 0.01);
+    const rate = Math.max(this.#limits.rate, 0.01);
     const capacity = Math.max(4, Math.floor((rate * this.deps.ackWaitMs) / 2000));
     if (this.#queue.sizeOf(tier) >= capacity) {
       // Schedule the overflow at the time its turn would come, so it returns about once.
@@ -105,7 +133,7 @@ export class DestinationActor {
     job.queuedAt = now;
     job.touchedAt = now;
     this.#queue.push(tier, job);
-    if (this.#state === "idle") this.#actor.send({ type: "WORK" });
+    if (this.#actor.getSnapshot().hasTag("waitsForWork")) this.#actor.send({ type: "WORK" });
     this.#pump();
   }
 
@@ -113,9 +141,9 @@ export class DestinationActor {
   reconfigure(policy: Policy, hosts?: MxHost[]): void {
     if (hosts) this.#hosts = hosts;
     this.#policy = policy;
-    this.#aimd.reconfigure(policy.messagesPerSecond, policy.maxConnections);
-    this.#bucket.setLimits(this.#limits(this.#aimd.rate), this.deps.now());
-    this.#actor.send({ type: "RECONFIGURE", suspendAfterFailures: policy.suspendAfterFailures, suspendMs: policy.suspendSeconds * 1000 });
+    this.#limits.reconfigure(policy.messagesPerSecond, policy.maxConnections);
+    this.#bucket.setLimits(this.#bucketLimits(), this.deps.now());
+    this.#actor.send({ type: "RECONFIGURE", suspendAfterFailures: this.#failuresToSuspend(), suspendMs: policy.suspendSeconds * 1000 });
     this.#pump();
   }
 
@@ -147,6 +175,7 @@ export class DestinationActor {
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#unobserve();
     this.#actor.stop();
   }
 
@@ -154,35 +183,66 @@ export class DestinationActor {
     return this.#queue.size + this.#inFlight;
   }
 
+  /** The limits in force now and where they come from (the policy, or learned from refusals). */
+  limits(): { connections: number; connectionSource: LimitSource; rate: number; rateSource: LimitSource; policy: { connections: number; rate: number } } {
+    this.#decay(this.deps.now());
+    const l = this.#limits;
+    return { connections: l.connections, connectionSource: l.connectionSource, rate: l.rate, rateSource: l.rateSource, policy: l.policy };
+  }
+
   stats(): DestinationStats {
     const queued = Object.fromEntries(TIERS.map((t) => [t, this.#queue.sizeOf(t)])) as Record<TierName, number>;
+    const l = this.limits();
     return {
       key: this.key,
       state: this.#state,
-      ratePerSecond: Math.round(this.#aimd.rate * 100) / 100,
+      ratePerSecond: Math.round(l.rate * 100) / 100,
       configuredRatePerSecond: this.#policy.messagesPerSecond,
       connections: this.#inFlight,
       maxConnections: this.#policy.maxConnections,
+      connectionLimit: l.connections,
+      connectionLimitSource: l.connectionSource,
+      rateLimitSource: l.rateSource,
       queued,
       delivered: this.#counts.delivered,
       deferred: this.#counts.deferred,
       bounced: this.#counts.bounced,
-      throttleEvents: this.#aimd.throttleEvents,
+      throttleEvents: this.#limits.cuts,
+      throttleRefusals: this.#counts.throttled,
+      stateChanges: this.#counts.transitions,
     };
   }
 
-  #limits(rate: number) {
-    return { ratePerSecond: rate, burst: this.#policy.burst, perMinute: this.#policy.messagesPerMinute, perHour: this.#policy.messagesPerHour };
+  // A circuit opens only when every host failed: with N hosts tried in turn, at least N failures.
+  #failuresToSuspend(): number {
+    return Math.max(this.#policy.suspendAfterFailures, this.#hosts.length);
+  }
+
+  #bucketLimits() {
+    const rate = this.#limits.rate;
+    // A learned rate gets a burst to match: the policy's burst at a tenth of its rate would
+    // overrun the very window the destination measures.
+    const burst = this.#limits.rateSource === "learned" ? Math.max(1, Math.min(this.#policy.burst, Math.floor(rate))) : this.#policy.burst;
+    return { ratePerSecond: rate, burst, perMinute: this.#policy.messagesPerMinute, perHour: this.#policy.messagesPerHour };
+  }
+
+  #decay(now: number): void {
+    if (this.#limits.decay(now)) this.#bucket.setLimits(this.#bucketLimits(), now);
+  }
+
+  #limitFields() {
+    return { connections: this.#limits.connections, rate: Math.round(this.#limits.rate * 100) / 100, refusals: this.#limits.refusals };
   }
 
   #pump(): void {
-    const state = this.#state;
-    if (state !== "sending" && state !== "probing" && state !== "idle") return;
-    const cap = state === "probing" ? 1 : this.#aimd.connections;
+    const snapshot = this.#actor.getSnapshot();
+    if (!snapshot.hasTag("canSend")) return;
+    const now = this.deps.now();
+    this.#decay(now);
+    const cap = Math.min(this.#limits.connections, snapshot.context.concurrency);
     while (this.#queue.size > 0 && this.#inFlight < cap) {
-      const now = this.deps.now();
-      if (!this.#bucket.tryTake(now)) {
-        this.#arm(this.#bucket.waitMs(now));
+      if (!this.#bucket.tryTake(this.deps.now())) {
+        this.#arm(this.#bucket.waitMs(this.deps.now()));
         return;
       }
       const job = this.#queue.shift();
@@ -203,9 +263,7 @@ export class DestinationActor {
   }
 
   #afterChange(): void {
-    if (this.#queue.size === 0 && this.#inFlight === 0 && (this.#state === "sending" || this.#state === "probing")) {
-      this.#actor.send({ type: "DRAINED" });
-    }
+    if (this.#queue.size === 0 && this.#inFlight === 0 && this.#actor.getSnapshot().hasTag("drains")) this.#actor.send({ type: "DRAINED" });
   }
 
   async #run(job: Job): Promise<void> {
@@ -219,7 +277,10 @@ export class DestinationActor {
     }
     this.#inFlight--;
     this.#sending.delete(job);
-    this.#observe(result);
+    if (this.#observe(result) && this.#requeue(job)) {
+      this.#pump();
+      return;
+    }
     const settling = this.deps.settle(job, result).catch((e: unknown) => {
       this.deps.logger.error({ err: e, messageId: job.message.id, ...traceLogFields(job.msg.headers) }, "settling a delivery outcome failed; JetStream will redeliver");
     });
@@ -228,51 +289,73 @@ export class DestinationActor {
     this.#pump();
   }
 
-  #observe(result: SendResult): void {
+  /** Back to the front of its queue after a throttle refusal, unless it is at its max age. */
+  #requeue(job: Job): boolean {
+    const maxAge = this.deps.maxAgeMs;
+    if (maxAge !== undefined && this.deps.now() + 1000 / Math.max(this.#limits.rate, 0.01) >= job.message.createdAt + maxAge) return false;
+    this.#queue.unshift(job.message.tier, job);
+    return true;
+  }
+
+  /** Learn from an outcome and tell the machine. Returns true for a throttle refusal. */
+  #observe(result: SendResult): boolean {
     const now = this.deps.now();
     if (result.kind === "delivered") {
       this.#counts.delivered++;
-      this.#aimd.succeeded();
-      if (this.#aimd.rate < this.#aimd.configured.rate || this.#bucket.ratePerSecond !== this.#aimd.rate) this.#bucket.setLimits(this.#limits(this.#aimd.rate), now);
+      this.#limits.accepted(now);
+      if (result.working !== undefined) this.#limits.sessionsWorking(result.working);
       this.#success();
-      return;
+      return false;
     }
     const c = result.classification;
+    if (c.throttle) {
+      this.#counts.throttled++;
+      this.#throttled(now, result);
+      this.#actor.send({ type: "THROTTLED" });
+      return true;
+    }
     if (c.outcome === "bounce") this.#counts.bounced++;
     else this.#counts.deferred++;
-    if (c.throttle) {
-      if (this.#aimd.throttled(now)) {
-        this.deps.metrics?.throttled(this.key);
-        this.#bucket.setLimits(this.#limits(this.#aimd.rate), now);
-        this.deps.logger.info({ destination: this.key, rate: this.#aimd.rate, connections: this.#aimd.connections }, "destination asked to slow down");
-      }
-      this.#failedSinceSuccess = true;
-      this.#actor.send({ type: "THROTTLED" });
-    } else if (c.category === "network") {
+    if (result.reply === undefined && (c.category === "network" || c.category === "tls_required")) {
       this.#hostIndex++; // next MX host for the next try
-      this.#failedSinceSuccess = true;
       this.#actor.send({ type: "NETWORK_FAILURE" });
     } else {
       this.#success(); // the server answered: the connection path is healthy
     }
+    return false;
   }
 
-  // The machine only cares about a success after a failure (reset the count) or while
-  // probing; skipping the others keeps an xstate step off the per-message path.
-  #success(): void {
-    if (this.#failedSinceSuccess || this.#state === "probing" || this.#state === "throttled") {
-      this.#failedSinceSuccess = false;
-      this.#actor.send({ type: "SUCCESS" });
+  #throttled(now: number, result: SendResult & { kind: "failed" }): void {
+    let cut: boolean;
+    if (result.limit === "connections") {
+      // What is open and working now is what the destination allows.
+      cut = this.#limits.connectionRefused(now, result.working ?? this.#inFlight);
+    } else {
+      const r = this.#limits.rateRefused(now);
+      cut = r.cut;
+      if (cut) this.#bucket.setLimits(this.#bucketLimits(), now);
+      if (r.pauseMs > 0) this.#bucket.pause(now, r.pauseMs);
+    }
+    if (cut) {
+      this.deps.metrics?.throttled(this.key);
+      this.deps.logger.info({ destination: this.key, limit: result.limit ?? "rate", ...this.#limitFields(), reply: result.error }, "destination refused for a limit; learned a lower one");
     }
   }
 
-  #onSuspended(): void {
-    this.#suspendedUntil = this.deps.now() + this.#policy.suspendSeconds * 1000;
+  // The machine only cares about a success after a network failure (reset the count) or
+  // while probing; skipping the others keeps an xstate step off the per-message path.
+  #success(): void {
+    const snapshot = this.#actor.getSnapshot();
+    if (snapshot.context.failures > 0 || snapshot.hasTag("probe")) this.#actor.send({ type: "SUCCESS" });
+  }
+
+  #onSuspended(forMs: number): void {
+    this.#suspendedUntil = this.deps.now() + forMs;
     const jobs = this.#queue.extract(() => true);
-    this.deps.logger.warn({ destination: this.key, held: jobs.length, seconds: this.#policy.suspendSeconds }, "destination suspended after repeated connection failures");
+    this.deps.logger.warn({ destination: this.key, held: jobs.length, seconds: forMs / 1000 }, "destination suspended: it could not be reached");
     for (const job of jobs) {
       this.#counts.deferred++;
-      this.deps.postpone(job, this.#policy.suspendSeconds * 1000, "suspended");
+      this.deps.postpone(job, forMs, "suspended");
     }
   }
 }

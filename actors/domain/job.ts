@@ -14,8 +14,24 @@ export interface Job {
 }
 
 export type SendResult =
-  | { kind: "delivered"; mx: string; reply: SmtpReply }
-  | { kind: "failed"; mx: string | undefined; classification: Classification; reply?: SmtpReply; error: string };
+  | {
+      kind: "delivered";
+      mx: string;
+      reply: SmtpReply;
+      /** Sessions to this host open and working after this one (what the destination accepts at once). */
+      working?: number;
+    }
+  | {
+      kind: "failed";
+      mx: string | undefined;
+      classification: Classification;
+      reply?: SmtpReply;
+      error: string;
+      /** For a throttle reply: which limit of the destination it is about. */
+      limit?: "connections" | "rate";
+      /** Sessions to this host open and working when this one failed (what the destination allows). */
+      working?: number;
+    };
 
 /** Why a job goes back to JetStream without an SMTP attempt. */
 export type PostponeReason = "overflow" | "suspended" | "released";

@@ -13,6 +13,11 @@ class Fifo<T> {
   push(item: T): void {
     this.#items.push(item);
   }
+  /** Put an item back at the front (a refused send goes out again before newer work). */
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
+  }
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;
     const item = this.#items[this.#head] as T;
@@ -52,6 +57,9 @@ export class TierQueue<T> {
   }
   push(tier: TierName, item: T): void {
     this.#queues[tier].push(item);
+  }
+  unshift(tier: TierName, item: T): void {
+    this.#queues[tier].unshift(item);
   }
   /** The next item, highest tier first. */
   shift(): T | undefined {

@@ -33,6 +33,12 @@ export class TokenBucket {
     this.#tokens = Math.min(this.#tokens, limits.burst);
   }
 
+  /** Send nothing for `ms` (a destination asked us to back off): the bucket owes that much time's tokens. */
+  pause(now: number, ms: number): void {
+    this.#refill(now);
+    this.#tokens = Math.min(this.#tokens, 1 - (ms / 1000) * this.limits.ratePerSecond);
+  }
+
   tryTake(now: number): boolean {
     this.#refill(now);
     this.#rollWindows(now);

@@ -12,7 +12,7 @@ export type Envelope = { ok: true; from: string; to: string; needsSmtpUtf8: bool
  * Not in protocol/classify.ts's CATEGORIES yet (owned elsewhere); the category is a string
  * on the wire (events, attempts, dead letters), only the TypeScript union lags behind.
  */
-export const SMTPUTF8_UNSUPPORTED = "smtputf8_unsupported" as Category;
+export const SMTPUTF8_UNSUPPORTED: Category = "smtputf8_unsupported";
 
 const NON_ASCII = /[^\x00-\x7f]/;
 

@@ -16,12 +16,16 @@ export interface SmtpError extends Error {
   code?: string;
   responseCode?: number;
   response?: string;
+  /** Set by the pool: the session was refused before it was established (greeting, EHLO, login). */
+  atGreeting?: boolean;
 }
 
 interface Slot {
   conn: SMTPConnection;
   messages: number;
   dead: boolean;
+  /** Past the greeting (and login): a session the server accepted. */
+  established: boolean;
   idleTimer: NodeJS.Timeout | undefined;
 }
 
@@ -59,6 +63,7 @@ const isTransient = (e: SmtpError): boolean => e.responseCode === 421 || e.code 
 export class SmtpPool {
   #idle: Slot[] = [];
   #open = 0;
+  #established = 0;
   #waiters: { resolve: (s: Slot) => void; reject: (e: unknown) => void }[] = [];
   #closed = false;
 
@@ -66,6 +71,11 @@ export class SmtpPool {
 
   get maxConnections(): number {
     return this.o.maxConnections;
+  }
+
+  /** Sessions the server accepted and that are still open. */
+  get working(): number {
+    return this.#established;
   }
 
   async send(from: string, to: string, raw: Buffer): Promise<string> {
@@ -121,14 +131,21 @@ export class SmtpPool {
   #connect(): Promise<Slot> {
     this.#open++;
     const conn = new SMTPConnection(this.o.connection);
-    const slot: Slot = { conn, messages: 0, dead: false, idleTimer: undefined };
+    const slot: Slot = { conn, messages: 0, dead: false, established: false, idleTimer: undefined };
     return new Promise((resolve, reject) => {
       let settled = false;
       const fail = (e: unknown): void => {
         if (!settled) {
           settled = true;
+          if (typeof e === "object" && e !== null) (e as SmtpError).atGreeting = true;
           reject(e);
         }
+      };
+      const established = (): void => {
+        settled = true;
+        slot.established = true;
+        this.#established++;
+        resolve(slot);
       };
       // An error outside a send (e.g. the server closing an idle session) only kills the slot;
       // an error during a send reaches that send's callback as well.
@@ -136,26 +153,24 @@ export class SmtpPool {
         this.#drop(slot);
         fail(e);
       });
+      // A server that refuses at the greeting ("421 too many connections") closes at once:
+      // the "end" may come first, and the reply (the error event) must win over it.
       conn.once("end", () => {
         this.#drop(slot);
-        fail(Object.assign(new Error("Connection closed during set-up"), { code: "ECONNECTION" }));
+        setImmediate(() => fail(Object.assign(new Error("Connection closed during set-up"), { code: "ECONNECTION" })));
       });
       conn.connect((err) => {
         if (err) {
           this.#drop(slot);
           return fail(err);
         }
-        if (this.o.auth === undefined || !conn.allowsAuth) {
-          settled = true;
-          return resolve(slot);
-        }
+        if (this.o.auth === undefined || !conn.allowsAuth) return established();
         conn.login(this.o.auth, (loginErr) => {
           if (loginErr) {
             this.#drop(slot);
             return fail(loginErr);
           }
-          settled = true;
-          resolve(slot);
+          established();
         });
       });
     });
@@ -179,6 +194,7 @@ export class SmtpPool {
     slot.dead = true;
     if (slot.idleTimer) clearTimeout(slot.idleTimer);
     this.#open--;
+    if (slot.established) this.#established--;
     const i = this.#idle.indexOf(slot);
     if (i >= 0) this.#idle.splice(i, 1);
     if (quit) slot.conn.quit();

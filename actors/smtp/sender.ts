@@ -1,7 +1,7 @@
 import DKIM from "nodemailer/lib/dkim";
 import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
-import { classifyNetworkError, classifyReply, enhancedCodeOf, type Policy, type SmtpReply } from "../../protocol/index.ts";
+import { classifyNetworkError, classifyReply, parseSmtpReply, throttledLimit, type Classification, type Policy } from "../../protocol/index.ts";
 import type { Job, SendResult } from "../domain/job.ts";
 import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
@@ -71,18 +71,9 @@ export class SmtpSender {
     try {
       if (signer) raw = await signed(signer, raw);
       const response = await pool.send(envelope.from, envelope.to, raw);
-      return { kind: "delivered", mx: host.host, reply: parseReply(250, response) };
+      return { kind: "delivered", mx: host.host, reply: parseSmtpReply(response, 250), working: pool.working };
     } catch (e) {
-      const err = e as SmtpError;
-      if (typeof err.responseCode === "number" && err.responseCode >= 200) {
-        const reply = parseReply(err.responseCode, err.response ?? err.message);
-        return { kind: "failed", mx: host.host, reply, classification: classifyReply(reply), error: err.response ?? err.message };
-      }
-      const cause = /\b(E[A-Z]{3,})\b/.exec(err.message)?.[1];
-      const classification = classifyNetworkError({ ...(cause ?? err.code ? { code: cause ?? err.code } : {}), message: err.message });
-      // An MX host name that does not resolve is not the recipient domain's absence: retry.
-      if (classification.outcome === "bounce") classification.outcome = "retry";
-      return { kind: "failed", mx: host.host, classification: { ...classification, category: "network" }, error: err.message };
+      return failureOf(e as SmtpError, host.host, pool.working);
     }
   }
 
@@ -194,11 +185,30 @@ function signed(signer: DKIM, raw: Buffer): Promise<Buffer> {
   });
 }
 
-/** "550 5.1.1 <x>: user unknown" → {code 550, enhanced 5.1.1, text}. Multi-line replies keep their last line's meaning. */
-export function parseReply(fallbackCode: number, response: string): SmtpReply {
-  const m = /^(\d{3})[ -]?(.*)$/s.exec(response.trim());
-  const code = m ? Number(m[1]) : fallbackCode;
-  const text = (m ? (m[2] ?? "") : response).replace(/\r?\n\d{3}[ -]/g, " ").trim().slice(0, 1000);
-  const enhanced = enhancedCodeOf(text);
-  return enhanced === undefined ? { code, text } : { code, enhanced, text };
+/**
+ * An SMTP failure as the destination actor sees it: the reply parsed and classified, or a
+ * connection-level failure; for a throttle reply, which limit it is about and how many
+ * sessions were working when it came (the production path the classification table runs).
+ */
+export function failureOf(err: SmtpError, mx: string, working: number): SendResult & { kind: "failed" } {
+  const atGreeting = err.atGreeting === true;
+  if (typeof err.responseCode === "number" && err.responseCode >= 200) {
+    const reply = parseSmtpReply(err.response ?? err.message, err.responseCode);
+    // A 421 refusing the session at the greeting is the destination limiting concurrency
+    // whatever its words (RFC 5321 4.3.2: "service not available, closing channel").
+    const greeting421 = atGreeting && reply.code === 421;
+    const classification: Classification = greeting421 ? { outcome: "retry", category: "throttled", throttle: true } : classifyReply(reply);
+    const failed: SendResult & { kind: "failed" } = { kind: "failed", mx, reply, classification, error: err.response ?? err.message };
+    if (classification.throttle) {
+      failed.limit = throttledLimit(reply, greeting421);
+      failed.working = working;
+    }
+    return failed;
+  }
+  const cause = /\b(E[A-Z]{3,})\b/.exec(err.message)?.[1];
+  const classification = classifyNetworkError({ ...(cause ?? err.code ? { code: cause ?? err.code } : {}), message: err.message });
+  // An MX host name that does not resolve is not the recipient domain's absence: retry.
+  if (classification.outcome === "bounce") classification.outcome = "retry";
+  // Refused, reset, timed out, TLS failing: the destination could not be reached (a network failure).
+  return { kind: "failed", mx, classification: { ...classification, category: classification.category === "tls_required" ? "tls_required" : "network" }, error: err.message };
 }

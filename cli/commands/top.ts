@@ -9,7 +9,8 @@ export const help = `sluice top
 A live view of the running cluster, read from NATS (NATS_URL): per tier, what MAIL_SEND
 holds (QUEUED: waiting, deferred and in flight, until acknowledged) and what nodes hold
 unacknowledged (IN FLIGHT); per destination, its actor state, measured delivery rate,
-allowed rate (2.5/10.0 = throttled from 10/s), connections, queue and outcomes. Redraws
+allowed rate (2.5/10.0 = learned 2.5/s from the destination's refusals, policy 10/s),
+connections (2/3/10 = 2 open, 3 learned, 10 by policy), queue and outcomes. Redraws
 every --interval seconds (default 2).
 
   --once         print one frame and exit (waits for a round of node snapshots)

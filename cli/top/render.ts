@@ -46,8 +46,9 @@ export function renderFrame(s: ClusterStats, opts: { width?: number; maxDestinat
         d.key,
         d.state,
         rate(d.deliveredPerSecond),
+        // A limit learned from the destination's refusals shows beside the policy's: "4.5/50".
         d.ratePerSecond === d.configuredRatePerSecond ? rate(d.ratePerSecond) : `${rate(d.ratePerSecond)}/${rate(d.configuredRatePerSecond)}`,
-        `${d.connections}/${d.maxConnections}`,
+        d.connectionLimit === undefined || d.connectionLimit === d.maxConnections ? `${d.connections}/${d.maxConnections}` : `${d.connections}/${d.connectionLimit}/${d.maxConnections}`,
         num(d.queued.critical + d.queued.transactional + d.queued.bulk),
         num(d.delivered),
         num(d.deferred),
@@ -59,6 +60,9 @@ export function renderFrame(s: ClusterStats, opts: { width?: number; maxDestinat
     ),
   );
   if (s.destinations.length > max) out.push(`... ${s.destinations.length - max} more destinations`);
+  if (dests.some((d) => d.rateLimitSource === "learned" || d.connectionLimitSource === "learned")) {
+    out.push("LIMIT/s and CONN show learned/policy where a destination's refusals taught a lower limit (CONN: open/learned/policy)");
+  }
   const width = opts.width;
   return out.map((l) => (width && l.length > width ? l.slice(0, width) : l)).join("\n") + "\n";
 }

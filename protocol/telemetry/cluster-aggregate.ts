@@ -25,6 +25,11 @@ export interface DestinationView {
   deferred: number;
   bounced: number;
   throttleEvents: number;
+  connectionLimit?: number;
+  connectionLimitSource?: "policy" | "learned";
+  rateLimitSource?: "policy" | "learned";
+  throttleRefusals?: number;
+  stateChanges?: number;
 }
 
 export interface NodeView {
@@ -154,6 +159,11 @@ export class ClusterAggregator {
           throttleEvents: d.throttleEvents,
         };
         if (d.partition !== undefined) view.partition = d.partition;
+        if (d.connectionLimit !== undefined) view.connectionLimit = d.connectionLimit;
+        if (d.connectionLimitSource !== undefined) view.connectionLimitSource = d.connectionLimitSource;
+        if (d.rateLimitSource !== undefined) view.rateLimitSource = d.rateLimitSource;
+        if (d.throttleRefusals !== undefined) view.throttleRefusals = d.throttleRefusals;
+        if (d.stateChanges !== undefined) view.stateChanges = d.stateChanges;
         out.push(view);
       }
     }

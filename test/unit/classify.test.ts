@@ -9,6 +9,7 @@ import {
   type Category,
   type Outcome,
 } from "../../protocol/index.ts";
+import { failureOf } from "../../actors/smtp/sender.ts";
 
 /**
  * Real replies as receivers send them (IP addresses and host names anonymised), with what
@@ -174,6 +175,22 @@ const EXIM: Row[] = [
   ["552 Requested mail action aborted: exceeded storage allocation", "bounce", "mailbox_full"],
   ["550 5.1.1 <someone@example.com>: Recipient address rejected: User unknown in relay recipient table", "bounce", "unknown_user"],
   ["451 4.7.1 Please try again later", "retry", "throttled", "t"],
+  // anvil: smtpd_client_connection_count_limit (at the greeting) and smtpd_client_message_rate_limit
+  ["421 4.7.0 mx.example.com Error: too many connections from 203.0.113.7", "retry", "throttled", "t"],
+  ["450 4.7.1 Error: too much mail from 203.0.113.7", "retry", "throttled", "t"],
+  ["421 4.7.0 mx.example.com Error: too many connections from 203.0.113.7", "retry", "throttled", "t"],
+];
+
+/** Throttling wordings of the big receivers and common MTAs: each must slow the destination down, none is a bounce. */
+const THROTTLING: Row[] = [
+  ["421-4.7.28 [203.0.113.7      15] Gmail has detected an unusual rate of mail originating\n421-4.7.28 from your IP address. To protect our users from spam, mail sent from your IP\n421 4.7.28 address has been temporarily blocked. - gsmtp", "retry", "throttled", "t"],
+  ["421 4.7.0 [TSS04] Messages from 203.0.113.7 temporarily deferred; see https://postmaster.yahooinc.com/error-codes", "retry", "throttled", "t"],
+  ["421 4.7.500 Server busy, closing transmission channel. Please try again later. (S77719) [AM0PR01MB1234.eurprd01.prod.exchangelabs.com]", "retry", "throttled", "t"],
+  ["451 4.7.1 Sender rate limit exceeded, try again later", "retry", "throttled", "t"],
+  ["450 4.7.1 Rate limit exceeded. Please slow down", "retry", "throttled", "t"],
+  ["421 4.7.0 Too many concurrent SMTP connections from this IP address; please try again later", "retry", "throttled", "t"],
+  ["421 Too many connections from your host", "retry", "throttled", "t"],
+  ["451 Try again later", "retry", "other"],
 ];
 
 const TABLE: [string, Row[]][] = [
@@ -187,6 +204,7 @@ const TABLE: [string, Row[]][] = [
   ["Proofpoint/Barracuda", PROOFPOINT_BARRACUDA],
   ["Postfix", POSTFIX],
   ["Exim", EXIM],
+  ["Throttling", THROTTLING],
 ];
 
 test("the table holds at least 60 real replies", () => {
@@ -197,7 +215,8 @@ test("the table holds at least 60 real replies", () => {
 for (const [provider, rows] of TABLE) {
   test(`${provider} replies are classified by what they mean`, () => {
     for (const [raw, outcome, category, throttle] of rows) {
-      const got = classifyReply(parseSmtpReply(raw));
+      // The production path: nodemailer's error (code + raw response) through the sender.
+      const got = failureOf(Object.assign(new Error(raw), { responseCode: Number(raw.slice(0, 3)), response: raw }), "mx.test", 1).classification;
       assert.deepEqual(
         got,
         { outcome, category, throttle: throttle === "t" },
@@ -213,6 +232,25 @@ test("raw multi-line replies are parsed into code, enhanced code and text", () =
   assert.equal(r.enhanced, "5.1.1");
   assert.equal(r.text, "The email account that you tried to reach does not exist. Please try double-checking. - gsmtp");
   assert.deepEqual(parseSmtpReply("554 delivery error: dd nope"), { code: 554, text: "delivery error: dd nope" });
+});
+
+test("one parser for every reply: fallback code, enhanced code out of the text, continuation prefixes gone", () => {
+  assert.deepEqual(parseSmtpReply("550 5.1.1 <x@y>: user unknown"), { code: 550, enhanced: "5.1.1", text: "<x@y>: user unknown" });
+  assert.deepEqual(parseSmtpReply("421-4.7.0 Try again\n421 4.7.0 later"), { code: 421, enhanced: "4.7.0", text: "Try again later" });
+  assert.deepEqual(parseSmtpReply("OK", 250), { code: 250, text: "OK" });
+  assert.deepEqual(parseSmtpReply("250 2.0.0 Ok: queued as 4ZB2x93mG1z9sWQ", 250), { code: 250, enhanced: "2.0.0", text: "Ok: queued as 4ZB2x93mG1z9sWQ" });
+});
+
+test("a 421 at the greeting is a refusal for concurrency whatever its words; a rate refusal is about the rate", () => {
+  const greeting = failureOf(Object.assign(new Error("x"), { responseCode: 421, response: "421 mx.example.com Service not available", atGreeting: true }), "mx.test", 3);
+  assert.deepEqual(greeting.classification, { outcome: "retry", category: "throttled", throttle: true });
+  assert.equal(greeting.limit, "connections");
+  assert.equal(greeting.working, 3);
+  const rate = failureOf(Object.assign(new Error("x"), { responseCode: 450, response: "450 4.7.1 Error: too much mail from 127.0.0.1" }), "mx.test", 3);
+  assert.equal(rate.limit, "rate");
+  const refused = failureOf(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:25"), { code: "ESOCKET", atGreeting: true }), "mx.test", 0);
+  assert.deepEqual(refused.classification, { outcome: "retry", category: "network", throttle: false });
+  assert.equal(refused.limit, undefined);
 });
 
 test("enhanced status codes are read from the reply text", () => {

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildTemplate, listUnsubscribeFor, personalise, render, usesVariables } from "../../actors/smtp/mime.ts";
-import { parseReply } from "../../actors/smtp/sender.ts";
 import type { DeliveryMessage, Payload } from "../../protocol/index.ts";
 
 const msg = (tier: DeliveryMessage["tier"]): DeliveryMessage => ({
@@ -42,8 +41,3 @@ test("the template is built once; each recipient gets its own Message-ID and Dat
   assert.match(a, /\r\nTo: ann@x\.test\r\n/, "a payload without To gets the recipient's");
 });
 
-test("SMTP replies parse into code, enhanced code and text", () => {
-  assert.deepEqual(parseReply(0, "550 5.1.1 <x@y>: user unknown"), { code: 550, enhanced: "5.1.1", text: "5.1.1 <x@y>: user unknown" });
-  assert.deepEqual(parseReply(0, "421-4.7.0 Try again\n421 4.7.0 later"), { code: 421, enhanced: "4.7.0", text: "4.7.0 Try again 4.7.0 later" });
-  assert.deepEqual(parseReply(250, "OK"), { code: 250, text: "OK" });
-});
