@@ -6,7 +6,8 @@ import { pino } from "pino";
 import { startNode, type ActorNode } from "../../actors/index.ts";
 import { startNodeServices, type NodeServices } from "../../actors/services.ts";
 import { startGateway, type Gateway } from "../../gateway/index.ts";
-import { createApiKey, KV_BUCKETS, type MailEvent } from "../../protocol/index.ts";
+import { createApiKey, eventId, KV_BUCKETS, newId, publishEvent, recipientId, type MailEvent } from "../../protocol/index.ts";
+import { untilEndpointLive } from "./support/endpoint-live.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { waitFor } from "../harness/ports.ts";
 import { readEvents, startWorld, type DeliveryWorld } from "./delivery-fixtures.ts";
@@ -86,7 +87,12 @@ test("dead letter → replay → dead letter again → replay → delivered: sta
   const port = typeof addr === "object" && addr ? addr.port : 0;
   const hook = await api("POST", "/v1/webhooks", { url: `http://127.0.0.1:${port}/hook`, events: ["queued", "bounced", "dead_lettered", "delivered"] });
   assert.equal(hook.status, 201, JSON.stringify(hook.json));
-  await new Promise((r) => setTimeout(r, 300)); // the webhook actor sees the endpoint through its KV watch
+  const probe = recipientId(newId(), 0);
+  let attempt = 1;
+  await untilEndpointLive(
+    () => publishEvent(world.js, { v: 1, id: eventId(probe, "delivered", attempt), type: "delivered", tenant: "acme", messageId: probe, at: Date.now(), attempt: attempt++ }),
+    () => hooks.filter((e) => e.messageId === probe).length,
+  );
 
   const sent = await api("POST", "/v1/messages", { from: "Acme <news@acme.test>", to: "pat@twice.test", subject: "Hello", text: "Hi" });
   assert.equal(sent.status, 202);
