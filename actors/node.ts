@@ -20,6 +20,7 @@ import {
   type TierName,
 } from "../protocol/index.ts";
 import { Dispatcher } from "./consumers/dispatcher.ts";
+import { HeldWork } from "./consumers/held-work.ts";
 import { TierConsumer } from "./consumers/tier-consumer.ts";
 import { PayloadCache } from "./payload-cache.ts";
 import { loadPolicyFile, PolicyBook, watchPolicies } from "./policies/index.ts";
@@ -80,7 +81,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const suppressionCache = new SuppressionCache(suppressionsKv);
   await suppressionCache.start(logger);
 
-  let dispatcher: Dispatcher | undefined;
+  const held = new HeldWork();
   const settler = new Settler({
     js,
     nc,
@@ -90,10 +91,11 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     suppressionCache,
     retry: config.retry,
     logger,
-    released: (job) => dispatcher?.released(job),
+    released: (job) => held.release(job),
   });
   const d = new Dispatcher({
     router,
+    held,
     book,
     settler,
     suppressions: suppressionCache,
@@ -102,13 +104,12 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     ackWaitMs: config.ackWaitMs,
     logger,
   });
-  dispatcher = d;
 
   const consumers = new Map<number, TierConsumer[]>();
   const admit = (tier: TierName): Promise<void> | undefined => {
-    if (d.heldInTier(tier) < HELD_PER_TIER[tier]) return undefined;
+    if (held.inTier(tier) < HELD_PER_TIER[tier]) return undefined;
     return (async () => {
-      while (d.heldInTier(tier) >= HELD_PER_TIER[tier]) await d.changed();
+      while (held.inTier(tier) >= HELD_PER_TIER[tier]) await held.changed();
     })();
   };
 
@@ -150,7 +151,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
       d.release(new Set(removed));
     }
     const settle = [...draining].filter((p) => !next.has(p));
-    while (d.heldInPartitions(settle) > 0) await Promise.race([d.changed(), new Promise((r) => setTimeout(r, 200))]);
+    while (held.inPartitions(settle) > 0) await Promise.race([held.changed(), new Promise((r) => setTimeout(r, 200))]);
     for (const p of settle) draining.delete(p);
     // Connections to the handed-over domains close now, not when the pool idles out: the
     // new owner opens its own, and the destination's limit counts both.
@@ -172,7 +173,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     startedAt,
     partitions: [...consumers.keys()].sort((a, b) => a - b),
     rssBytes: process.memoryUsage.rss(),
-    inFlight: d.inFlight(),
+    inFlight: held.byTier(),
     destinations: d.destinationStats(),
   });
   const statsTimer = setInterval(() => {

@@ -1,6 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { DeliveryMessage, decode, TIERS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { DeliveryMessage, decode, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
 import { DestinationActor, type Clock } from "../domain/destination.ts";
 import { DomainMemo } from "../domain-memo.ts";
 import type { Job, PostponeReason, SendResult } from "../domain/job.ts";
@@ -9,9 +9,12 @@ import type { PolicyBook } from "../policies/index.ts";
 import type { MxHost, Router } from "../routing/index.ts";
 import type { Settler } from "../settle.ts";
 import type { SuppressionCache } from "../suppression-cache.ts";
+import type { HeldWork } from "./held-work.ts";
 
 export interface DispatcherDeps {
   router: Router;
+  /** The node's ledger of held jobs; the settler releases what is settled. */
+  held: HeldWork;
   book: PolicyBook;
   settler: Settler;
   suppressions: SuppressionCache;
@@ -31,10 +34,7 @@ export interface DispatcherDeps {
  */
 export class Dispatcher {
   readonly destinations = new Map<string, DestinationActor>();
-  #heldByPartition = new Map<number, number>();
-  #heldByTier: Record<TierName, number> = { critical: 0, transactional: 0, bulk: 0 };
   #owned = new Set<number>();
-  #waiters: (() => void)[] = [];
   #keepAlive: NodeJS.Timeout;
   #unsubscribePolicies: () => void;
 
@@ -56,21 +56,6 @@ export class Dispatcher {
     this.#owned = new Set(partitions);
   }
 
-  heldInTier(tier: TierName): number {
-    return this.#heldByTier[tier];
-  }
-
-  heldInPartitions(ps: Iterable<number>): number {
-    let n = 0;
-    for (const p of ps) n += this.#heldByPartition.get(p) ?? 0;
-    return n;
-  }
-
-  /** Resolves the next time anything this node holds is settled. */
-  changed(): Promise<void> {
-    return new Promise((r) => this.#waiters.push(r));
-  }
-
   /** Take one pulled message. Never throws; every path ends in ack, nak or term. */
   handle(msg: JsMsg, tier: TierName, partition: number): void {
     const decoded = decode(DeliveryMessage, msg.data, "delivery message");
@@ -81,7 +66,7 @@ export class Dispatcher {
     const message = decoded.value;
     const domain = this.#domains.of(message.rcptTo);
     const job: Job = { message, msg, partition, domain, queuedAt: 0, touchedAt: 0 };
-    this.#hold(job, +1);
+    this.d.held.hold(job);
     this.#route(job, tier).catch((e: unknown) => {
       this.d.logger.error({ err: e, messageId: message.id }, "dispatch failed; the message goes back to JetStream");
       this.#postpone(job, 5000, "released");
@@ -119,7 +104,7 @@ export class Dispatcher {
       // hand-over waiting for held work to settle would wait forever.
       settle: (job, result) =>
         this.d.settler.outcome(job, result).catch((e: unknown) => {
-          this.released(job);
+          this.d.held.release(job);
           throw e;
         }),
       postpone: (job, delayMs, why) => this.#postpone(job, delayMs, why),
@@ -159,32 +144,13 @@ export class Dispatcher {
    */
   #postpone(job: Job, delayMs: number, why: PostponeReason): void {
     this.d.settler.postponed(job, delayMs, why).catch((e: unknown) => {
-      this.released(job);
+      this.d.held.release(job);
       this.d.logger.error({ err: e, messageId: job.message.id, why }, "postpone failed; JetStream redelivers the message after ack_wait");
     });
   }
 
-  /** Called by the settler when a job is acked or naked. */
-  released(job: Job): void {
-    this.#hold(job, -1);
-  }
-
-  #hold(job: Job, delta: number): void {
-    this.#heldByPartition.set(job.partition, (this.#heldByPartition.get(job.partition) ?? 0) + delta);
-    this.#heldByTier[job.message.tier] += delta;
-    if (delta < 0 && this.#waiters.length > 0) {
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const w of waiters) w();
-    }
-  }
-
   destinationStats(): DestinationStats[] {
     return [...this.destinations.values()].map((d) => d.stats());
-  }
-
-  inFlight(): Record<TierName, number> {
-    return Object.fromEntries(TIERS.map((t) => [t, Math.max(0, this.#heldByTier[t])])) as Record<TierName, number>;
   }
 
   async close(): Promise<void> {
