@@ -7,7 +7,7 @@ SHELL := /bin/bash
 NATS_URL ?= nats://127.0.0.1:4222
 export NATS_URL
 
-.PHONY: run test bench deps nats-server chromium typecheck unit integration clean
+.PHONY: run test bench deps nats-server chromium postfix typecheck unit integration clean
 
 deps: node_modules/.sluice-installed
 
@@ -22,6 +22,10 @@ nats-server:
 chromium:
 	@bash scripts/ensure-chromium.sh
 
+# The throttling tests run real Postfix instances (anvil limits) as destinations; the bench uses its smtp-sink.
+postfix:
+	@bash scripts/ensure-postfix.sh
+
 typecheck: deps
 	npx tsc --noEmit -p .
 
@@ -30,7 +34,7 @@ run: deps nats-server
 
 # One runner invocation so that its closing summary counts every test; files run one at
 # a time because integration tests measure rates and concurrency on a 2-core machine.
-test: deps nats-server chromium typecheck
+test: deps nats-server chromium postfix typecheck
 	node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
 	  $$(find test/unit test/integration -name '*.test.ts' | sort)
 	@bash scripts/check-test-leftovers.sh
@@ -38,10 +42,10 @@ test: deps nats-server chromium typecheck
 unit: deps
 	node --import tsx --test $$(find test/unit -name '*.test.ts' | sort)
 
-integration: deps nats-server chromium
+integration: deps nats-server chromium postfix
 	node --import tsx --test --test-concurrency=1 $$(find test/integration -name '*.test.ts' | sort)
 
-bench: deps nats-server
+bench: deps nats-server postfix
 	@bash scripts/bench.sh
 
 clean:
