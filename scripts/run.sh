@@ -35,7 +35,8 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 # Local profile: a ready-to-use API key (kept in .data/local-api-key, re-created when the
-# NATS store no longer knows it).
+# NATS store no longer knows it). One person's machine: the key is an operator's too, so the
+# dashboard and /metrics answer it.
 try_line=""
 if [ "$SLUICE_PROFILE" = "local" ]; then
   key_file=.data/local-api-key
@@ -46,7 +47,7 @@ if [ "$SLUICE_PROFILE" = "local" ]; then
     [ "$code" = "404" ] || key=""
   fi
   if [ -z "$key" ]; then
-    key="$(node bin/sluice.js keys create --tenant local --scopes send,read,admin | tail -n 1)"
+    key="$(node bin/sluice.js keys create --tenant local --scopes send,read,admin --operator | tail -n 1)"
     (umask 077; printf '%s\n' "$key" >"$key_file")
   fi
   try_line="
