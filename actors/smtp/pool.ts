@@ -50,6 +50,15 @@ function oneWrite(conn: SMTPConnection, raw: Buffer): Readable {
   return source as unknown as Readable;
 }
 
+/** The error code of a send refused here because the session lacks SMTPUTF8. */
+export const SMTPUTF8_REFUSED = "ESMTPUTF8";
+
+/** nodemailer keeps the EHLO keywords of the session (after STARTTLS, the second EHLO's). */
+const offers = (conn: SMTPConnection, keyword: string): boolean => {
+  const extensions = (conn as unknown as { _supportedExtensions?: unknown })._supportedExtensions;
+  return Array.isArray(extensions) && extensions.includes(keyword);
+};
+
 const isTransient = (e: SmtpError): boolean => e.responseCode === 421 || e.code === "ECONNECTION" || e.code === "ESOCKET" || e.code === "ETIMEDOUT";
 
 /**
@@ -78,13 +87,23 @@ export class SmtpPool {
     return this.#established;
   }
 
-  async send(from: string, to: string, raw: Buffer): Promise<string> {
+  /**
+   * Send one message. `smtpUtf8`: the envelope has a non-ASCII local part, which only a
+   * server that offered SMTPUTF8 in this session's EHLO may receive (RFC 6531 §3.4); nodemailer
+   * adds the MAIL FROM keyword itself. Without the offer nothing is sent and the error has
+   * code SMTPUTF8_REFUSED.
+   */
+  async send(from: string, to: string, raw: Buffer, smtpUtf8 = false): Promise<string> {
     // A reused session found closed before a byte of the message went out (nodemailer says
     // so with command "API") is not the message's fault: it goes out over a fresh session.
     // Any other connection failure may have happened after DATA, so it is not repeated here.
     for (let attempt = 0; ; attempt++) {
       const slot = await this.#acquire();
       const reused = slot.messages > 0;
+      if (smtpUtf8 && !offers(slot.conn, "SMTPUTF8")) {
+        this.#release(slot);
+        throw Object.assign(new Error("the server did not offer SMTPUTF8, which an address with a non-ASCII local part needs (RFC 6531); not sent"), { code: SMTPUTF8_REFUSED });
+      }
       try {
         return await this.#sendOn(slot, from, to, raw);
       } catch (e) {

@@ -9,8 +9,7 @@ import { DomainMemo } from "../domain-memo.ts";
 import type { DkimKeys } from "./dkim.ts";
 import { envelopeOf, SMTPUTF8_UNSUPPORTED } from "./envelope.ts";
 import { listUnsubscribeFor, render } from "./mime.ts";
-import { SmtpPool, type SmtpError } from "./pool.ts";
-import { SmtpUtf8Probe } from "./smtputf8.ts";
+import { SMTPUTF8_REFUSED, SmtpPool, type SmtpError } from "./pool.ts";
 
 export interface SenderOptions {
   ehloName: string;
@@ -62,15 +61,11 @@ export class SmtpSender {
     }
     const envelope = envelopeOf(m.mailFrom, m.rcptTo);
     if (!envelope.ok) return { kind: "failed", mx: undefined, classification: { outcome: "bounce", category: "other", throttle: false }, error: envelope.error };
-    if (envelope.needsSmtpUtf8) {
-      const refused = await this.#smtpUtf8Refusal(destinationKey, host, policy);
-      if (refused) return refused;
-    }
     const pool = this.#pool(destinationKey, host, policy);
     const signer = this.o.dkim.size === 0 ? undefined : this.#signer(m.tenant, this.#senderDomains.of(m.mailFrom));
     try {
       if (signer) raw = await signed(signer, raw);
-      const response = await pool.send(envelope.from, envelope.to, raw);
+      const response = await pool.send(envelope.from, envelope.to, raw, envelope.needsSmtpUtf8);
       return { kind: "delivered", mx: host.host, reply: parseSmtpReply(response, 250), working: pool.working };
     } catch (e) {
       return failureOf(e as SmtpError, host.host, pool.working);
@@ -78,20 +73,6 @@ export class SmtpSender {
   }
 
   #senderDomains = new DomainMemo(10_000, "sluice.invalid");
-  #smtpUtf8 = new SmtpUtf8Probe();
-
-  /** A non-ASCII local part goes only to a server that offers SMTPUTF8; else a permanent bounce (RFC 6531 §3.4). */
-  async #smtpUtf8Refusal(destinationKey: string, host: MxHost, policy: Policy): Promise<SendResult | undefined> {
-    const offered = await this.#smtpUtf8.offered(`${destinationKey}|${host.host}:${host.port}`, this.#connectionOptions(host, policy));
-    if (offered === true) return undefined;
-    if (offered === undefined) return { kind: "failed", mx: host.host, classification: { outcome: "retry", category: "network", throttle: false }, error: `could not ask ${host.host} whether it offers SMTPUTF8` };
-    return {
-      kind: "failed",
-      mx: host.host,
-      classification: { outcome: "bounce", category: SMTPUTF8_UNSUPPORTED, throttle: false },
-      error: `${host.host} does not offer SMTPUTF8, which an address with a non-ASCII local part needs (RFC 6531); not sent`,
-    };
-  }
 
   // One signer per (tenant, sender domain) that has a key.
   #signer(tenant: string, domain: string): DKIM | undefined {
@@ -131,7 +112,7 @@ export class SmtpSender {
     return pool;
   }
 
-  /** The options of every session to one host: the pool's and the SMTPUTF8 probe's. */
+  /** The options of every session to one host. */
   #connectionOptions(host: MxHost, policy: Policy): SMTPConnection.Options {
     const timeout = this.o.timeoutMs ?? 60_000;
     return {
@@ -191,6 +172,7 @@ function signed(signer: DKIM, raw: Buffer): Promise<Buffer> {
  * sessions were working when it came (the production path the classification table runs).
  */
 export function failureOf(err: SmtpError, mx: string, working: number): SendResult & { kind: "failed" } {
+  if (err.code === SMTPUTF8_REFUSED) return { kind: "failed", mx, classification: { outcome: "bounce", category: SMTPUTF8_UNSUPPORTED, throttle: false }, error: `${mx}: ${err.message}` };
   const atGreeting = err.atGreeting === true;
   if (typeof err.responseCode === "number" && err.responseCode >= 200) {
     const reply = parseSmtpReply(err.response ?? err.message, err.responseCode);
