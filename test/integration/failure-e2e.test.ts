@@ -1,86 +1,35 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
 import { Kvm } from "@nats-io/kv";
-import { pino } from "pino";
-import { startNode, type ActorNode } from "../../actors/index.ts";
-import { startNodeServices, type NodeServices } from "../../actors/services.ts";
-import { startGateway, type Gateway } from "../../gateway/index.ts";
-import { createApiKey, eventId, KV_BUCKETS, newId, publishEvent, recipientId, verifyWebhook, type MailEvent } from "../../protocol/index.ts";
-import { jetstream } from "@nats-io/jetstream";
-import { untilEndpointLive } from "./support/endpoint-live.ts";
-import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
+import { createApiKey, KV_BUCKETS, verifyWebhook } from "../../protocol/index.ts";
 import { waitFor } from "../harness/ports.ts";
-import { startWorld, type DeliveryWorld } from "./delivery-fixtures.ts";
+import { startPipeline, type Pipeline } from "./support/pipeline.ts";
 
 /**
  * The failure paths end to end, through the real gateway, node and node services:
  * 550 5.1.1 → bounced, suppressed, in the DLQ, a signed webhook, status `bounced`;
  * then the operator lifts the suppression and replays the dead letter, and it is delivered.
  */
-let world: DeliveryWorld;
-let peer: SmtpPeer;
-let node: ActorNode;
-let services: NodeServices;
-let gateway: Gateway;
-let receiver: Server;
-let key: string;
-let base: string;
-const received: { body: string; signature: string | undefined; event: MailEvent }[] = [];
+let p: Pipeline;
 
 before(async () => {
-  peer = await startSmtpPeer({
-    domains: {
-      "unknown.test": { rcpt: () => ({ code: 550, text: "5.1.1 The email account that you tried to reach does not exist" }) },
-      // Unknown at first, then the mailbox is created: the replay is delivered.
-      "later.test": { rcpt: ({ attempt }) => (attempt === 1 ? { code: 550, text: "5.1.1 User Unknown" } : undefined) },
+  p = await startPipeline(
+    {
+      domains: {
+        "unknown.test": { rcpt: () => ({ code: 550, text: "5.1.1 The email account that you tried to reach does not exist" }) },
+        // Unknown at first, then the mailbox is created: the replay is delivered.
+        "later.test": { rcpt: ({ attempt }) => (attempt === 1 ? { code: 550, text: "5.1.1 User Unknown" } : undefined) },
+      },
     },
-  });
-  world = await startWorld({
-    SLUICE_ROUTES: `*=127.0.0.1:${peer.port}`,
-    SLUICE_RETRY_SCHEDULE: "1s",
-    SLUICE_MAX_AGE: "5s",
-    SLUICE_WEBHOOK_ALLOW_PRIVATE: "1",
-    SLUICE_HTTP_HOST: "127.0.0.1",
-    SLUICE_HTTP_PORT: "0",
-  });
-  node = await startNode(world.config, world.logger, world.nc);
-  services = await startNodeServices(world.nc, world.config, world.logger);
-  gateway = await startGateway(world.config, pino({ level: "silent" }), world.nc, { keyCacheMs: 200 });
-  base = `http://127.0.0.1:${gateway.port}`;
-  key = (await createApiKey(await new Kvm(world.nc).open(KV_BUCKETS.keys), { tenant: "acme", scopes: ["admin"] })).key;
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks).toString();
-      const sig = req.headers["sluice-signature"];
-      received.push({ body, signature: typeof sig === "string" ? sig : undefined, event: JSON.parse(body) as MailEvent });
-      res.writeHead(200).end("ok");
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    { SLUICE_RETRY_SCHEDULE: "1s", SLUICE_MAX_AGE: "5s" },
+  );
 });
 
 after(async () => {
-  await gateway?.close();
-  await services?.close();
-  await node?.close();
-  await peer?.close();
-  receiver?.closeAllConnections();
-  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
-  await world?.dispose();
+  await p?.close();
 });
 
-async function api(method: string, path: string, body?: unknown, as: string = key): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${as}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
+const api = (method: string, path: string, body?: unknown, as?: string) => p.api(method, path, body, as);
 
 async function send(to: string): Promise<string> {
   const res = await api("POST", "/v1/messages", { from: "Acme <news@acme.test>", to, subject: "Hello", text: "Hi" });
@@ -90,20 +39,10 @@ async function send(to: string): Promise<string> {
   return id;
 }
 
-const webhookEvents = (id: string) => received.filter((r) => r.event.messageId === id);
+const webhookEvents = (id: string) => p.hooks.filter((r) => r.event.messageId === id);
 
 test("550 5.1.1: bounced, suppressed, in the DLQ, a signed webhook, and status bounced", async () => {
-  const addr = receiver.address();
-  const port = typeof addr === "object" && addr ? addr.port : 0;
-  const hook = await api("POST", "/v1/webhooks", { url: `http://127.0.0.1:${port}/sluice`, events: ["bounced", "dead_lettered", "delivered", "queued"] });
-  assert.equal(hook.status, 201, JSON.stringify(hook.json));
-  const secret = hook.json.secret as string;
-  const probe = recipientId(newId(), 0);
-  let attempt = 1;
-  await untilEndpointLive(
-    () => publishEvent(jetstream(world.nc), { v: 1, id: eventId(probe, "delivered", attempt), type: "delivered", tenant: "acme", messageId: probe, at: Date.now(), attempt: attempt++ }),
-    () => webhookEvents(probe).length,
-  );
+  const { secret } = await p.registerHook(["bounced", "dead_lettered", "delivered", "queued"]);
 
   const id = await send("Ghost@unknown.test");
   await waitFor("bounced and dead_lettered webhooks", () => {
@@ -132,7 +71,7 @@ test("550 5.1.1: bounced, suppressed, in the DLQ, a signed webhook, and status b
   assert.deepEqual(dead.attempts.map((a) => a.code), [550]);
 
   // Another tenant sees none of it.
-  const other = (await createApiKey(await new Kvm(world.nc).open(KV_BUCKETS.keys), { tenant: "globex", scopes: ["admin"] })).key;
+  const other = (await createApiKey(await new Kvm(p.world.nc).open(KV_BUCKETS.keys), { tenant: "globex", scopes: ["admin"] })).key;
   assert.equal((await api("GET", `/v1/dlq/${id}`, undefined, other)).status, 404);
   assert.equal((await api("GET", `/v1/messages/${id}`, undefined, other)).status, 404);
   assert.equal((await api("GET", "/v1/suppressions/ghost@unknown.test", undefined, other)).status, 404);
@@ -146,7 +85,7 @@ test("replay from the DLQ delivers once the address is fixed", async () => {
   const replay = await api("POST", `/v1/dlq/${id}/replay`);
   assert.equal(replay.status, 202);
 
-  await waitFor("delivered at the peer", () => (peer.messagesFor("later.test").length === 1 ? true : undefined), 20_000);
+  await waitFor("delivered at the peer", () => (p.peer.messagesFor("later.test").length === 1 ? true : undefined), 20_000);
   await waitFor("delivered webhook", () => (webhookEvents(id).some((r) => r.event.type === "delivered") ? true : undefined), 20_000);
   const status = await waitFor("status delivered", async () => {
     const s = await api("GET", `/v1/messages/${id}`);
