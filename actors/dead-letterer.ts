@@ -4,16 +4,13 @@ import { metrics } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
-  ADVISORY_STREAM,
-  deadLetterUnreadable,
   decode,
   DeliveryMessage,
   eventId,
-  publishDeadLetter,
-  publishEvent,
   STREAMS,
   type Config,
 } from "../protocol/index.ts";
+import { ADVISORY_STREAM, deadLetterUnreadable, publishDeadLetter, publishEvent } from "../protocol/io/index.ts";
 
 /**
  * Turns JetStream MAX_DELIVERIES advisories into dead letters. A message that was delivered

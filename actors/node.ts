@@ -4,21 +4,18 @@ import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import {
-  connectNats,
   encode,
-  ensureTopology,
   KV_BUCKETS,
   OBJECT_STORES,
   partitionOf,
   STATS_INTERVAL_MS,
   statsSubject,
   TIERS,
-  topologyFor,
-  topologyOptionsFrom,
   type Config,
   type NodeStats,
   type TierName,
 } from "../protocol/index.ts";
+import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom } from "../protocol/io/index.ts";
 import { Dispatcher } from "./consumers/dispatcher.ts";
 import { HeldWork } from "./consumers/held-work.ts";
 import { TierConsumer } from "./consumers/tier-consumer.ts";

@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 import type { ObjectStore } from "@nats-io/obj";
-import { loadPayload, type Payload, type PayloadPointer } from "../protocol/index.ts";
+import { type Payload, type PayloadPointer } from "../protocol/index.ts";
+import { loadPayload } from "../protocol/io/index.ts";
 import { buildTemplate, personalise, usesVariables, type MimeTemplate } from "./smtp/mime.ts";
 
 interface Entry {

@@ -3,15 +3,10 @@ import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import {
-  AckedPublisher,
-  addSuppression,
   Attempt,
-  deadLetterUnreadable,
   decode,
   encode,
   eventId,
-  publishDeadLetter,
-  publishEvent,
   retryDelay,
   seriesTag,
   subjects,
@@ -24,6 +19,13 @@ import {
   type SmtpReply,
   type Suppression,
 } from "../protocol/index.ts";
+import {
+  AckedPublisher,
+  addSuppression,
+  deadLetterUnreadable,
+  publishDeadLetter,
+  publishEvent,
+} from "../protocol/io/index.ts";
 import { z } from "zod";
 import type { Job, PostponeReason, SendResult } from "./domain/job.ts";
 import { deliveryMetrics } from "./metrics.ts";

@@ -4,19 +4,17 @@ import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-
 import { metrics } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import {
-  AckedPublisher,
   applyEvent,
-  applyStatusLimits,
   KV_BUCKETS,
   type MailEvent,
   type MessageStatus,
   newId,
-  PublishRefusedError,
   STATUS_INDEXER_CONSUMER,
   statusKey,
   STREAMS,
   type Config,
 } from "../protocol/index.ts";
+import { AckedPublisher, applyStatusLimits, PublishRefusedError } from "../protocol/io/index.ts";
 import { consumeEvents } from "./event-consumer.ts";
 import { BatchTally } from "./batch-tally.ts";
 import { fanOut } from "./webhooks/fanout.ts";

@@ -1,7 +1,8 @@
 import { LRUCache } from "lru-cache";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import { getSuppression, suppressionKey, suppressionKeys, type Suppression } from "../protocol/index.ts";
+import { suppressionKey, suppressionKeys, type Suppression } from "../protocol/index.ts";
+import { getSuppression } from "../protocol/io/index.ts";
 
 /**
  * The suppression check runs before every SMTP attempt, and most recipients are new

@@ -26,11 +26,8 @@ import pino from "pino";
 import { SuppressionCache } from "../actors/suppression-cache.ts";
 import { buildTemplate, render } from "../actors/smtp/mime.ts";
 import {
-  addSuppression,
   decode,
   encode,
-  ensureTopology,
-  getSuppression,
   KV_BUCKETS,
   loadConfig,
   newId,
@@ -40,14 +37,19 @@ import {
   recipientId,
   STATS_ALL,
   STATUS_INDEXER_CONSUMER,
-  storePayload,
   STREAMS,
   subjects,
-  topologyFor,
-  topologyOptionsFrom,
   type DeliveryMessageInput,
   type Payload,
 } from "../protocol/index.ts";
+import {
+  addSuppression,
+  ensureTopology,
+  getSuppression,
+  storePayload,
+  topologyFor,
+  topologyOptionsFrom,
+} from "../protocol/io/index.ts";
 import { startNatsServer } from "../test/harness/nats-server.ts";
 import { freePort, sleep } from "../test/harness/ports.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

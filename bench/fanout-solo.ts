@@ -9,7 +9,14 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { pino } from "pino";
 import { startFanout } from "../actors/fanout/index.ts";
-import { BatchProgress, createProducer, decode, ensureTopology, KV_BUCKETS, loadConfig, STREAMS, topologyFor, topologyOptionsFrom } from "../protocol/index.ts";
+import {
+  BatchProgress,
+  decode,
+  KV_BUCKETS,
+  loadConfig,
+  STREAMS,
+} from "../protocol/index.ts";
+import { createProducer, ensureTopology, topologyFor, topologyOptionsFrom } from "../protocol/io/index.ts";
 import { startNatsServer } from "../test/harness/nats-server.ts";
 
 const N = Number(process.argv[2] ?? 100_000);

@@ -13,7 +13,8 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Pool } from "undici";
-import { createApiKey, ensureTopology, KV_BUCKETS, loadConfig, STREAMS, topologyFor, topologyOptionsFrom } from "../protocol/index.ts";
+import { KV_BUCKETS, loadConfig, STREAMS } from "../protocol/index.ts";
+import { createApiKey, ensureTopology, topologyFor, topologyOptionsFrom } from "../protocol/io/index.ts";
 import { startNatsServer } from "../test/harness/nats-server.ts";
 
 const [dirA, dirB] = process.argv.slice(2).map((d) => resolve(d));

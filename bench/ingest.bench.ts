@@ -15,10 +15,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Pool } from "undici";
 import {
-  AckedPublisher,
-  createApiKey,
   encode,
-  ensureTopology,
   KV_BUCKETS,
   loadConfig,
   newId,
@@ -26,9 +23,14 @@ import {
   recipientId,
   STREAMS,
   subjects,
+} from "../protocol/index.ts";
+import {
+  AckedPublisher,
+  createApiKey,
+  ensureTopology,
   topologyFor,
   topologyOptionsFrom,
-} from "../protocol/index.ts";
+} from "../protocol/io/index.ts";
 import { startNatsServer } from "../test/harness/nats-server.ts";
 
 const env = process.env;

@@ -3,7 +3,15 @@
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
-import { ensureTopology, eventId, KV_BUCKETS, loadConfig, newId, publishEvent, recipientId, topologyFor, topologyOptionsFrom, type MailEvent } from "../protocol/index.ts";
+import {
+  eventId,
+  KV_BUCKETS,
+  loadConfig,
+  newId,
+  recipientId,
+  type MailEvent,
+} from "../protocol/index.ts";
+import { ensureTopology, publishEvent, topologyFor, topologyOptionsFrom } from "../protocol/io/index.ts";
 import { startStatusIndexer } from "../actors/status-indexer.ts";
 import { execFileSync } from "node:child_process";
 import { dirname } from "node:path";

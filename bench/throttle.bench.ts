@@ -14,7 +14,16 @@
 import { connect } from "@nats-io/transport-node";
 import pino from "pino";
 import { startNode } from "../actors/index.ts";
-import { encode, ensureTopology, loadConfig, newId, partitionOf, recipientId, subjects, topologyFor, topologyOptionsFrom, type DeliveryMessageInput } from "../protocol/index.ts";
+import {
+  encode,
+  loadConfig,
+  newId,
+  partitionOf,
+  recipientId,
+  subjects,
+  type DeliveryMessageInput,
+} from "../protocol/index.ts";
+import { ensureTopology, topologyFor, topologyOptionsFrom } from "../protocol/io/index.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { startNatsServer } from "../test/harness/nats-server.ts";
 import { startPostfix } from "../test/harness/postfix.ts";

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from "fastify";
 import { LRUCache } from "lru-cache";
-import { hashApiKey, lookupApiKey, type ApiKeyRecord, type Scope } from "../protocol/index.ts";
+import { hashApiKey, type ApiKeyRecord, type Scope } from "../protocol/index.ts";
+import { lookupApiKey } from "../protocol/io/index.ts";
 import { HttpError } from "./http-error.ts";
 import type { NatsState } from "./nats-state.ts";
 import { KeyRateLimiter } from "./rate-limit.ts";

@@ -3,7 +3,14 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { AckedPublisher, KV_BUCKETS, OBJECT_STORES, temporaryError, type Config, type ProducerDeps, errorMessage } from "../protocol/index.ts";
+import {
+  KV_BUCKETS,
+  OBJECT_STORES,
+  temporaryError,
+  type Config,
+  errorMessage,
+} from "../protocol/index.ts";
+import { AckedPublisher, type ProducerDeps } from "../protocol/io/index.ts";
 
 /** Every NATS handle a route needs: one registry, opened once per connection. */
 export interface GatewayDeps {

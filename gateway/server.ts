@@ -2,7 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { connectNats, STREAMS, type Config, errorMessage } from "../protocol/index.ts";
+import { STREAMS, type Config, errorMessage } from "../protocol/index.ts";
+import { connectNats } from "../protocol/io/index.ts";
 import { authenticate, KEY_CACHE_MS } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
 import { installErrorHandling } from "./http-error.ts";

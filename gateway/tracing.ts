@@ -5,7 +5,7 @@ import { tracer, tracingExports } from "../protocol/telemetry/index.ts";
 /**
  * A SERVER span around every /v1 handler, continuing the client's `traceparent` when it
  * sent one (and only then when this process exports no spans). It is the active span while the handler runs, so what the handler publishes
- * to MAIL_SEND carries it (protocol/sdk.ts injects the headers). Must be installed before
+ * to MAIL_SEND carries it (protocol/io/sdk.ts injects the headers). Must be installed before
  * the routes are registered (an onRoute hook sees only later routes).
  */
 export function traceRoutes(app: FastifyInstance): void {

@@ -1,8 +1,4 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
-import type { MsgHdrs } from "@nats-io/transport-node";
-import { encode } from "./codec.ts";
 import type { MailEvent } from "./schemas/event.ts";
-import { subjects } from "./subjects.ts";
 
 /**
  * The id of an event is deterministic (message id, replay generation, type, attempt), and
@@ -14,8 +10,3 @@ import { subjects } from "./subjects.ts";
  */
 export const eventId = (messageId: string, type: MailEvent["type"], attempt = 0, replay?: number): string =>
   replay ? `${messageId}.r${replay}.${type}.${attempt}` : `${messageId}.${type}.${attempt}`;
-
-export async function publishEvent(js: JetStreamClient, event: MailEvent, headers?: MsgHdrs): Promise<void> {
-  // `headers` carry the message's trace to the webhook that reports this event.
-  await js.publish(subjects.event(event.tenant, event.type), encode(event), { msgID: event.id, headers });
-}

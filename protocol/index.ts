@@ -1,45 +1,264 @@
-// The contract shared by gateway/, actors/, cli/ and direct producers. Imports nothing of ours.
-export * from "./errors.ts";
-export * from "./units.ts";
-export * from "./domain.ts";
-export * from "./canonical-address.ts";
-export * from "./partition.ts";
-export * from "./subjects.ts";
-export * from "./ids.ts";
-export * from "./codec.ts";
-export * from "./routes.ts";
-export * from "./retry.ts";
-export * from "./config.ts";
-export * from "./topology.ts";
-export * from "./ensure-topology.ts";
-export * from "./connect.ts";
-export * from "./schemas/address.ts";
-export * from "./schemas/header-text.ts";
-export * from "./schemas/mailbox-parser.ts";
-export * from "./schemas/reserved-headers.ts";
-export * from "./schemas/header-fields.ts";
-export * from "./schemas/base64.ts";
-export * from "./schemas/payload.ts";
-export * from "./schemas/delivery.ts";
-export * from "./schemas/job.ts";
-export * from "./schemas/event.ts";
-export * from "./schemas/policy.ts";
-export * from "./classify.ts";
-export * from "./events.ts";
-export * from "./payload-store.ts";
-export * from "./suppressions.ts";
-export * from "./dead-letters.ts";
-export * from "./stats.ts";
-export * from "./requests.ts";
-export * from "./sdk.ts";
-export * from "./message-size.ts";
-export * from "./acked-publisher.ts";
-export * from "./api-keys.ts";
-export * from "./dlq-admin.ts";
-export * from "./schemas/webhook.ts";
-export * from "./webhook-signature.ts";
-export * from "./net-guard.ts";
-export * from "./webhooks.ts";
-export * from "./status.ts";
-export * from "./nats-write-coalescing.ts";
-export * from "./kv-keys.ts";
+// The pure contract shared by gateway/, actors/, cli/ and direct producers: schemas, subjects,
+// ids, units, classification, request building, config parsing. No I/O here: nothing in
+// these files opens a connection or touches a stream, so anything can import it (and the
+// unit tests need no server). The NATS side (connect, topology, stores, the producer SDK) is
+// `protocol/io/index.ts`; OpenTelemetry is `protocol/telemetry/index.ts`.
+// Explicit names, not `export *`: what the contract offers is read here, in one place.
+export {
+  SluiceError,
+  validationError,
+  temporaryError,
+  permanentError,
+  internalError,
+  isSluiceError,
+  errorMessage,
+  type ErrorKind,
+} from "./errors.ts";
+export {
+  parseDuration,
+  parseSize,
+  formatDuration,
+} from "./units.ts";
+export {
+  normalizeDomain,
+  domainOf,
+} from "./domain.ts";
+export {
+  canonicalDomain,
+  canonicalAddress,
+  matchingAddress,
+} from "./canonical-address.ts";
+export {
+  fnv1a32,
+  partitionOf,
+} from "./partition.ts";
+export {
+  TIERS,
+  EVENT_TYPES,
+  STREAMS,
+  OBJECT_STORES,
+  KV_BUCKETS,
+  TENANT_PATTERN,
+  subjects,
+  sendConsumerName,
+  webhookLaneConsumerName,
+  OBSOLETE_WEBHOOK_FANOUT_CONSUMER,
+  STATUS_INDEXER_CONSUMER,
+  type TierName,
+  type EventTypeName,
+} from "./subjects.ts";
+export {
+  newId,
+  ID_PATTERN,
+  recipientId,
+  RECIPIENT_ID_PATTERN,
+  payloadRefPattern,
+} from "./ids.ts";
+export {
+  describeIssues,
+  check,
+  decode,
+  encode,
+  type Decoded,
+} from "./codec.ts";
+export {
+  parseRoutes,
+  routeFor,
+  describeRoute,
+  withCatchAll,
+  type Route,
+} from "./routes.ts";
+export {
+  retryDelay,
+  maxAttempts,
+  type RetryPolicy,
+} from "./retry.ts";
+export {
+  NODE_ROLES,
+  ENV_DEFAULTS,
+  SECRET_ENV,
+  loadConfig,
+  describeConfig,
+  type NodeRole,
+  type EnvName,
+  type Config,
+} from "./config.ts";
+export {
+  HeaderText,
+  HeaderName,
+  MAX_ADDRESS_LENGTH,
+  checkAddress,
+  EmailAddress,
+  Mailbox,
+} from "./schemas/address.ts";
+export {
+  headerTextProblem,
+  isFieldName,
+  isWellFormed,
+} from "./schemas/header-text.ts";
+export {
+  parseMailbox,
+  type ParsedMailbox,
+} from "./schemas/mailbox-parser.ts";
+export {
+  RESERVED_HEADERS,
+  isReservedHeader,
+} from "./schemas/reserved-headers.ts";
+export {
+  MAX_HEADER_FIELDS,
+  HeaderFields,
+} from "./schemas/header-fields.ts";
+export {
+  isBase64,
+} from "./schemas/base64.ts";
+export {
+  Attachment,
+  Payload,
+  PayloadRef,
+  PayloadPointer,
+} from "./schemas/payload.ts";
+export {
+  Tier,
+  Tenant,
+  RecipientId,
+  RequestId,
+  Vars,
+  StringMap,
+  Attempt,
+  DeliveryMessage,
+  type DeliveryMessageInput,
+} from "./schemas/delivery.ts";
+export {
+  BatchRecipient,
+  BatchJob,
+} from "./schemas/job.ts";
+export {
+  EventType,
+  SmtpReply,
+  MailEvent,
+  DeadLetter,
+} from "./schemas/event.ts";
+export {
+  Policy,
+  PolicyOverride,
+  PolicyFile,
+  POLICY_DEFAULTS_KEY,
+} from "./schemas/policy.ts";
+export {
+  CATEGORIES,
+  enhancedCodeOf,
+  parseSmtpReply,
+  classifyReply,
+  throttledLimit,
+  suppressesAddress,
+  classifyNetworkError,
+  type Outcome,
+  type Category,
+  type Classification,
+  type ReplyLike,
+} from "./classify.ts";
+export {
+  eventId,
+} from "./events.ts";
+export {
+  payloadBytes,
+  payloadRefOf,
+} from "./payload-store.ts";
+export {
+  Suppression,
+  suppressionKey,
+  suppressionKeys,
+} from "./suppressions.ts";
+export {
+  seriesTag,
+  UNKNOWN_TENANT,
+  UNREADABLE_ID_PATTERN,
+  InvalidDeadLetter,
+  rawOf,
+  recoverIdentity,
+} from "./dead-letters.ts";
+export {
+  DestinationStats,
+  NodeStats,
+  statsSubject,
+  STATS_ALL,
+  STATS_INTERVAL_MS,
+  type TenantStats,
+} from "./stats.ts";
+export {
+  MAX_MESSAGE_RECIPIENTS,
+  MAX_BATCH_RECIPIENTS,
+  SendRequest,
+  BatchRequest,
+  RecipientList,
+  BatchProgress,
+  requestError,
+  parseSendRequest,
+  parseBatchRequest,
+  envelopeRecipients,
+  payloadOfSend,
+  payloadOfBatch,
+  deliverySubject,
+  deliverySubjects,
+  buildDeliveries,
+  buildBatchDelivery,
+  buildBatchJob,
+  acceptedEvent,
+  type SendRequestInput,
+  type BatchRequestInput,
+  type SendAccepted,
+  type BatchAccepted,
+  type Outgoing,
+  type BuildContext,
+} from "./requests.ts";
+export {
+  NATS_HEADER_ROOM,
+  tooLarge,
+  checkEncodedSize,
+  checkBatchFits,
+} from "./message-size.ts";
+export {
+  SCOPES,
+  Scope,
+  ApiKeyRecord,
+  hashApiKey,
+  keyIdOf,
+  generateApiKey,
+  parseScopes,
+} from "./api-keys.ts";
+export {
+  WebhookId,
+  CreateWebhookRequest,
+  WebhookEndpoint,
+  WebhookJob,
+  type WebhookView,
+} from "./schemas/webhook.ts";
+export {
+  SIGNATURE_HEADER,
+  DEFAULT_TOLERANCE_S,
+  newWebhookSecret,
+  signWebhook,
+  verifyWebhook,
+  type Verification,
+} from "./webhook-signature.ts";
+export {
+  embeddedIPv4,
+  isPrivateAddress,
+} from "./net-guard.ts";
+export {
+  STATUS_EVENTS,
+  MESSAGE_STATUSES,
+  StatusEvent,
+  RecipientRecord,
+  RequestRecord,
+  statusKey,
+  requestOf,
+  compactEvent,
+  nextStatus,
+  applyEvent,
+  BatchCounts,
+  batchCountsKey,
+  type MessageStatus,
+  type MessageStatusAnswer,
+  type StatusCounts,
+} from "./status.ts";

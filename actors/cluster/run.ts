@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { connectNats, type Config } from "../../protocol/index.ts";
+import { type Config } from "../../protocol/index.ts";
+import { connectNats } from "../../protocol/io/index.ts";
 import { startNode, type ActorNode } from "../node.ts";
 import { startOwnership, type Ownership } from "./ownership.ts";
 

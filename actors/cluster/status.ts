@@ -1,6 +1,7 @@
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { KV_BUCKETS, listKeys } from "../../protocol/index.ts";
+import { KV_BUCKETS } from "../../protocol/index.ts";
+import { listKeys } from "../../protocol/io/index.ts";
 import type { NodeLease } from "./membership.ts";
 import { parseLock, partitionOfKey } from "./ownership.ts";
 

@@ -10,8 +10,6 @@ import {
   buildBatchDelivery,
   decode,
   deliverySubjects,
-  type AckedMessage,
-  type AckedPublisher,
   encode,
   RecipientList,
   BatchJob,
@@ -21,6 +19,7 @@ import {
   recipientId,
   subjects,
 } from "../../protocol/index.ts";
+import { type AckedMessage, type AckedPublisher } from "../../protocol/io/index.ts";
 
 const published = metrics.getMeter("sluice").createCounter("sluice_fanout_messages_published", {
   description: "Per-recipient messages the fan-out actor published to MAIL_SEND (JetStream duplicates included)",

@@ -3,7 +3,15 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { AckedPublisher, BatchJob, decode, KV_BUCKETS, OBJECT_STORES, STREAMS, type Config } from "../../protocol/index.ts";
+import {
+  BatchJob,
+  decode,
+  KV_BUCKETS,
+  OBJECT_STORES,
+  STREAMS,
+  type Config,
+} from "../../protocol/index.ts";
+import { AckedPublisher } from "../../protocol/io/index.ts";
 import { expandJob, markUnreadableJob, type ExpandDeps } from "./expand.ts";
 
 export const FANOUT_CONSUMER = "fanout";

@@ -1,6 +1,7 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decode, KV_BUCKETS, listKeys, POLICY_DEFAULTS_KEY, PolicyOverride } from "../../protocol/index.ts";
+import { decode, KV_BUCKETS, POLICY_DEFAULTS_KEY, PolicyOverride } from "../../protocol/index.ts";
+import { listKeys } from "../../protocol/io/index.ts";
 import type { PolicyBook } from "./book.ts";
 import { kvKeyToPolicyKey } from "./watch.ts";
 

@@ -1,6 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { encode, laneOf, subjects, type MailEvent, type WebhookJob } from "../../protocol/index.ts";
+import { encode, subjects, type MailEvent, type WebhookJob } from "../../protocol/index.ts";
+import { laneOf } from "../../protocol/io/index.ts";
 import { forwardTrace } from "../../protocol/telemetry/index.ts";
 import type { EndpointRegistry } from "./registry.ts";
 

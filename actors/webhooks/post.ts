@@ -1,6 +1,13 @@
 import { isIP } from "node:net";
 import { Agent, buildConnector, request } from "undici";
-import { isPrivateAddress, publicOnlyLookup, SIGNATURE_HEADER, signWebhook, type MailEvent, errorMessage } from "../../protocol/index.ts";
+import {
+  isPrivateAddress,
+  SIGNATURE_HEADER,
+  signWebhook,
+  type MailEvent,
+  errorMessage,
+} from "../../protocol/index.ts";
+import { publicOnlyLookup } from "../../protocol/io/index.ts";
 
 export type PostOutcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
 

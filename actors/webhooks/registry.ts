@@ -1,6 +1,7 @@
 import { KvWatchInclude, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import { decode, listKeys, WebhookEndpoint } from "../../protocol/index.ts";
+import { decode, WebhookEndpoint } from "../../protocol/index.ts";
+import { listKeys } from "../../protocol/io/index.ts";
 
 export interface RegistryListener {
   added(endpoint: WebhookEndpoint): void;

@@ -1,5 +1,6 @@
 import { formatPartitions, readClusterStatus, type ClusterStatus } from "../../actors/cluster/index.ts";
-import { connectNats, formatDuration, loadConfig } from "../../protocol/index.ts";
+import { formatDuration, loadConfig } from "../../protocol/index.ts";
+import { connectNats } from "../../protocol/io/index.ts";
 
 export const help = `sluice cluster [--json]
 

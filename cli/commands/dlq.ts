@@ -1,17 +1,16 @@
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { loadConfig, validationError } from "../../protocol/index.ts";
 import {
   connectNats,
   deleteDeadLetter,
   getDeadLetter,
   listDeadLetters,
-  loadConfig,
   purgeDeadLetters,
   replayDeadLetter,
-  validationError,
   type DeadLetterView,
   type DlqDeps,
-} from "../../protocol/index.ts";
+} from "../../protocol/io/index.ts";
 
 export const help = `sluice dlq ls --tenant <name> [--limit <n>] [--after <seq>] [--json]
 sluice dlq show --tenant <name> <message-id>

@@ -1,4 +1,5 @@
-import { connectNats, ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
+import { loadConfig } from "../../protocol/index.ts";
+import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 
 export const help = `sluice init
 

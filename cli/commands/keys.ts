@@ -1,17 +1,14 @@
 import { parseArgs } from "node:util";
 import { Kvm } from "@nats-io/kv";
+import { KV_BUCKETS, loadConfig, parseScopes, validationError } from "../../protocol/index.ts";
 import {
   connectNats,
   createApiKey,
-  KV_BUCKETS,
   listApiKeys,
-  loadConfig,
-  parseScopes,
   revokeApiKey,
   topologyFor,
   topologyOptionsFrom,
-  validationError,
-} from "../../protocol/index.ts";
+} from "../../protocol/io/index.ts";
 
 export const help = `sluice keys create --tenant <name> [--scopes send,read,admin] [--rate <per second>] [--operator]
 sluice keys list [--tenant <name>]

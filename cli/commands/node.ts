@@ -2,7 +2,8 @@ import { startClusterNode } from "../../actors/cluster/index.ts";
 import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
-import { connectNats, ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
+import { loadConfig } from "../../protocol/index.ts";
+import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger, logEffectiveConfig } from "../logger.ts";
 

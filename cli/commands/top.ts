@@ -1,5 +1,12 @@
 import { parseArgs } from "node:util";
-import { connectNats, loadConfig, STATS_INTERVAL_MS, temporaryError, validationError, errorMessage } from "../../protocol/index.ts";
+import {
+  loadConfig,
+  STATS_INTERVAL_MS,
+  temporaryError,
+  validationError,
+  errorMessage,
+} from "../../protocol/index.ts";
+import { connectNats } from "../../protocol/io/index.ts";
 import { watchCluster } from "../../protocol/telemetry/index.ts";
 import { onShutdownSimple } from "../top/signals.ts";
 import { renderFrame } from "../top/render.ts";

@@ -1,4 +1,11 @@
-import { connectNats, createProducer, isSluiceError, loadConfig, newId, temporaryError, errorMessage } from "../../protocol/index.ts";
+import {
+  isSluiceError,
+  loadConfig,
+  newId,
+  temporaryError,
+  errorMessage,
+} from "../../protocol/index.ts";
+import { connectNats, createProducer } from "../../protocol/io/index.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RETRIES, type Answer, type Submitter } from "./gateway-client.ts";
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { metrics } from "@opentelemetry/api";
-import { BatchProgress, decode, ID_PATTERN, parseBatchRequest, publishBatch, readBatchCounts } from "../../protocol/index.ts";
+import { BatchProgress, decode, ID_PATTERN, parseBatchRequest } from "../../protocol/index.ts";
+import { publishBatch, readBatchCounts } from "../../protocol/io/index.ts";
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";

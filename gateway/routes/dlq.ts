@@ -1,6 +1,13 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { check, deleteDeadLetter, getDeadLetter, listDeadLetters, replayDeadLetter, type DlqDeps } from "../../protocol/index.ts";
+import { check } from "../../protocol/index.ts";
+import {
+  deleteDeadLetter,
+  getDeadLetter,
+  listDeadLetters,
+  replayDeadLetter,
+  type DlqDeps,
+} from "../../protocol/io/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { callerOf } from "./caller.ts";

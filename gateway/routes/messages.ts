@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { metrics } from "@opentelemetry/api";
-import { isSluiceError, parseSendRequest, publishFailure, publishSend } from "../../protocol/index.ts";
+import { isSluiceError, parseSendRequest } from "../../protocol/index.ts";
+import { publishFailure, publishSend } from "../../protocol/io/index.ts";
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";

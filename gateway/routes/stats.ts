@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { Tenant, tenantStats } from "../../protocol/index.ts";
+import { Tenant } from "../../protocol/index.ts";
+import { tenantStats } from "../../protocol/io/index.ts";
 import { observeQueueDepth, watchCluster, type ClusterView } from "../../protocol/telemetry/index.ts";
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";

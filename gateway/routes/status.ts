@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { readMessageStatus, requestOf } from "../../protocol/index.ts";
+import { requestOf } from "../../protocol/index.ts";
+import { readMessageStatus } from "../../protocol/io/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { callerOf } from "./caller.ts";

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { addSuppression, check, EmailAddress, getSuppression, listSuppressions, matchingAddress, removeSuppression, Suppression } from "../../protocol/index.ts";
+import { check, EmailAddress, matchingAddress, Suppression } from "../../protocol/index.ts";
+import { addSuppression, getSuppression, listSuppressions, removeSuppression } from "../../protocol/io/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { callerOf } from "./caller.ts";

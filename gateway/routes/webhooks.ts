@@ -1,5 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import { check, CreateWebhookRequest, getWebhook, listWebhooks, registerWebhook, removeWebhook, viewOf } from "../../protocol/index.ts";
+import { check, CreateWebhookRequest } from "../../protocol/index.ts";
+import {
+  getWebhook,
+  listWebhooks,
+  registerWebhook,
+  removeWebhook,
+  viewOf,
+} from "../../protocol/io/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { callerOf } from "./caller.ts";

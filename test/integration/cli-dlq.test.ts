@@ -4,7 +4,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { ensureTopology, loadConfig, publishDeadLetter, STREAMS, topologyFor, topologyOptionsFrom, type DeadLetter } from "../../protocol/index.ts";
+import { loadConfig, STREAMS, type DeadLetter } from "../../protocol/index.ts";
+import { ensureTopology, publishDeadLetter, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { deliveryMessage } from "./support/failure.ts";
 

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { startOwnership, type Ownership } from "../../actors/cluster/index.ts";
-import { ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
+import { loadConfig } from "../../protocol/index.ts";
+import { ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { waitFor } from "../harness/ports.ts";
 

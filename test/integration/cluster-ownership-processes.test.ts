@@ -1,7 +1,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
+import { loadConfig } from "../../protocol/index.ts";
+import { ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { partitionsFor } from "../../actors/cluster/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { waitFor } from "../harness/ports.ts";

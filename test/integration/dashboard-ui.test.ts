@@ -9,20 +9,22 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import {
-  createApiKey,
-  ensureTopology,
   KV_BUCKETS,
   loadConfig,
   newId,
-  publishDeadLetter,
   recipientId,
   statsSubject,
   STREAMS,
   subjects,
-  topologyFor,
-  topologyOptionsFrom,
   type NodeStats,
 } from "../../protocol/index.ts";
+import {
+  createApiKey,
+  ensureTopology,
+  publishDeadLetter,
+  topologyFor,
+  topologyOptionsFrom,
+} from "../../protocol/io/index.ts";
 import { startGateway, type Gateway } from "../../gateway/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { waitFor } from "../harness/ports.ts";

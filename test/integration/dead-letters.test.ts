@@ -7,21 +7,23 @@ import {
   decode,
   DeliveryMessage,
   encode,
-  ensureTopology,
-  getDeadLetter,
-  listDeadLetters,
   loadConfig,
   MailEvent,
   partitionOf,
-  publishDeadLetter,
   sendConsumerName,
   STREAMS,
   subjects,
+  type DeadLetter,
+} from "../../protocol/index.ts";
+import {
+  ensureTopology,
+  getDeadLetter,
+  listDeadLetters,
+  publishDeadLetter,
   topologyFor,
   topologyOptionsFrom,
-  type DeadLetter,
   type DlqDeps,
-} from "../../protocol/index.ts";
+} from "../../protocol/io/index.ts";
 import { startDeadLetterer } from "../../actors/dead-letterer.ts";
 import { dlqRoutes } from "../../gateway/routes/dlq.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";

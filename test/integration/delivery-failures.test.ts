@@ -2,7 +2,14 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
 import { startNode, type ActorNode } from "../../actors/index.ts";
-import { addSuppression, encode, getSuppression, KV_BUCKETS, newId, partitionOf, subjects } from "../../protocol/index.ts";
+import {
+  encode,
+  KV_BUCKETS,
+  newId,
+  partitionOf,
+  subjects,
+} from "../../protocol/index.ts";
+import { addSuppression, getSuppression } from "../../protocol/io/index.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { waitFor } from "../harness/ports.ts";
 import { message, publish, readDeadLetters, readEvents, sendStreamMessages, startWorld, type DeliveryWorld } from "./delivery-fixtures.ts";

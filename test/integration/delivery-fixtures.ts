@@ -7,7 +7,6 @@ import pino from "pino";
 import {
   decode,
   encode,
-  ensureTopology,
   loadConfig,
   MailEvent,
   DeadLetter,
@@ -16,14 +15,13 @@ import {
   recipientId,
   STREAMS,
   subjects,
-  topologyFor,
-  topologyOptionsFrom,
   type Config,
   type DeliveryMessageInput,
   type EnvName,
   type Payload,
   type TierName,
 } from "../../protocol/index.ts";
+import { ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 
 /** Shared set-up of the delivery integration tests: a real nats-server, a config, a publisher. */

@@ -2,7 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startNode, type ActorNode } from "../../actors/index.ts";
 import { startNodeServices, type NodeServices } from "../../actors/services.ts";
-import { createProducer } from "../../protocol/index.ts";
+import { createProducer } from "../../protocol/io/index.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { waitFor } from "../harness/ports.ts";
 import { message, PLAIN, publish, startWorld, type DeliveryWorld } from "./delivery-fixtures.ts";

@@ -6,7 +6,15 @@ import { pino } from "pino";
 import { startNode, type ActorNode } from "../../actors/index.ts";
 import { startNodeServices, type NodeServices } from "../../actors/services.ts";
 import { startGateway, type Gateway } from "../../gateway/index.ts";
-import { createApiKey, encode, KV_BUCKETS, listDeadLetters, newId, partitionOf, recipientId, subjects, type DlqDeps } from "../../protocol/index.ts";
+import {
+  encode,
+  KV_BUCKETS,
+  newId,
+  partitionOf,
+  recipientId,
+  subjects,
+} from "../../protocol/index.ts";
+import { createApiKey, listDeadLetters, type DlqDeps } from "../../protocol/io/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { startWorld, type DeliveryWorld } from "./delivery-fixtures.ts";
 

@@ -1,7 +1,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
-import { createApiKey, KV_BUCKETS, verifyWebhook } from "../../protocol/index.ts";
+import { KV_BUCKETS, verifyWebhook } from "../../protocol/index.ts";
+import { createApiKey } from "../../protocol/io/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
 

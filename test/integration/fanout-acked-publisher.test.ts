@@ -2,7 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DiscardPolicy, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { AckedPublisher } from "../../protocol/index.ts";
+import { AckedPublisher } from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 
 let server: NatsServer;

@@ -8,16 +8,13 @@ import { pino } from "pino";
 import { startFanout, FANOUT_CONSUMER } from "../../actors/fanout/index.ts";
 import {
   BatchProgress,
-  createProducer,
   decode,
   DeliveryMessage,
-  ensureTopology,
   KV_BUCKETS,
   loadConfig,
   STREAMS,
-  topologyFor,
-  topologyOptionsFrom,
 } from "../../protocol/index.ts";
+import { createProducer, ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { waitFor } from "../harness/ports.ts";
 

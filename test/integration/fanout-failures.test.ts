@@ -8,7 +8,6 @@ import { startNodeServices, type NodeServices } from "../../actors/services.ts";
 import { startGateway, type Gateway } from "../../gateway/index.ts";
 import {
   buildBatchJob,
-  createApiKey,
   encode,
   KV_BUCKETS,
   newId,
@@ -17,10 +16,9 @@ import {
   payloadOfBatch,
   recipientId,
   STREAMS,
-  storePayload,
-  storePayloadBytes,
   subjects,
 } from "../../protocol/index.ts";
+import { createApiKey, storePayload, storePayloadBytes } from "../../protocol/io/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { startWorld, type DeliveryWorld } from "./delivery-fixtures.ts";
 

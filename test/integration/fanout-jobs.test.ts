@@ -9,10 +9,8 @@ import { Objm } from "@nats-io/obj";
 import {
   BatchProgress,
   buildBatchJob,
-  createProducer,
   decode,
   encode,
-  ensureTopology,
   KV_BUCKETS,
   loadConfig,
   newId,
@@ -20,12 +18,16 @@ import {
   parseBatchRequest,
   payloadOfBatch,
   STREAMS,
+  subjects,
+} from "../../protocol/index.ts";
+import {
+  createProducer,
+  ensureTopology,
   storePayload,
   storePayloadBytes,
-  subjects,
   topologyFor,
   topologyOptionsFrom,
-} from "../../protocol/index.ts";
+} from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { waitFor } from "../harness/ports.ts";
 

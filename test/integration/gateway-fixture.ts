@@ -4,17 +4,14 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { pino } from "pino";
 import { startGateway, type Gateway } from "../../gateway/index.ts";
 import {
-  createApiKey,
-  ensureTopology,
   KV_BUCKETS,
   loadConfig,
   STREAMS,
-  topologyFor,
-  topologyOptionsFrom,
   type Config,
   type EnvName,
   type Scope,
 } from "../../protocol/index.ts";
+import { createApiKey, ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 
 /** A real nats-server, the topology (without MAIL_SEND consumers, so tests can read the stream), and a gateway. */

@@ -2,7 +2,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Kvm } from "@nats-io/kv";
-import { createProducer, DeliveryMessage, KV_BUCKETS, newId, STREAMS } from "../../protocol/index.ts";
+import { DeliveryMessage, KV_BUCKETS, newId, STREAMS } from "../../protocol/index.ts";
+import { createProducer } from "../../protocol/io/index.ts";
 import { simpleMessage, startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
 
 let fx: GatewayFixture;

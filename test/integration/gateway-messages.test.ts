@@ -97,7 +97,8 @@ test("401 without a key, with a bad key and with a revoked key; 403 without the 
   assert.equal(forbidden.body.error.code, "forbidden");
   assert.match(forbidden.body.error.message, /sluice keys create --tenant acme --scopes read,send/, "the 403 says which key would do");
 
-  const { revokeApiKey, listApiKeys, hashApiKey, keyIdOf } = await import("../../protocol/index.ts");
+  const { hashApiKey, keyIdOf } = await import("../../protocol/index.ts");
+  const { revokeApiKey, listApiKeys } = await import("../../protocol/io/index.ts");
   const doomed = await fx.key("acme");
   assert.equal((await fx.post("/v1/messages", simpleMessage(), doomed)).status, 202);
   assert.ok((await listApiKeys(fx.keys)).some((k) => k.keyId === keyIdOf(hashApiKey(doomed))));

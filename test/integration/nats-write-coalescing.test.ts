@@ -1,11 +1,11 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { coalesceNatsWrites } from "../../protocol/nats-write-coalescing.ts";
+import { coalesceNatsWrites } from "../../protocol/io/nats-write-coalescing.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { waitFor } from "../harness/ports.ts";
 
-// protocol/nats-write-coalescing.ts reaches into nats.js's ProtocolHandler. When an upgrade
+// protocol/io/nats-write-coalescing.ts reaches into nats.js's ProtocolHandler. When an upgrade
 // renames what it uses, this test fails loudly instead of the gateway silently losing a
 // fifth of its throughput.
 
@@ -27,7 +27,7 @@ const open = async (): Promise<NatsConnection> => {
 
 test("the nats.js internals that write coalescing patches are where it expects them", async () => {
   const nc = await open();
-  assert.equal(coalesceNatsWrites(nc), true, "nats.js's ProtocolHandler changed: re-check protocol/nats-write-coalescing.ts against the new version");
+  assert.equal(coalesceNatsWrites(nc), true, "nats.js's ProtocolHandler changed: re-check protocol/io/nats-write-coalescing.ts against the new version");
 });
 
 test("a coalesced connection delivers every message of a turn, in order, and big bursts at once", async () => {

@@ -13,7 +13,8 @@ import { startWebhookActor, type WebhookActor } from "../../actors/webhooks/inde
 import { startStatusIndexer, type StatusIndexer } from "../../actors/status-indexer.ts";
 import { createServer, type Server } from "node:http";
 import { flushTracing, traceLogMixin } from "../../protocol/telemetry/index.ts";
-import { createApiKey, eventId, newId, publishEvent, recipientId } from "../../protocol/index.ts";
+import { eventId, newId, recipientId } from "../../protocol/index.ts";
+import { createApiKey, publishEvent } from "../../protocol/io/index.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { sleep, waitFor } from "../harness/ports.ts";

@@ -4,7 +4,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { ensureTopology, loadConfig, statsSubject, subjects, topologyFor, topologyOptionsFrom, type NodeStats } from "../../protocol/index.ts";
+import { loadConfig, statsSubject, subjects, type NodeStats } from "../../protocol/index.ts";
+import { ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 
 const run = promisify(execFile);

@@ -4,20 +4,22 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, DiscardPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import type { FastifyInstance } from "fastify";
 import {
-  ensureTopology,
   eventId,
   KV_BUCKETS,
   loadConfig,
   newId,
-  publishEvent,
   recipientId,
-  topologyFor,
-  topologyOptionsFrom,
   type EventTypeName,
   type MailEvent,
   type MessageStatusAnswer,
-  readBatchCounts,
 } from "../../protocol/index.ts";
+import {
+  ensureTopology,
+  publishEvent,
+  topologyFor,
+  topologyOptionsFrom,
+  readBatchCounts,
+} from "../../protocol/io/index.ts";
 import { Kvm } from "@nats-io/kv";
 import { startStatusIndexer, type StatusIndexer } from "../../actors/status-indexer.ts";
 import { statusRoutes } from "../../gateway/routes/status.ts";

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import type { FastifyInstance } from "fastify";
-import { addSuppression, ensureTopology, getSuppression, KV_BUCKETS, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
+import { KV_BUCKETS, loadConfig } from "../../protocol/index.ts";
+import {
+  addSuppression,
+  ensureTopology,
+  getSuppression,
+  topologyFor,
+  topologyOptionsFrom,
+} from "../../protocol/io/index.ts";
 import { suppressionRoutes } from "../../gateway/routes/suppressions.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { testApp } from "./support/failure.ts";

@@ -7,7 +7,6 @@ import {
   decode,
   DeliveryMessage,
   encode,
-  ensureTopology,
   loadConfig,
   newId,
   partitionOf,
@@ -15,11 +14,10 @@ import {
   sendConsumerName,
   STREAMS,
   subjects,
-  topologyFor,
-  topologyOptionsFrom,
   KV_BUCKETS,
   OBJECT_STORES,
 } from "../../protocol/index.ts";
+import { ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 
 let server: NatsServer;

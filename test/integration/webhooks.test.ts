@@ -5,20 +5,17 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import type { FastifyInstance } from "fastify";
 import {
-  ensureTopology,
   eventId,
   loadConfig,
   newId,
-  publishEvent,
   recipientId,
   STREAMS,
-  topologyFor,
-  topologyOptionsFrom,
   verifyWebhook,
   webhookLaneConsumerName,
   type EventTypeName,
   type MailEvent,
 } from "../../protocol/index.ts";
+import { ensureTopology, publishEvent, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { startWebhookActor, type WebhookActor } from "../../actors/webhooks/index.ts";
 import { startStatusIndexer, type StatusIndexer } from "../../actors/status-indexer.ts";
 import { webhookRoutes } from "../../gateway/routes/webhooks.ts";

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { checkWebhookUrl, isPrivateAddress, type MailEvent } from "../../protocol/index.ts";
+import { isPrivateAddress, type MailEvent } from "../../protocol/index.ts";
+import { checkWebhookUrl } from "../../protocol/io/index.ts";
 import { postEvent, webhookAgent } from "../../actors/webhooks/post.ts";
 
 // Each row: an IPv6 spelling that carries an IPv4 address, and what the address is.

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isPrivateAddress, newWebhookSecret, publicOnlyLookup, signWebhook, verifyWebhook } from "../../protocol/index.ts";
+import { isPrivateAddress, newWebhookSecret, signWebhook, verifyWebhook } from "../../protocol/index.ts";
+import { publicOnlyLookup } from "../../protocol/io/index.ts";
 
 const secret = newWebhookSecret();
 const body = JSON.stringify({ id: "01jdx0000000000000000000000-0.delivered.1", type: "delivered" });

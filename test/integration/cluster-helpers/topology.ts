@@ -1,5 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureTopology, topologyFor, topologyOptionsFrom, type Config } from "../../../protocol/index.ts";
+import { type Config } from "../../../protocol/index.ts";
+import { ensureTopology, topologyFor, topologyOptionsFrom } from "../../../protocol/io/index.ts";
 import { waitFor } from "../../harness/ports.ts";
 
 /**

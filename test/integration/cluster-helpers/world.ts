@@ -6,7 +6,6 @@ import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jets
 import { Kvm } from "@nats-io/kv";
 import { readClusterStatus } from "../../../actors/cluster/index.ts";
 import {
-  createApiKey,
   encode,
   KV_BUCKETS,
   loadConfig,
@@ -22,6 +21,7 @@ import {
   type EnvName,
   type TierName,
 } from "../../../protocol/index.ts";
+import { createApiKey } from "../../../protocol/io/index.ts";
 import { startNatsCluster, startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startSmtpPeer, type SmtpPeer } from "../../harness/smtp-peer.ts";
 import { freePort, waitFor } from "../../harness/ports.ts";

@@ -4,7 +4,15 @@ import { pino } from "pino";
 import { startNode, type ActorNode } from "../../../actors/index.ts";
 import { startNodeServices, type NodeServices } from "../../../actors/services.ts";
 import { startGateway, type Gateway } from "../../../gateway/index.ts";
-import { createApiKey, eventId, KV_BUCKETS, newId, publishEvent, recipientId, type EnvName, type MailEvent } from "../../../protocol/index.ts";
+import {
+  eventId,
+  KV_BUCKETS,
+  newId,
+  recipientId,
+  type EnvName,
+  type MailEvent,
+} from "../../../protocol/index.ts";
+import { createApiKey, publishEvent } from "../../../protocol/io/index.ts";
 import { startSmtpPeer, type SmtpPeer, type SmtpPeerOptions } from "../../harness/smtp-peer.ts";
 import { startWorld, type DeliveryWorld } from "../delivery-fixtures.ts";
 import { untilEndpointLive } from "./endpoint-live.ts";

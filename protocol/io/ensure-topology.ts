@@ -2,8 +2,8 @@ import { jetstreamManager, JetStreamApiError, type JetStreamManager, type Stream
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { internalError } from "./errors.ts";
-import { OBSOLETE_WEBHOOK_FANOUT_CONSUMER, STREAMS } from "./subjects.ts";
+import { internalError } from "../errors.ts";
+import { OBSOLETE_WEBHOOK_FANOUT_CONSUMER, STREAMS } from "../subjects.ts";
 import { sendStreamDescription, type ConsumerSpec, type StreamSpec, type Topology } from "./topology.ts";
 
 const STREAM_NOT_FOUND = 10059;

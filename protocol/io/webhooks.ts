@@ -1,13 +1,13 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { nanos } from "@nats-io/transport-node";
-import { decode, encode } from "./codec.ts";
-import { ID_PATTERN, newId } from "./ids.ts";
+import { decode, encode } from "../codec.ts";
+import { ID_PATTERN, newId } from "../ids.ts";
 import { checkWebhookUrl } from "./net-guard.ts";
-import { fnv1a32 } from "./partition.ts";
-import { STREAMS, subjects, webhookLaneConsumerName } from "./subjects.ts";
-import { newWebhookSecret } from "./webhook-signature.ts";
-import { WebhookEndpoint, type CreateWebhookRequest, type WebhookView } from "./schemas/webhook.ts";
+import { fnv1a32 } from "../partition.ts";
+import { STREAMS, subjects, webhookLaneConsumerName } from "../subjects.ts";
+import { newWebhookSecret } from "../webhook-signature.ts";
+import { WebhookEndpoint, type CreateWebhookRequest, type WebhookView } from "../schemas/webhook.ts";
 
 /**
  * The webhook registry: one KV entry per endpoint (`<tenant>.<id>` in `sluice_webhooks`),

@@ -3,12 +3,13 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AckedPublisher, PublishRefusedError } from "./acked-publisher.ts";
-import { encode } from "./codec.ts";
-import { isSluiceError, temporaryError, validationError, type SluiceError, errorMessage } from "./errors.ts";
+import { encode } from "../codec.ts";
+import { isSluiceError, temporaryError, validationError, type SluiceError, errorMessage } from "../errors.ts";
 import { publishEvent } from "./events.ts";
-import { ID_PATTERN, newId } from "./ids.ts";
-import { checkBatchFits, checkEncodedSize, NATS_HEADER_ROOM } from "./message-size.ts";
-import { payloadBytes, storePayload, storePayloadBytes } from "./payload-store.ts";
+import { ID_PATTERN, newId } from "../ids.ts";
+import { checkBatchFits, checkEncodedSize, NATS_HEADER_ROOM } from "../message-size.ts";
+import { payloadBytes } from "../payload-store.ts";
+import { storePayload, storePayloadBytes } from "./payload-store.ts";
 import {
   acceptedEvent,
   buildBatchJob,
@@ -23,11 +24,11 @@ import {
   type BatchRequest,
   type SendAccepted,
   type SendRequest,
-} from "./requests.ts";
-import { Tenant } from "./schemas/delivery.ts";
-import { traceHeaders } from "./telemetry/propagation.ts";
-import type { PayloadPointer } from "./schemas/payload.ts";
-import { KV_BUCKETS, OBJECT_STORES, subjects } from "./subjects.ts";
+} from "../requests.ts";
+import { Tenant } from "../schemas/delivery.ts";
+import { traceHeaders } from "../telemetry/propagation.ts";
+import type { PayloadPointer } from "../schemas/payload.ts";
+import { KV_BUCKETS, OBJECT_STORES, subjects } from "../subjects.ts";
 
 /**
  * Accepting mail = storing it durably on JetStream. The gateway and direct producers
@@ -43,7 +44,7 @@ export interface ProducerDeps {
   inlinePayloadMaxBytes: number;
   /**
    * Publishes a request's messages and its accepted event as one group with counted acks
-   * (protocol/acked-publisher.ts), which costs less than a `js.publish` each. Without it,
+   * (protocol/io/acked-publisher.ts), which costs less than a `js.publish` each. Without it,
    * `js.publish` per message. Either way the answer waits for every ack.
    */
   publisher?: AckedPublisher;

@@ -1,6 +1,6 @@
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { readFileSync } from "node:fs";
-import type { Config } from "./config.ts";
+import type { Config } from "../config.ts";
 import { coalesceNatsWrites } from "./nats-write-coalescing.ts";
 
 /**

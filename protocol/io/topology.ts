@@ -10,7 +10,7 @@ import {
 import { nanos } from "@nats-io/transport-node";
 import type { KvOptions } from "@nats-io/kv";
 import type { ObjectStoreOptions } from "@nats-io/obj";
-import { maxAttempts, type RetryPolicy } from "./retry.ts";
+import { maxAttempts, type RetryPolicy } from "../retry.ts";
 import {
   KV_BUCKETS,
   OBJECT_STORES,
@@ -19,7 +19,7 @@ import {
   TIERS,
   sendConsumerName,
   subjects,
-} from "./subjects.ts";
+} from "../subjects.ts";
 
 /** What the topology depends on; everything else about it is fixed here. */
 export interface TopologyOptions {
@@ -111,7 +111,7 @@ export function topologyFor(o: TopologyOptions): Topology {
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: nanos(o.dlqMaxAgeMs),
-      // A dead letter is fetched by id with a direct last-by-subject get (protocol/dlq-admin.ts).
+      // A dead letter is fetched by id with a direct last-by-subject get (protocol/io/dlq-admin.ts).
       allow_direct: true,
       duplicate_window: nanos(o.duplicateWindowMs),
       num_replicas: o.replicas,
@@ -129,7 +129,7 @@ export function topologyFor(o: TopologyOptions): Topology {
     },
     {
       // Per-endpoint webhook work: subjects mail.webhooks.<endpoint>.<lane>, one consumer per
-      // lane (protocol/webhooks.ts), so a dead endpoint only holds back its own lanes.
+      // lane (protocol/io/webhooks.ts), so a dead endpoint only holds back its own lanes.
       name: STREAMS.webhooks,
       description: "Sluice webhook deliveries per endpoint and lane",
       subjects: [subjects.webhooksAll],

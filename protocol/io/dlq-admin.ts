@@ -1,13 +1,14 @@
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { decode, encode } from "./codec.ts";
-import { validationError } from "./errors.ts";
-import { eventId, publishEvent } from "./events.ts";
-import { RECIPIENT_ID_PATTERN } from "./ids.ts";
-import { deliverySubject } from "./requests.ts";
-import { InvalidDeadLetter, rawOf, UNREADABLE_ID_PATTERN } from "./dead-letters.ts";
-import type { DeliveryMessage } from "./schemas/delivery.ts";
-import { DeadLetter } from "./schemas/event.ts";
-import { STREAMS, subjects } from "./subjects.ts";
+import { decode, encode } from "../codec.ts";
+import { validationError } from "../errors.ts";
+import { eventId } from "../events.ts";
+import { publishEvent } from "./events.ts";
+import { RECIPIENT_ID_PATTERN } from "../ids.ts";
+import { deliverySubject } from "../requests.ts";
+import { InvalidDeadLetter, rawOf, UNREADABLE_ID_PATTERN } from "../dead-letters.ts";
+import type { DeliveryMessage } from "../schemas/delivery.ts";
+import { DeadLetter } from "../schemas/event.ts";
+import { STREAMS, subjects } from "../subjects.ts";
 
 /**
  * Reading and acting on dead letters, shared by the HTTP gateway and `sluice dlq`.
