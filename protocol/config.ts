@@ -5,8 +5,8 @@ import { describeRoute, parseRoutes } from "./routes.ts";
 import { formatDuration, parseDuration, parseSize } from "./units.ts";
 
 /**
- * Every setting comes from one environment variable; the schema below is keyed by the
- * variable's name so that a bad value fails fast with a message naming it.
+ * Every setting comes from one environment variable, declared once in SETTINGS below, so
+ * that a bad value fails fast with a message naming it.
  */
 
 const duration = (what: string) =>
@@ -80,6 +80,15 @@ const nodeRoles = z.string().transform((s, ctx) => {
   return NODE_ROLES.filter((r) => parts.includes(r));
 });
 
+const fraction = z.string().transform((s, ctx) => {
+  const n = Number(s);
+  if (!(n >= 0 && n <= 1) || s.trim() === "") {
+    ctx.addIssue({ code: "custom", message: `expected a fraction from 0 to 1, got "${s}"` });
+    return z.NEVER;
+  }
+  return n;
+});
+
 const natsUrls = z.string().transform((s, ctx) => {
   const urls = s.split(",").map((u) => u.trim()).filter((u) => u !== "");
   for (const u of urls) {
@@ -91,107 +100,99 @@ const natsUrls = z.string().transform((s, ctx) => {
   return urls;
 });
 
-export const ENV_DEFAULTS = {
-  NATS_URL: "nats://127.0.0.1:4222",
-  NATS_TOKEN: "",
-  NATS_CREDS: "",
-  SLUICE_PROFILE: "production",
-  SLUICE_HTTP_HOST: "0.0.0.0",
-  SLUICE_HTTP_PORT: "8080",
-  SLUICE_METRICS_PORT: "9464",
-  SLUICE_PARTITIONS: "32",
-  SLUICE_REPLICAS: "1",
-  SLUICE_ROUTES: "",
-  SLUICE_POLICIES: "",
-  SLUICE_RETRY_SCHEDULE: "1m,5m,15m,30m,1h,2h,4h,8h",
-  SLUICE_MAX_AGE: "72h",
-  SLUICE_RETRY_JITTER: "0.2",
-  SLUICE_ACK_WAIT: "60s",
-  SLUICE_MAX_ACK_PENDING: "1000000",
-  SLUICE_SEND_MAX_BYTES: "0",
-  SLUICE_EVENTS_MAX_AGE: "7d",
-  SLUICE_DLQ_MAX_AGE: "30d",
-  SLUICE_DUPLICATE_WINDOW: "2m",
-  SLUICE_MAX_MESSAGE_SIZE: "10MB",
-  SLUICE_MAX_BATCH_SIZE: "50MB",
-  SLUICE_EHLO_NAME: "",
-  SLUICE_DATA_DIR: ".data",
-  SLUICE_CAPTURE_PORT: "2525",
-  SLUICE_LOG_LEVEL: "info",
-  SLUICE_WEBHOOK_ALLOW_PRIVATE: "0",
-  SLUICE_WEBHOOK_MAX_AGE: "24h",
-  SLUICE_WEBHOOK_CONCURRENCY: "4",
-  SLUICE_STATUS_MAX_ENTRIES: "5000000",
-  SLUICE_STATUS_MAX_BYTES: "2GB",
-  SLUICE_NODE_ID: "",
-  SLUICE_LEASE_TTL: "15s",
-  SLUICE_NODE_ROLES: "all",
-  SLUICE_DKIM_KEYS: "",
-  SLUICE_LIST_UNSUBSCRIBE: "",
-  SLUICE_INLINE_PAYLOAD_MAX: "16KB",
-  SLUICE_KEY_RATE: "0",
-  SLUICE_OTLP_ENDPOINT: "",
-  SLUICE_SMTP_TIMEOUT: "60s",
-} as const;
+const optional = z.string().transform((s) => s || undefined);
+const maskUrl = (u: string): string => u.replace(/\/\/([^:@/]+):([^@/]+)@/, "//$1:****@");
+const showDuration = (ms: number): string => formatDuration(ms);
+const showOptional = (v: string | undefined): string => v ?? "";
 
-export type EnvName = keyof typeof ENV_DEFAULTS;
+/**
+ * One variable: its default (as the text an operator would write), the schema that parses it
+ * (and names the problem), and how `sluice config` prints the effective value.
+ */
+interface Setting<T> {
+  default: string;
+  schema: z.ZodType<T>;
+  show?: (value: T) => string;
+  /** Printed masked by `sluice config` and the startup log. */
+  secret?: boolean;
+}
+const setting = <T>(s: Setting<T>): Setting<T> => s;
 
-/** Variables whose value is a secret: printed masked by `sluice config`. */
-export const SECRET_ENV: readonly EnvName[] = ["NATS_TOKEN"];
-
-const EnvSchema = z.object({
-  NATS_URL: natsUrls,
-  NATS_TOKEN: z.string(),
-  NATS_CREDS: z.string(),
-  SLUICE_PROFILE: z.enum(["local", "production"], { message: 'expected "local" or "production"' }),
-  SLUICE_HTTP_HOST: z.string().min(1),
-  SLUICE_HTTP_PORT: integer(0, 65535),
-  SLUICE_METRICS_PORT: integer(0, 65535),
-  SLUICE_PARTITIONS: integer(1, 1024),
-  SLUICE_REPLICAS: integer(1, 5),
-  SLUICE_ROUTES: routes,
-  SLUICE_POLICIES: z.string(),
-  SLUICE_RETRY_SCHEDULE: schedule,
-  SLUICE_MAX_AGE: duration("how long a message is retried"),
-  SLUICE_RETRY_JITTER: z.string().transform((s, ctx) => {
-    const n = Number(s);
-    if (!(n >= 0 && n <= 1) || s.trim() === "") {
-      ctx.addIssue({ code: "custom", message: `expected a fraction from 0 to 1, got "${s}"` });
-      return z.NEVER;
-    }
-    return n;
+/**
+ * Every setting, declared once. ENV_DEFAULTS, the parsed `Env`, `loadConfig` and
+ * `describeConfig` all come from this table; adding a variable is one entry here plus,
+ * if the code needs it under a friendlier name, one line in `configOf`.
+ */
+export const SETTINGS = {
+  NATS_URL: setting({ default: "nats://127.0.0.1:4222", schema: natsUrls, show: (v) => v.map(maskUrl).join(",") }),
+  NATS_TOKEN: setting({ default: "", schema: optional, show: showOptional, secret: true }),
+  NATS_CREDS: setting({ default: "", schema: optional, show: showOptional }),
+  SLUICE_PROFILE: setting({ default: "production", schema: z.enum(["local", "production"], { message: 'expected "local" or "production"' }) }),
+  SLUICE_HTTP_HOST: setting({ default: "0.0.0.0", schema: z.string().min(1) }),
+  SLUICE_HTTP_PORT: setting({ default: "8080", schema: integer(0, 65535) }),
+  SLUICE_METRICS_PORT: setting({ default: "9464", schema: integer(0, 65535) }),
+  SLUICE_PARTITIONS: setting({ default: "32", schema: integer(1, 1024) }),
+  SLUICE_REPLICAS: setting({ default: "1", schema: integer(1, 5) }),
+  SLUICE_ROUTES: setting({ default: "", schema: routes, show: (v) => v.map((r) => describeRoute(r)).join(",") }),
+  SLUICE_POLICIES: setting({ default: "", schema: optional, show: showOptional }),
+  SLUICE_RETRY_SCHEDULE: setting({ default: "1m,5m,15m,30m,1h,2h,4h,8h", schema: schedule, show: (v) => v.map(formatDuration).join(",") }),
+  SLUICE_MAX_AGE: setting({ default: "72h", schema: duration("how long a message is retried"), show: showDuration }),
+  SLUICE_RETRY_JITTER: setting({ default: "0.2", schema: fraction }),
+  SLUICE_ACK_WAIT: setting({ default: "60s", schema: duration("how long a node may hold a message before JetStream redelivers it"), show: showDuration }),
+  SLUICE_MAX_ACK_PENDING: setting({ default: "1000000", schema: integer(1, 10_000_000) }),
+  SLUICE_SEND_MAX_BYTES: setting({ default: "0", schema: size("MAIL_SEND stream limit, 0 for only the server's limit; a full stream answers 503") }),
+  SLUICE_EVENTS_MAX_AGE: setting({ default: "7d", schema: duration("how long events are kept"), show: showDuration }),
+  SLUICE_DLQ_MAX_AGE: setting({ default: "30d", schema: duration("how long dead letters are kept"), show: showDuration }),
+  SLUICE_DUPLICATE_WINDOW: setting({ default: "2m", schema: duration("JetStream de-duplication window"), show: showDuration }),
+  SLUICE_MAX_MESSAGE_SIZE: setting({ default: "10MB", schema: size("largest accepted message") }),
+  SLUICE_MAX_BATCH_SIZE: setting({ default: "50MB", schema: size("largest accepted batch request") }),
+  // Empty means this host's name, resolved here so that `sluice config` shows what is sent.
+  SLUICE_EHLO_NAME: setting({ default: "", schema: z.string().transform((s) => s || hostname()) }),
+  SLUICE_DATA_DIR: setting({ default: ".data", schema: z.string().min(1) }),
+  SLUICE_CAPTURE_PORT: setting({ default: "2525", schema: integer(0, 65535) }),
+  SLUICE_LOG_LEVEL: setting({ default: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }),
+  SLUICE_WEBHOOK_ALLOW_PRIVATE: setting({ default: "0", schema: flag, show: (v) => (v ? "1" : "0") }),
+  SLUICE_WEBHOOK_MAX_AGE: setting({ default: "24h", schema: duration("how long a webhook delivery is retried"), show: showDuration }),
+  SLUICE_WEBHOOK_CONCURRENCY: setting({ default: "4", schema: integer(1, 1000) }),
+  SLUICE_STATUS_MAX_ENTRIES: setting({ default: "5000000", schema: integer(1000, 2_000_000_000) }),
+  SLUICE_STATUS_MAX_BYTES: setting({ default: "2GB", schema: size("status index bucket limit; the least recently updated statuses go first") }),
+  // Empty means host-pid: unique per process, stable for its life.
+  SLUICE_NODE_ID: setting({
+    default: "",
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{0,64}$/, "expected letters, digits, - and _")
+      .transform((s) => s || `${hostname()}-${process.pid}`),
   }),
-  SLUICE_ACK_WAIT: duration("how long a node may hold a message before JetStream redelivers it"),
-  SLUICE_MAX_ACK_PENDING: integer(1, 10_000_000),
-  SLUICE_SEND_MAX_BYTES: size("MAIL_SEND stream limit, 0 for only the server's limit; a full stream answers 503"),
-  SLUICE_EVENTS_MAX_AGE: duration("how long events are kept"),
-  SLUICE_DLQ_MAX_AGE: duration("how long dead letters are kept"),
-  SLUICE_DUPLICATE_WINDOW: duration("JetStream de-duplication window"),
-  SLUICE_MAX_MESSAGE_SIZE: size("largest accepted message"),
-  SLUICE_MAX_BATCH_SIZE: size("largest accepted batch request"),
-  SLUICE_EHLO_NAME: z.string(),
-  SLUICE_DATA_DIR: z.string().min(1),
-  SLUICE_CAPTURE_PORT: integer(0, 65535),
-  SLUICE_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
-  SLUICE_WEBHOOK_ALLOW_PRIVATE: flag,
-  SLUICE_WEBHOOK_MAX_AGE: duration("how long a webhook delivery is retried"),
-  SLUICE_WEBHOOK_CONCURRENCY: integer(1, 1000),
-  SLUICE_STATUS_MAX_ENTRIES: integer(1000, 2_000_000_000),
-  SLUICE_STATUS_MAX_BYTES: size("status index bucket limit; the least recently updated statuses go first"),
-  SLUICE_NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/, "expected letters, digits, - and _"),
-  SLUICE_LEASE_TTL: duration("node lease lifetime; a crashed node's partitions move after it"),
-  SLUICE_NODE_ROLES: nodeRoles,
-  SLUICE_DKIM_KEYS: z.string(),
-  SLUICE_LIST_UNSUBSCRIBE: z.string(),
-  SLUICE_INLINE_PAYLOAD_MAX: size("largest payload carried inline in a single-use message"),
-  SLUICE_KEY_RATE: integer(0, 10_000_000),
-  SLUICE_OTLP_ENDPOINT: z.string(),
-  SLUICE_SMTP_TIMEOUT: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
-});
+  SLUICE_LEASE_TTL: setting({ default: "15s", schema: duration("node lease lifetime; a crashed node's partitions move after it"), show: showDuration }),
+  SLUICE_NODE_ROLES: setting({ default: "all", schema: nodeRoles, show: (v) => (v.length === NODE_ROLES.length ? "all" : v.join(",")) }),
+  SLUICE_DKIM_KEYS: setting({ default: "", schema: optional, show: showOptional }),
+  SLUICE_LIST_UNSUBSCRIBE: setting({ default: "", schema: optional, show: showOptional }),
+  SLUICE_INLINE_PAYLOAD_MAX: setting({ default: "16KB", schema: size("largest payload carried inline in a single-use message") }),
+  SLUICE_KEY_RATE: setting({ default: "0", schema: integer(0, 10_000_000) }),
+  SLUICE_OTLP_ENDPOINT: setting({ default: "", schema: optional, show: showOptional }),
+  SLUICE_SMTP_TIMEOUT: setting({
+    default: "60s",
+    schema: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
+    show: showDuration,
+  }),
+};
 
-type Env = z.output<typeof EnvSchema>;
+export type EnvName = keyof typeof SETTINGS;
+type ValueOf<S> = S extends Setting<infer T> ? T : never;
+/** Every variable, parsed. */
+export type Env = { [K in EnvName]: ValueOf<(typeof SETTINGS)[K]> };
+
+const ENV_NAMES = Object.keys(SETTINGS) as EnvName[];
+export const ENV_DEFAULTS = Object.fromEntries(ENV_NAMES.map((n) => [n, SETTINGS[n].default])) as Record<EnvName, string>;
+/** Variables whose value is a secret: printed masked by `sluice config`. */
+export const SECRET_ENV: readonly EnvName[] = ENV_NAMES.filter((n) => (SETTINGS[n] as Setting<unknown>).secret === true);
+
+
 
 export interface Config {
+  /** Every variable as parsed (what `describeConfig` prints); the fields below are the names the code uses. */
+  settings: Env;
   nats: { servers: string[]; token: string | undefined; creds: string | undefined };
   profile: "local" | "production";
   http: { host: string; port: number };
@@ -231,99 +232,69 @@ export interface Config {
   smtpTimeoutMs: number;
 }
 
+/** Parse every variable; throws one validation error listing each bad variable by name. */
+function parseEnv(env: Record<string, string | undefined>, overrides: Partial<Record<EnvName, string>>): Env {
+  const parsed: Record<string, unknown> = {};
+  const problems: { name: EnvName; message: string }[] = [];
+  for (const name of ENV_NAMES) {
+    const result = (SETTINGS[name] as Setting<unknown>).schema.safeParse(overrides[name] ?? env[name] ?? ENV_DEFAULTS[name]);
+    if (result.success) parsed[name] = result.data;
+    else for (const issue of result.error.issues) problems.push({ name, message: issue.message });
+  }
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `${p.name}: ${p.message}`);
+    throw validationError("invalid_config", `invalid configuration:\n  ${lines.join("\n  ")}`, problems[0]?.name);
+  }
+  return parsed as Env;
+}
+
 /** Build the configuration from environment variables; throws a validation error naming the variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<EnvName, string>> = {}): Config {
-  const raw: Record<string, string> = {};
-  for (const name of Object.keys(ENV_DEFAULTS) as EnvName[]) {
-    raw[name] = overrides[name] ?? env[name] ?? ENV_DEFAULTS[name];
-  }
-  const parsed = EnvSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
-    throw validationError("invalid_config", `invalid configuration:\n  ${lines.join("\n  ")}`, String(parsed.error.issues[0]?.path[0]));
-  }
-  const e = parsed.data;
+  return configOf(parseEnv(env, overrides));
+}
+
+/** The names the code uses for the parsed variables. */
+function configOf(e: Env): Config {
   return {
-    nats: { servers: e.NATS_URL, token: e.NATS_TOKEN || undefined, creds: e.NATS_CREDS || undefined },
+    settings: e,
+    nats: { servers: e.NATS_URL, token: e.NATS_TOKEN, creds: e.NATS_CREDS },
     profile: e.SLUICE_PROFILE,
     http: { host: e.SLUICE_HTTP_HOST, port: e.SLUICE_HTTP_PORT },
     metricsPort: e.SLUICE_METRICS_PORT,
     partitions: e.SLUICE_PARTITIONS,
     replicas: e.SLUICE_REPLICAS,
     routes: e.SLUICE_ROUTES,
-    policiesFile: e.SLUICE_POLICIES || undefined,
+    policiesFile: e.SLUICE_POLICIES,
     retry: { scheduleMs: e.SLUICE_RETRY_SCHEDULE, maxAgeMs: e.SLUICE_MAX_AGE, jitter: e.SLUICE_RETRY_JITTER },
     ackWaitMs: e.SLUICE_ACK_WAIT,
     maxAckPending: e.SLUICE_MAX_ACK_PENDING,
-    limits: {
-      sendStreamBytes: e.SLUICE_SEND_MAX_BYTES,
-      maxMessageBytes: e.SLUICE_MAX_MESSAGE_SIZE,
-      maxBatchBytes: e.SLUICE_MAX_BATCH_SIZE,
-    },
+    limits: { sendStreamBytes: e.SLUICE_SEND_MAX_BYTES, maxMessageBytes: e.SLUICE_MAX_MESSAGE_SIZE, maxBatchBytes: e.SLUICE_MAX_BATCH_SIZE },
     retention: { eventsMs: e.SLUICE_EVENTS_MAX_AGE, dlqMs: e.SLUICE_DLQ_MAX_AGE, duplicateWindowMs: e.SLUICE_DUPLICATE_WINDOW },
-    ehloName: e.SLUICE_EHLO_NAME || hostname(),
+    ehloName: e.SLUICE_EHLO_NAME,
     dataDir: e.SLUICE_DATA_DIR,
     capturePort: e.SLUICE_CAPTURE_PORT,
     logLevel: e.SLUICE_LOG_LEVEL,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
     webhooks: { maxAgeMs: e.SLUICE_WEBHOOK_MAX_AGE, concurrency: e.SLUICE_WEBHOOK_CONCURRENCY },
     statusIndex: { maxEntries: e.SLUICE_STATUS_MAX_ENTRIES, maxBytes: e.SLUICE_STATUS_MAX_BYTES },
-    nodeId: e.SLUICE_NODE_ID || `${hostname()}-${process.pid}`,
+    nodeId: e.SLUICE_NODE_ID,
     leaseTtlMs: e.SLUICE_LEASE_TTL,
     nodeRoles: e.SLUICE_NODE_ROLES,
-    dkimKeysFile: e.SLUICE_DKIM_KEYS || undefined,
-    listUnsubscribe: e.SLUICE_LIST_UNSUBSCRIBE || undefined,
+    dkimKeysFile: e.SLUICE_DKIM_KEYS,
+    listUnsubscribe: e.SLUICE_LIST_UNSUBSCRIBE,
     inlinePayloadMaxBytes: e.SLUICE_INLINE_PAYLOAD_MAX,
     keyRatePerSecond: e.SLUICE_KEY_RATE,
-    otlpEndpoint: e.SLUICE_OTLP_ENDPOINT || undefined,
+    otlpEndpoint: e.SLUICE_OTLP_ENDPOINT,
     smtpTimeoutMs: e.SLUICE_SMTP_TIMEOUT,
   };
 }
 
 /** The effective configuration as `NAME=value` lines, secrets masked, for `sluice config`. */
 export function describeConfig(config: Config): string[] {
-  const mask = (s: string | undefined) => (s ? "****" : "");
-  const maskUrl = (u: string) => u.replace(/\/\/([^:@/]+):([^@/]+)@/, "//$1:****@");
-  return [
-    `NATS_URL=${config.nats.servers.map(maskUrl).join(",")}`,
-    `NATS_TOKEN=${mask(config.nats.token)}`,
-    `NATS_CREDS=${config.nats.creds ?? ""}`,
-    `SLUICE_PROFILE=${config.profile}`,
-    `SLUICE_HTTP_HOST=${config.http.host}`,
-    `SLUICE_HTTP_PORT=${config.http.port}`,
-    `SLUICE_METRICS_PORT=${config.metricsPort}`,
-    `SLUICE_PARTITIONS=${config.partitions}`,
-    `SLUICE_REPLICAS=${config.replicas}`,
-    `SLUICE_ROUTES=${config.routes.map((r) => describeRoute(r)).join(",")}`,
-    `SLUICE_POLICIES=${config.policiesFile ?? ""}`,
-    `SLUICE_RETRY_SCHEDULE=${config.retry.scheduleMs.map(formatDuration).join(",")}`,
-    `SLUICE_MAX_AGE=${formatDuration(config.retry.maxAgeMs)}`,
-    `SLUICE_RETRY_JITTER=${config.retry.jitter}`,
-    `SLUICE_ACK_WAIT=${formatDuration(config.ackWaitMs)}`,
-    `SLUICE_MAX_ACK_PENDING=${config.maxAckPending}`,
-    `SLUICE_SEND_MAX_BYTES=${config.limits.sendStreamBytes}`,
-    `SLUICE_EVENTS_MAX_AGE=${formatDuration(config.retention.eventsMs)}`,
-    `SLUICE_DLQ_MAX_AGE=${formatDuration(config.retention.dlqMs)}`,
-    `SLUICE_DUPLICATE_WINDOW=${formatDuration(config.retention.duplicateWindowMs)}`,
-    `SLUICE_MAX_MESSAGE_SIZE=${config.limits.maxMessageBytes}`,
-    `SLUICE_MAX_BATCH_SIZE=${config.limits.maxBatchBytes}`,
-    `SLUICE_EHLO_NAME=${config.ehloName}`,
-    `SLUICE_DATA_DIR=${config.dataDir}`,
-    `SLUICE_CAPTURE_PORT=${config.capturePort}`,
-    `SLUICE_LOG_LEVEL=${config.logLevel}`,
-    `SLUICE_WEBHOOK_ALLOW_PRIVATE=${config.webhookAllowPrivate ? 1 : 0}`,
-    `SLUICE_WEBHOOK_MAX_AGE=${formatDuration(config.webhooks.maxAgeMs)}`,
-    `SLUICE_WEBHOOK_CONCURRENCY=${config.webhooks.concurrency}`,
-    `SLUICE_STATUS_MAX_ENTRIES=${config.statusIndex.maxEntries}`,
-    `SLUICE_STATUS_MAX_BYTES=${config.statusIndex.maxBytes}`,
-    `SLUICE_NODE_ID=${config.nodeId}`,
-    `SLUICE_LEASE_TTL=${formatDuration(config.leaseTtlMs)}`,
-    `SLUICE_NODE_ROLES=${config.nodeRoles.length === NODE_ROLES.length ? "all" : config.nodeRoles.join(",")}`,
-    `SLUICE_DKIM_KEYS=${config.dkimKeysFile ?? ""}`,
-    `SLUICE_LIST_UNSUBSCRIBE=${config.listUnsubscribe ?? ""}`,
-    `SLUICE_INLINE_PAYLOAD_MAX=${config.inlinePayloadMaxBytes}`,
-    `SLUICE_KEY_RATE=${config.keyRatePerSecond}`,
-    `SLUICE_OTLP_ENDPOINT=${config.otlpEndpoint ?? ""}`,
-    `SLUICE_SMTP_TIMEOUT=${formatDuration(config.smtpTimeoutMs)}`,
-  ];
+  return ENV_NAMES.map((name) => {
+    const s = SETTINGS[name] as Setting<unknown>;
+    const value = config.settings[name];
+    if (s.secret) return `${name}=${value ? "****" : ""}`;
+    return `${name}=${s.show ? s.show(value) : String(value)}`;
+  });
 }

@@ -76,11 +76,13 @@ export {
 export {
   NODE_ROLES,
   ENV_DEFAULTS,
+  SETTINGS,
   SECRET_ENV,
   loadConfig,
   describeConfig,
   type NodeRole,
   type EnvName,
+  type Env,
   type Config,
 } from "./config.ts";
 export {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { describeConfig, loadConfig, isSluiceError } from "../../protocol/index.ts";
+import { describeConfig, ENV_DEFAULTS, isSluiceError, loadConfig, SECRET_ENV, SETTINGS } from "../../protocol/index.ts";
 
 test("defaults give a working configuration", () => {
   const c = loadConfig({});
@@ -68,4 +68,19 @@ test("SLUICE_NODE_ROLES: all by default, 'services' is everything but delivery, 
   for (const bad of ["", "delivery,mailer"]) {
     assert.throws(() => loadConfig({ SLUICE_NODE_ROLES: bad }), (e: unknown) => isSluiceError(e) && /SLUICE_NODE_ROLES: expected "all", "services" or a comma-separated list/.test(e.message), bad);
   }
+});
+
+test("the settings table is the one declaration: every variable has a default that parses and a line in describeConfig", () => {
+  const names = Object.keys(SETTINGS);
+  assert.deepEqual(Object.keys(ENV_DEFAULTS), names);
+  const lines = describeConfig(loadConfig({}));
+  assert.deepEqual(lines.map((l) => l.slice(0, l.indexOf("="))), names);
+  assert.deepEqual(SECRET_ENV, ["NATS_TOKEN"]);
+});
+
+test("every bad variable is named in one error, not only the first", () => {
+  assert.throws(
+    () => loadConfig({ SLUICE_HTTP_PORT: "x", SLUICE_MAX_AGE: "soon" }),
+    (e: unknown) => isSluiceError(e) && /SLUICE_HTTP_PORT/.test(e.message) && /SLUICE_MAX_AGE/.test(e.message),
+  );
 });
