@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type StoredMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { metrics } from "@opentelemetry/api";
 import type { Logger } from "pino";
@@ -36,78 +36,96 @@ export interface DeadLetterer {
 }
 
 export async function startDeadLetterer(nc: NatsConnection, _config: Config, logger: Logger): Promise<DeadLetterer> {
-  const log = logger.child({ part: "dead-letterer" });
   const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
   const consumer = await js.consumers.get(ADVISORY_STREAM, "dead_letterer");
-  const messages = await consumer.consume({ max_messages: 16 });
+  const d = new AdvisoryDeadLetterer(js, await jetstreamManager(nc), logger.child({ part: "dead-letterer" }));
+  d.run(await consumer.consume({ max_messages: 16 }));
+  return { close: () => d.close() }; // callers keep `close` as a bare function
 
-  async function handle(m: JsMsg): Promise<void> {
+}
+
+/** One advisory at a time: look the message up in MAIL_SEND, dead-letter it, delete it, ack the advisory. */
+class AdvisoryDeadLetterer implements DeadLetterer {
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #log: Logger;
+  #messages: ConsumerMessages | undefined;
+  #loop: Promise<void> = Promise.resolve();
+
+  constructor(js: JetStreamClient, jsm: JetStreamManager, log: Logger) {
+    this.#js = js;
+    this.#jsm = jsm;
+    this.#log = log;
+  }
+
+  run(messages: ConsumerMessages): void {
+    this.#messages = messages;
+    this.#loop = (async () => {
+      for await (const m of messages) {
+        try {
+          await this.#handle(m);
+        } catch (e) {
+          this.#log.error({ err: e }, "could not dead-letter; the advisory will be retried");
+          m.nak(2000);
+        }
+      }
+    })();
+    this.#log.info("dead-letterer consuming max-deliveries advisories");
+  }
+
+  async close(): Promise<void> {
+    await this.#messages?.close();
+    await this.#loop;
+  }
+
+  async #handle(m: JsMsg): Promise<void> {
     const advisory = decode(MaxDeliveriesAdvisory, m.data, "max-deliveries advisory");
     if (!advisory.ok || advisory.value.stream !== STREAMS.send) {
-      if (!advisory.ok) log.warn({ err: advisory.error.message }, "ignoring an advisory that is not a max-deliveries advisory");
+      if (!advisory.ok) this.#log.warn({ err: advisory.error.message }, "ignoring an advisory that is not a max-deliveries advisory");
       m.ack();
       return;
     }
     const { stream_seq: seq, consumer: from, deliveries } = advisory.value;
-    const stored = await jsm.streams.getMessage(STREAMS.send, { seq });
+    const stored = await this.#jsm.streams.getMessage(STREAMS.send, { seq });
     if (stored === null) {
       m.ack(); // settled or already dead-lettered in the meantime: nothing left to do
       return;
     }
     const decoded = decode(DeliveryMessage, stored.data, "delivery message");
-    if (!decoded.ok) {
-      // Kept raw, under its tenant and id if they can be read, else under `_unknown`.
-      const dl = await deadLetterUnreadable(js, { subject: stored.subject, seq, data: stored.data, error: decoded.error.message });
-      log.error({ seq, subject: stored.subject, err: decoded.error.message, messageId: dl.id, tenant: dl.tenant }, "dead-lettered an unreadable message that exhausted max_deliver");
-      deadLettered.add(1, { reason: "invalid" });
-    } else {
-      const message = decoded.value;
-      const now = Date.now();
-      const reason = {
-        code: "max_deliveries",
-        message: `delivered ${deliveries} times by consumer ${from} without being settled (it may crash its worker)`,
-      };
-      await publishDeadLetter(js, { v: 1, id: message.id, tenant: message.tenant, at: now, reason, message, attempts: message.attempts });
-      await publishEvent(js, {
-        v: 1,
-        id: eventId(message.id, "dead_lettered", message.attempts.length, message.replay),
-        type: "dead_lettered",
-        tenant: message.tenant,
-        messageId: message.id,
-        requestId: message.requestId,
-        ...(message.batchId === undefined ? {} : { batchId: message.batchId }),
-        tier: message.tier,
-        rcptTo: message.rcptTo,
-        at: now,
-        attempt: message.attempts.length,
-        reason: reason.code,
-      });
-      deadLettered.add(1, { reason: reason.code, tier: message.tier });
-      log.warn({ messageId: message.id, tenant: message.tenant, seq, deliveries, consumer: from }, "dead-lettered a message that exhausted max_deliver");
-    }
-    await jsm.streams.deleteMessage(STREAMS.send, seq, false).catch((e: unknown) => {
-      log.debug({ err: e, seq }, "message already gone from MAIL_SEND");
+    if (decoded.ok) await this.#deadLetter(decoded.value, { seq, deliveries, from });
+    else await this.#deadLetterUnreadable(stored, decoded.error.message);
+    await this.#jsm.streams.deleteMessage(STREAMS.send, seq, false).catch((e: unknown) => {
+      this.#log.debug({ err: e, seq }, "message already gone from MAIL_SEND");
     });
     m.ack();
   }
 
-  const loop = (async () => {
-    for await (const m of messages) {
-      try {
-        await handle(m);
-      } catch (e) {
-        log.error({ err: e }, "could not dead-letter; the advisory will be retried");
-        m.nak(2000);
-      }
-    }
-  })();
+  /** Kept raw, under its tenant and id if they can be read, else under `_unknown`. */
+  async #deadLetterUnreadable(stored: StoredMsg, error: string): Promise<void> {
+    const dl = await deadLetterUnreadable(this.#js, { subject: stored.subject, seq: stored.seq, data: stored.data, error });
+    this.#log.error({ seq: stored.seq, subject: stored.subject, err: error, messageId: dl.id, tenant: dl.tenant }, "dead-lettered an unreadable message that exhausted max_deliver");
+    deadLettered.add(1, { reason: "invalid" });
+  }
 
-  log.info("dead-letterer consuming max-deliveries advisories");
-  return {
-    close: async () => {
-      await messages.close();
-      await loop;
-    },
-  };
+  async #deadLetter(message: DeliveryMessage, o: { seq: number; deliveries: number; from: string }): Promise<void> {
+    const now = Date.now();
+    const reason = { code: "max_deliveries", message: `delivered ${o.deliveries} times by consumer ${o.from} without being settled (it may crash its worker)` };
+    await publishDeadLetter(this.#js, { v: 1, id: message.id, tenant: message.tenant, at: now, reason, message, attempts: message.attempts });
+    await publishEvent(this.#js, {
+      v: 1,
+      id: eventId(message.id, "dead_lettered", message.attempts.length, message.replay),
+      type: "dead_lettered",
+      tenant: message.tenant,
+      messageId: message.id,
+      requestId: message.requestId,
+      ...(message.batchId === undefined ? {} : { batchId: message.batchId }),
+      tier: message.tier,
+      rcptTo: message.rcptTo,
+      at: now,
+      attempt: message.attempts.length,
+      reason: reason.code,
+    });
+    deadLettered.add(1, { reason: reason.code, tier: message.tier });
+    this.#log.warn({ messageId: message.id, tenant: message.tenant, seq: o.seq, deliveries: o.deliveries, consumer: o.from }, "dead-lettered a message that exhausted max_deliver");
+  }
 }

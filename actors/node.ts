@@ -7,18 +7,15 @@ import {
   encode,
   KV_BUCKETS,
   OBJECT_STORES,
-  partitionOf,
   STATS_INTERVAL_MS,
   statsSubject,
-  TIERS,
   type Config,
   type NodeStats,
-  type TierName,
 } from "../protocol/index.ts";
 import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom } from "../protocol/io/index.ts";
 import { Dispatcher } from "./consumers/dispatcher.ts";
 import { HeldWork } from "./consumers/held-work.ts";
-import { TierConsumer } from "./consumers/tier-consumer.ts";
+import { PartitionConsumers } from "./consumers/partition-consumers.ts";
 import { PayloadCache } from "./payload-cache.ts";
 import { loadPolicyFile, PolicyBook, watchPolicies } from "./policies/index.ts";
 import { Router } from "./routing/index.ts";
@@ -45,22 +42,14 @@ export interface NodeOptions {
   partitions?: number[];
 }
 
-/**
- * How many messages of a tier one node holds unacknowledged at most (queued in
- * destination actors or being sent). Bulk may hold the most; critical never waits behind it
- * because every tier has its own bound and its own consumers.
- */
-/** The partition of a destination key that is a domain; -1 for anything else. */
-function partitionOfDomainKey(key: string, partitions: number): number {
-  try {
-    return partitionOf(key, partitions);
-  } catch {
-    return -1;
-  }
+/** Tell the cluster about this node on core NATS (nothing durable: a missed snapshot is replaced by the next). */
+function publishStatsEvery(ms: number, nc: NatsConnection, nodeId: string, stats: () => NodeStats): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    if (!nc.isClosed()) nc.publish(statsSubject(nodeId), encode(stats()));
+  }, ms);
+  timer.unref();
+  return timer;
 }
-
-const HELD_PER_TIER: Record<TierName, number> = { critical: 2_000, transactional: 5_000, bulk: 10_000 };
-const PULL_BATCH = 64;
 
 export async function startNode(config: Config, logger: Logger, injected?: NatsConnection, options: NodeOptions = {}): Promise<ActorNode> {
   const nc = injected ?? (await connectNats(config.nats, "sluice-node", { waitOnFirstConnect: true }));
@@ -102,65 +91,8 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     logger,
   });
 
-  const consumers = new Map<number, TierConsumer[]>();
-  const admit = (tier: TierName): Promise<void> | undefined => {
-    if (held.inTier(tier) < HELD_PER_TIER[tier]) return undefined;
-    return (async () => {
-      while (held.inTier(tier) >= HELD_PER_TIER[tier]) await held.changed();
-    })();
-  };
-
-  const startPartition = async (p: number): Promise<void> => {
-    const list = TIERS.map(
-      (tier) => new TierConsumer({ js, tier, partition: p, batch: PULL_BATCH, admit: () => admit(tier), handle: (msg) => d.handle(msg, tier, p), logger }),
-    );
-    consumers.set(p, list);
-    const failed = (await Promise.allSettled(list.map((c) => c.start()))).find((r) => r.status === "rejected");
-    if (!failed) return;
-    // Half a partition is not consumed: stop the tiers that did start and forget it, so that
-    // the next call (ownership retries a failed one) starts it whole.
-    const mine = consumers.get(p) === list; // else a later call already stopped it
-    if (mine) consumers.delete(p);
-    await Promise.all(list.map((c) => c.stop()));
-    if (mine) d.release(new Set([p]));
-    throw failed.reason;
-  };
-
-  // Calls may overlap: cluster ownership gives up a partition at once when it cannot renew
-  // its lock (fencing), even while an earlier call still waits for a slow hand-over. So
-  // stopping is immediate; a call returns only when every partition it leaves out has
-  // settled (also those an earlier, still running call stopped); and what is started is
-  // always what the newest call wants.
-  const draining = new Set<number>();
-  let wantedNow = new Set<number>();
-  const setPartitions = async (wanted: number[]): Promise<void> => {
-    const next = new Set(wanted.filter((p) => Number.isInteger(p) && p >= 0 && p < config.partitions));
-    wantedNow = next;
-    d.setOwned(next);
-    const removed = [...consumers.keys()].filter((p) => !next.has(p));
-    const stopping = removed.flatMap((p) => consumers.get(p) ?? []);
-    for (const p of removed) {
-      consumers.delete(p);
-      draining.add(p);
-    }
-    if (removed.length > 0) {
-      await Promise.all(stopping.map((c) => c.stop()));
-      d.release(new Set(removed));
-    }
-    const settle = [...draining].filter((p) => !next.has(p));
-    while (held.inPartitions(settle) > 0) await Promise.race([held.changed(), new Promise((r) => setTimeout(r, 200))]);
-    for (const p of settle) draining.delete(p);
-    // Connections to the handed-over domains close now, not when the pool idles out: the
-    // new owner opens its own, and the destination's limit counts both.
-    const gone = new Set(settle.filter((p) => !wantedNow.has(p)));
-    if (gone.size > 0) sender.closePools((key) => !key.startsWith("mx:") && gone.has(partitionOfDomainKey(key, config.partitions)));
-    const added = [...wantedNow].filter((p) => !consumers.has(p));
-    const failed = (await Promise.allSettled(added.map((p) => startPartition(p)))).flatMap((r, i) => (r.status === "rejected" ? [{ partition: added[i], err: r.reason as unknown }] : []));
-    logger.info({ partitions: [...consumers.keys()].length, added: added.length - failed.length, removed: removed.length }, "partitions updated");
-    if (failed.length > 0) {
-      throw new Error(`could not start consuming partition(s) ${failed.map((f) => f.partition).join(", ")}`, { cause: failed[0]?.err });
-    }
-  };
+  const consumers = new PartitionConsumers({ js, partitions: config.partitions, held, work: d, closePools: (drop) => sender.closePools(drop), logger });
+  const setPartitions = (wanted: number[]): Promise<void> => consumers.set(wanted);
 
   const startedAt = Date.now();
   const stats = (): NodeStats => ({
@@ -168,23 +100,20 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     nodeId: config.nodeId,
     at: Date.now(),
     startedAt,
-    partitions: [...consumers.keys()].sort((a, b) => a - b),
+    partitions: consumers.owned(),
     rssBytes: process.memoryUsage.rss(),
     inFlight: held.byTier(),
     destinations: d.destinationStats(),
   });
-  const statsTimer = setInterval(() => {
-    if (!nc.isClosed()) nc.publish(statsSubject(config.nodeId), encode(stats()));
-  }, STATS_INTERVAL_MS);
-  statsTimer.unref();
+  const statsTimer = publishStatsEvery(STATS_INTERVAL_MS, nc, config.nodeId, stats);
 
   await setPartitions(options.partitions ?? Array.from({ length: config.partitions }, (_, i) => i));
-  logger.info({ nodeId: config.nodeId, partitions: consumers.size }, "actor node ready");
+  logger.info({ nodeId: config.nodeId, partitions: consumers.owned().length }, "actor node ready");
 
   let closing: Promise<void> | undefined;
   return {
     id: config.nodeId,
-    partitions: () => [...consumers.keys()].sort((a, b) => a - b),
+    partitions: () => consumers.owned(),
     setPartitions,
     stats,
     close: () =>

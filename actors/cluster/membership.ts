@@ -1,5 +1,5 @@
 import type { KV, KvEntry } from "@nats-io/kv";
-import { watchBucket } from "./watch.ts";
+import { watchBucket, type BucketWatch } from "./watch.ts";
 import type { Logger } from "pino";
 import { hostname } from "node:os";
 
@@ -44,75 +44,95 @@ export interface MembershipOptions {
 }
 
 export async function startMembership(o: MembershipOptions): Promise<Membership> {
-  const lease: NodeLease = { id: o.nodeId, host: hostname(), pid: process.pid, startedAt: Date.now() };
-  const entries = new Map<string, KvEntry>();
-  const periodMs = Math.max(50, Math.floor(o.ttlMs / 3));
-  let stopped = false;
-  let left = false;
-  let lastLive = "";
-  let heartbeatTimer: NodeJS.Timeout | undefined;
-  let failures = 0;
+  const m = new NodeMembership(o);
+  await m.join();
+  return m;
+}
 
-  const live = (): string[] => {
+/** This node's lease (renewed every third of the TTL) and the live leases it watches. */
+class NodeMembership implements Membership {
+  readonly #o: MembershipOptions;
+  readonly #lease: NodeLease;
+  readonly #entries = new Map<string, KvEntry>();
+  readonly #periodMs: number;
+  #stopped = false;
+  #left = false;
+  /** The live ids last reported, joined: onChange fires when this changes. */
+  #lastLive = "";
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #watch: BucketWatch | undefined;
+
+  constructor(o: MembershipOptions) {
+    this.#o = o;
+    this.#lease = { id: o.nodeId, host: hostname(), pid: process.pid, startedAt: Date.now() };
+    this.#periodMs = Math.max(50, Math.floor(o.ttlMs / 3));
+  }
+
+  async join(): Promise<void> {
+    await this.#heartbeat();
+    this.#watch = watchBucket(this.#o.kv, this.#periodMs, this.#o.logger, "node leases", (e) => {
+      this.#entries.set(e.key, e);
+      this.#checkChange();
+    });
+    // Decide nothing before the other nodes' leases are known: a node that thought it was
+    // alone would grab partitions only to hand them back a moment later.
+    await Promise.race([this.#watch.initialized, new Promise((r) => setTimeout(r, this.#o.ttlMs))]);
+  }
+
+  live(): string[] {
     const now = Date.now();
     const ids: string[] = [];
-    for (const [id, e] of entries) {
-      if (e.operation === "PUT" && now - e.created.getTime() < o.ttlMs) ids.push(id);
+    for (const [id, e] of this.#entries) {
+      if (e.operation === "PUT" && now - e.created.getTime() < this.#o.ttlMs) ids.push(id);
     }
     return ids.sort();
-  };
-  const checkChange = (): void => {
-    const key = live().join(",");
-    if (key !== lastLive) {
-      lastLive = key;
-      o.onChange();
-    }
-  };
+  }
 
-  const heartbeat = async (): Promise<void> => {
-    if (stopped || left) return;
+  nodes(): LiveNode[] {
+    return this.live().map((id) => {
+      const e = this.#entries.get(id) as KvEntry;
+      let parsed: NodeLease | undefined;
+      try {
+        parsed = e.json<NodeLease>();
+      } catch {
+        parsed = undefined; // a foreign value in the bucket: still a live key
+      }
+      return { id, lease: parsed, heartbeatAt: e.created.getTime() };
+    });
+  }
+
+  async leave(): Promise<void> {
+    this.#left = true;
+    clearTimeout(this.#heartbeatTimer);
+    await this.#o.kv.delete(this.#o.nodeId).catch((e: unknown) => this.#o.logger.warn({ err: e }, "could not delete node lease; it expires by itself"));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#heartbeatTimer);
+    this.#watch?.stop();
+  }
+
+  #checkChange(): void {
+    const key = this.live().join(",");
+    if (key === this.#lastLive) return;
+    this.#lastLive = key;
+    this.#o.onChange();
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#stopped || this.#left) return;
+    const { kv, nodeId, ttlMs, logger } = this.#o;
     try {
-      await o.kv.put(o.nodeId, JSON.stringify(lease), { timeout: Math.max(200, Math.floor(o.ttlMs / 5)) });
-      if (failures > 0) o.logger.info({ nodeId: o.nodeId, failures }, "node lease renewed again");
-      failures = 0;
+      await kv.put(nodeId, JSON.stringify(this.#lease), { timeout: Math.max(200, Math.floor(ttlMs / 5)) });
+      if (this.#failures > 0) logger.info({ nodeId, failures: this.#failures }, "node lease renewed again");
+      this.#failures = 0;
     } catch (e) {
-      if (failures++ === 0) o.logger.warn({ err: e, nodeId: o.nodeId }, "cannot renew node lease; retrying");
+      if (this.#failures++ === 0) logger.warn({ err: e, nodeId }, "cannot renew node lease; retrying");
     }
-    checkChange(); // expiries show up here, the watch does not report them
-    if (!stopped && !left) heartbeatTimer = setTimeout(() => void heartbeat(), failures > 0 ? Math.max(50, periodMs / 5) : periodMs);
-  };
-
-  await heartbeat();
-  const watch = watchBucket(o.kv, periodMs, o.logger, "node leases", (e) => {
-    entries.set(e.key, e);
-    checkChange();
-  });
-  // Decide nothing before the other nodes' leases are known: a node that thought it was
-  // alone would grab partitions only to hand them back a moment later.
-  await Promise.race([watch.initialized, new Promise((r) => setTimeout(r, o.ttlMs))]);
-
-  return {
-    live,
-    nodes: () =>
-      live().map((id) => {
-        const e = entries.get(id) as KvEntry;
-        let parsed: NodeLease | undefined;
-        try {
-          parsed = e.json<NodeLease>();
-        } catch {
-          parsed = undefined; // a foreign value in the bucket: still a live key
-        }
-        return { id, lease: parsed, heartbeatAt: e.created.getTime() };
-      }),
-    leave: async () => {
-      left = true;
-      clearTimeout(heartbeatTimer);
-      await o.kv.delete(o.nodeId).catch((e: unknown) => o.logger.warn({ err: e }, "could not delete node lease; it expires by itself"));
-    },
-    stop: () => {
-      stopped = true;
-      clearTimeout(heartbeatTimer);
-      watch.stop();
-    },
-  };
+    this.#checkChange(); // expiries show up here, the watch does not report them
+    if (this.#stopped || this.#left) return;
+    this.#heartbeatTimer = setTimeout(() => void this.#heartbeat(), this.#failures > 0 ? Math.max(50, this.#periodMs / 5) : this.#periodMs);
+  }
 }

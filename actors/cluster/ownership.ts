@@ -6,8 +6,8 @@ import { KV_BUCKETS, type Config } from "../../protocol/index.ts";
 import { ApplyLoop } from "./apply-loop.ts";
 import { desiredPartitions, planLocks } from "./assignment.ts";
 import { LockTable, partitionOfKey, type LockEventType } from "./lock-table.ts";
-import { startMembership } from "./membership.ts";
-import { watchBucket } from "./watch.ts";
+import { startMembership, type Membership } from "./membership.ts";
+import { watchBucket, type BucketWatch } from "./watch.ts";
 
 export { FENCE_FRACTION, parseLock, partitionKey, partitionOfKey, type LockValue } from "./lock-table.ts";
 
@@ -59,105 +59,140 @@ export async function startOwnership(nc: NatsConnection, config: Pick<Config, "n
   const locksKv = await kvm.open(KV_BUCKETS.partitions);
   const nodesKv = await kvm.open(KV_BUCKETS.nodes);
   const ttl = await effectiveTtl(config.leaseTtlMs, [locksKv, nodesKv], logger);
-  const self = config.nodeId;
-  const log = logger.child({ nodeId: self });
-  const tickEvery = Math.max(10, Math.floor(ttl / 25));
-  let stopping = false;
-  let stopped = false;
-  let wake: () => void = () => undefined;
+  const ownership = new PartitionOwnership({ locksKv, nodesKv, ttl, nodeId: config.nodeId, partitions: config.partitions, logger: logger.child({ nodeId: config.nodeId }), hooks });
+  await ownership.start();
+  return ownership;
+}
 
-  const emit = (type: OwnershipEventType, partition: number): void => {
+interface PartitionOwnershipDeps {
+  locksKv: KV;
+  nodesKv: KV;
+  /** The TTL the buckets really have (effectiveTtl). */
+  ttl: number;
+  nodeId: string;
+  partitions: number;
+  logger: Logger;
+  hooks: OwnershipHooks;
+}
+
+/** The reconciling loop: membership → wanted partitions → locks (LockTable) → the node (ApplyLoop). */
+class PartitionOwnership implements Ownership {
+  readonly nodeId: string;
+  readonly #d: PartitionOwnershipDeps;
+  readonly #tickEvery: number;
+  readonly #apply: ApplyLoop;
+  readonly #table: LockTable;
+  #membership: Membership | undefined;
+  #watch: BucketWatch | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopping = false;
+  #stopped = false;
+  #wakeScheduled = false;
+  readonly #observeOwned = (r: { observe(v: number): void }): void => r.observe(this.#table.owned().length);
+
+  constructor(d: PartitionOwnershipDeps) {
+    this.#d = d;
+    this.nodeId = d.nodeId;
+    const { ttl, logger } = d;
+    this.#tickEvery = Math.max(10, Math.floor(ttl / 25));
+    this.#apply = new ApplyLoop({
+      desired: () => this.#table.owned(),
+      apply: (set) => d.hooks.onChange(set),
+      applied: () => this.#wake(),
+      logger,
+      slowAfterMs: Math.max(1000, ttl),
+      retryMinMs: Math.max(50, Math.floor(ttl / 25)),
+      retryMaxMs: Math.max(1000, Math.floor(ttl / 2)),
+    });
+    this.#table = new LockTable({
+      kv: d.locksKv,
+      self: d.nodeId,
+      ttl,
+      logger,
+      wanted: (p) => this.#desired().has(p),
+      stopping: () => this.#stopping,
+      ownedChanged: (urgent) => (urgent ? this.#apply.urgent() : this.#apply.request()),
+      generation: () => this.#apply.generation,
+      drained: (p, since) => this.#apply.drained(p, since),
+      emit: (type, partition) => this.#emit(type, partition),
+      wake: () => this.#wake(),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { ttl, logger, locksKv } = this.#d;
+    this.#membership = await startMembership({ kv: this.#d.nodesKv, nodeId: this.nodeId, ttlMs: ttl, logger, onChange: () => this.#wake() });
+    ownedGauge.addCallback(this.#observeOwned);
+    this.#watch = watchBucket(locksKv, this.#table.refreshEvery, logger, "partition locks", (e) => {
+      const p = partitionOfKey(e.key);
+      if (p === undefined) return;
+      this.#table.observe(p, e);
+      if (e.operation !== "PUT") this.#wake(); // a release: whoever wants it may take it now
+    });
+    await Promise.race([this.#watch.initialized, new Promise((r) => setTimeout(r, ttl))]);
+    this.#timer = setInterval(() => this.#tick(), this.#tickEvery);
+    this.#tick();
+    logger.info({ ttlMs: ttl, partitions: this.#d.partitions, live: this.liveNodes() }, "partition ownership started");
+  }
+
+  owned(): number[] {
+    return this.#table.owned();
+  }
+
+  liveNodes(): string[] {
+    return this.#membership?.live() ?? [];
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    await this.#membership?.leave();
+    this.#tick();
+    while (this.#table.busy() || !this.#apply.settled()) await new Promise((r) => setTimeout(r, this.#tickEvery));
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#apply.stop();
+    this.#watch?.stop();
+    this.#membership?.stop();
+    ownedGauge.removeCallback(this.#observeOwned);
+    this.#d.logger.info("partition ownership stopped");
+  }
+
+  #desired(): Set<number> {
+    return desiredPartitions(this.nodeId, this.#d.partitions, this.liveNodes(), this.#stopping);
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    this.#table.maintain(now);
+    this.#table.carryOut(planLocks(this.#desired(), this.#table.states(), this.#table.acquiring()), now);
+    // The node must consume exactly what is owned; a failed change is retried by the loop.
+    if (!this.#apply.settled()) this.#apply.request();
+  }
+
+  /** Tick soon (once, however many ask before it runs). */
+  #wake(): void {
+    if (this.#wakeScheduled || this.#stopped) return;
+    this.#wakeScheduled = true;
+    setImmediate(() => {
+      this.#wakeScheduled = false;
+      this.#tick();
+    });
+  }
+
+  #emit(type: OwnershipEventType, partition: number): void {
     if (type === "acquired" || type === "released") handoverCounter.add(1, { change: type });
     if (type === "fenced") fencesCounter.add(1);
     // One line per partition and change: 32 of them at every start-up, so debug unless it is trouble.
-    if (type === "fenced" || type === "lost") log.warn({ partition }, `partition ${type}`);
-    else log.debug({ partition }, `partition ${type}`);
+    if (type === "fenced" || type === "lost") this.#d.logger.warn({ partition }, `partition ${type}`);
+    else this.#d.logger.debug({ partition }, `partition ${type}`);
     try {
-      hooks.onEvent?.({ type, partition, nodeId: self });
+      this.#d.hooks.onEvent?.({ type, partition, nodeId: this.nodeId });
     } catch (e) {
-      log.error({ err: e }, "ownership event hook threw");
+      this.#d.logger.error({ err: e }, "ownership event hook threw");
     }
-  };
-
-  const membership = await startMembership({ kv: nodesKv, nodeId: self, ttlMs: ttl, logger: log, onChange: () => wake() });
-  const desired = (): Set<number> => desiredPartitions(self, config.partitions, membership.live(), stopping);
-
-  const apply: ApplyLoop = new ApplyLoop({
-    desired: () => table.owned(),
-    apply: (set) => hooks.onChange(set),
-    applied: () => wake(),
-    logger: log,
-    slowAfterMs: Math.max(1000, ttl),
-    retryMinMs: Math.max(50, Math.floor(ttl / 25)),
-    retryMaxMs: Math.max(1000, Math.floor(ttl / 2)),
-  });
-  const table: LockTable = new LockTable({
-    kv: locksKv,
-    self,
-    ttl,
-    logger: log,
-    wanted: (p) => desired().has(p),
-    stopping: () => stopping,
-    ownedChanged: (urgent) => (urgent ? apply.urgent() : apply.request()),
-    generation: () => apply.generation,
-    drained: (p, since) => apply.drained(p, since),
-    emit,
-    wake: () => wake(),
-  });
-  const observeOwned = (r: { observe(v: number): void }) => r.observe(table.owned().length);
-  ownedGauge.addCallback(observeOwned);
-
-  const tick = (): void => {
-    if (stopped) return;
-    const now = Date.now();
-    table.maintain(now);
-    table.carryOut(planLocks(desired(), table.states(), table.acquiring()), now);
-    // The node must consume exactly what is owned; a failed change is retried by the loop.
-    if (!apply.settled()) apply.request();
-  };
-
-  let timer: NodeJS.Timeout | undefined;
-  let wakeScheduled = false;
-  wake = () => {
-    if (wakeScheduled || stopped) return;
-    wakeScheduled = true;
-    setImmediate(() => {
-      wakeScheduled = false;
-      tick();
-    });
-  };
-  const watch = watchBucket(locksKv, table.refreshEvery, log, "partition locks", (e) => {
-    const p = partitionOfKey(e.key);
-    if (p === undefined) return;
-    table.observe(p, e);
-    if (e.operation !== "PUT") wake(); // a release: whoever wants it may take it now
-  });
-  await Promise.race([watch.initialized, new Promise((r) => setTimeout(r, ttl))]);
-  timer = setInterval(tick, tickEvery);
-  tick();
-  log.info({ ttlMs: ttl, partitions: config.partitions, live: membership.live() }, "partition ownership started");
-
-  return {
-    nodeId: self,
-    owned: () => table.owned(),
-    liveNodes: () => membership.live(),
-    stop: async () => {
-      if (stopping) return;
-      stopping = true;
-      await membership.leave();
-      tick();
-      while (table.busy() || !apply.settled()) {
-        await new Promise((r) => setTimeout(r, tickEvery));
-      }
-      stopped = true;
-      clearInterval(timer);
-      apply.stop();
-      watch.stop();
-      membership.stop();
-      ownedGauge.removeCallback(observeOwned);
-      log.info("partition ownership stopped");
-    },
-  };
+  }
 }
 
 /**
