@@ -81,73 +81,86 @@ export async function idempotent(
   const kvKey = `${scope.tenant}.${scope.route}.${sha256(idempotencyKey)}`;
   const bodyHash = sha256(canonical(body));
   const deadline = Date.now() + WAIT_MS;
-
   for (;;) {
     if (Date.now() > deadline) {
       throw new HttpError(409, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed; retry later", "Idempotency-Key", {
         "retry-after": "1",
       });
     }
-    let mine: Claim = { state: "pending", requestId: newId(), bodyHash, at: Date.now(), owner: PROCESS_ID };
-    let claimed = false;
-    // Marked running before the write lands, so that a concurrent repeat in this process
-    // never takes a claim still on its way for an orphan.
+    const outcome = await claim(kv, kvKey, bodyHash);
+    if (outcome.kind === "again") continue;
+    if (outcome.kind === "done") return { status: outcome.claim.status ?? status, body: outcome.claim.response, replayed: true };
+    return runClaimed(kv, kvKey, outcome.claim, work, status);
+  }
+}
+
+type ClaimOutcome = { kind: "mine"; claim: Claim } | { kind: "done"; claim: Claim } | { kind: "again" };
+
+/**
+ * Try once to hold the key for this request: create it, or take over a claim that failed or
+ * was abandoned. "mine": this request holds it (its id is in `running`); "done": an earlier
+ * request with this body finished; "again": someone else holds it or won a race — try again.
+ */
+async function claim(kv: KV, kvKey: string, bodyHash: string): Promise<ClaimOutcome> {
+  let mine: Claim = { state: "pending", requestId: newId(), bodyHash, at: Date.now(), owner: PROCESS_ID };
+  // Marked running before the write lands, so that a concurrent repeat in this process
+  // never takes a claim still on its way for an orphan.
+  hold(mine.requestId);
+  try {
+    await kv.create(kvKey, encode(mine));
+    return { kind: "mine", claim: mine };
+  } catch {
+    // someone holds the key (or NATS failed: the get below tells which)
+  }
+  let entry;
+  try {
+    entry = await kv.get(kvKey);
+  } finally {
+    release(mine.requestId); // held again below if it turns out to be ours
+  }
+  if (entry === null || entry.operation !== "PUT") return { kind: "again" }; // expired or deleted meanwhile: claim again
+  const decoded = decode(Claim, entry.value, "idempotency record");
+  const held = decoded.ok ? decoded.value : undefined;
+  const orphaned = held?.owner === PROCESS_ID && !running.has(held.requestId);
+  const abandoned =
+    held !== undefined && held.bodyHash === bodyHash && (held.state === "failed" || (held.state === "pending" && (orphaned || Date.now() - held.at > STALE_MS)));
+  if (held !== undefined && held.requestId === mine.requestId) {
+    hold(mine.requestId);
+    return { kind: "mine", claim: mine }; // our create was stored; only its answer was lost
+  }
+  if (held === undefined || abandoned) {
+    if (held !== undefined) mine = { ...mine, requestId: held.requestId }; // retry under the same ids
     hold(mine.requestId);
     try {
-      await kv.create(kvKey, encode(mine));
-      claimed = true;
+      await kv.update(kvKey, encode(mine), entry.revision);
+      return { kind: "mine", claim: mine };
     } catch {
-      // someone holds the key (or NATS failed: the get below tells which)
-    }
-    if (!claimed) {
-      let entry;
-      try {
-        entry = await kv.get(kvKey);
-      } finally {
-        release(mine.requestId); // held again below if it turns out to be ours
-      }
-      if (entry === null || entry.operation !== "PUT") continue; // expired or deleted meanwhile: claim again
-      const decoded = decode(Claim, entry.value, "idempotency record");
-      const held = decoded.ok ? decoded.value : undefined;
-      const orphaned = held?.owner === PROCESS_ID && !running.has(held.requestId);
-      const abandoned =
-        held !== undefined && held.bodyHash === bodyHash && (held.state === "failed" || (held.state === "pending" && (orphaned || Date.now() - held.at > STALE_MS)));
-      if (held !== undefined && held.requestId === mine.requestId) {
-        hold(mine.requestId);
-        claimed = true; // our create was stored; only its answer was lost
-      } else if (held === undefined || abandoned) {
-        if (held !== undefined) mine = { ...mine, requestId: held.requestId }; // retry under the same ids
-        hold(mine.requestId);
-        try {
-          await kv.update(kvKey, encode(mine), entry.revision);
-          claimed = true;
-        } catch {
-          release(mine.requestId);
-          continue; // another request took it over first
-        }
-      } else if (held.bodyHash !== bodyHash) {
-        throw new HttpError(409, "idempotency_conflict", "this Idempotency-Key was already used with a different request body", "Idempotency-Key");
-      } else if (held.state === "done") {
-        return { status: held.status ?? status, body: held.response, replayed: true };
-      } else {
-        await new Promise((r) => setTimeout(r, 25));
-        continue;
-      }
-    }
-    // This request holds the claim (its id is in `running`).
-    let response: unknown;
-    try {
-      response = await work(mine.requestId);
-    } catch (e) {
       release(mine.requestId);
-      // Not accepted: a retry must be able to run, under the same request id.
-      const failed: Claim = { ...mine, state: "failed", at: Date.now() };
-      await kv.put(kvKey, encode(failed)).catch(() => undefined); // lost: the pending claim is taken over (orphan rule above), so a retry still runs
-      throw e;
+      return { kind: "again" }; // another request took it over first
     }
-    release(mine.requestId);
-    const done: Claim = { ...mine, state: "done", at: Date.now(), status, response };
-    await kv.put(kvKey, encode(done)).catch(() => undefined); // the mail is stored; a lost record only weakens replay
-    return { status, body: response, replayed: false };
   }
+  if (held.bodyHash !== bodyHash) {
+    throw new HttpError(409, "idempotency_conflict", "this Idempotency-Key was already used with a different request body", "Idempotency-Key");
+  }
+  if (held.state === "done") return { kind: "done", claim: held };
+  await new Promise((r) => setTimeout(r, 25)); // still running elsewhere: look again shortly
+  return { kind: "again" };
+}
+
+/** Run the work under a held claim and record its answer (or its failure, so a retry can run). */
+async function runClaimed(kv: KV, kvKey: string, mine: Claim, work: (requestId: string) => Promise<unknown>, status: number): Promise<Answer> {
+  let response: unknown;
+  try {
+    response = await work(mine.requestId);
+  } catch (e) {
+    release(mine.requestId);
+    // Not accepted: a retry must be able to run, under the same request id.
+    const failed: Claim = { ...mine, state: "failed", at: Date.now() };
+    await kv.put(kvKey, encode(failed)).catch(() => undefined); // lost: the pending claim is taken over (orphan rule above), so a retry still runs
+    throw e;
+  }
+  release(mine.requestId);
+  const done: Claim = { ...mine, state: "done", at: Date.now(), status, response };
+  await kv.put(kvKey, encode(done)).catch(() => undefined); // the mail is stored; a lost record only weakens replay
+  return { status, body: response, replayed: false };
 }

@@ -1,6 +1,6 @@
 import { createActor } from "xstate";
 import type { Logger } from "pino";
-import { TIERS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { errorMessage, TIERS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
 import { traceLogFields } from "../../protocol/telemetry/index.ts";
 import type { MxHost } from "../routing/index.ts";
 import type { Job, PostponeReason, SendResult } from "./job.ts";
@@ -273,7 +273,7 @@ export class DestinationActor {
       result = await this.deps.send(job, host, this.#policy);
     } catch (e) {
       // send() reports SMTP outcomes as results; a throw is a bug or a broken payload: retried.
-      result = { kind: "failed", mx: host.host, classification: { outcome: "retry", category: "other", throttle: false }, error: e instanceof Error ? e.message : String(e) };
+      result = { kind: "failed", mx: host.host, classification: { outcome: "retry", category: "other", throttle: false }, error: errorMessage(e) };
     }
     this.#inFlight--;
     this.#sending.delete(job);

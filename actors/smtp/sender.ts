@@ -1,7 +1,7 @@
 import DKIM from "nodemailer/lib/dkim";
 import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
-import { classifyNetworkError, classifyReply, parseSmtpReply, throttledLimit, type Classification, type Policy } from "../../protocol/index.ts";
+import { classifyNetworkError, classifyReply, errorMessage, parseSmtpReply, throttledLimit, type Classification, type Policy } from "../../protocol/index.ts";
 import type { Job, SendResult } from "../domain/job.ts";
 import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
@@ -56,7 +56,7 @@ export class SmtpSender {
         kind: "failed",
         mx: undefined,
         classification: { outcome: permanent ? "bounce" : "retry", category: "other", throttle: false },
-        error: `could not build the message: ${e instanceof Error ? e.message : String(e)}`,
+        error: `could not build the message: ${errorMessage(e)}`,
       };
     }
     const envelope = envelopeOf(m.mailFrom, m.rcptTo);

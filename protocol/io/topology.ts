@@ -67,9 +67,14 @@ export const ADVISORY_STREAM = "MAIL_ADVISORIES";
 export const maxDeliveriesAdvisorySubject = (stream: string): string =>
   `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.>`;
 
+const dayMs = 86_400_000;
+
 export function topologyFor(o: TopologyOptions): Topology {
-  const dayMs = 86_400_000;
-  const streams: StreamSpec[] = [
+  return { streams: streamsFor(o), consumers: consumersFor(o), kv: kvBucketsFor(o), objectStores: objectStoresFor(o) };
+}
+
+function streamsFor(o: TopologyOptions): StreamSpec[] {
+  return [
     {
       name: STREAMS.send,
       description: sendStreamDescription(o.partitions),
@@ -140,7 +145,9 @@ export function topologyFor(o: TopologyOptions): Topology {
       num_replicas: o.replicas,
     },
   ];
+}
 
+function consumersFor(o: TopologyOptions): ConsumerSpec[] {
   const maxDeliver = maxAttempts(o.retry) + 10; // slack for redeliveries after crashes
   const consumers: ConsumerSpec[] = [];
   for (const tier of TIERS) {
@@ -191,8 +198,11 @@ export function topologyFor(o: TopologyOptions): Topology {
       },
     },
   );
+  return consumers;
+}
 
-  const kv: KvSpec[] = [
+function kvBucketsFor(o: TopologyOptions): KvSpec[] {
+  return [
     { name: KV_BUCKETS.keys, options: { history: 1, replicas: o.replicas } },
     { name: KV_BUCKETS.policies, options: { history: 5, replicas: o.replicas } },
     { name: KV_BUCKETS.suppressions, options: { history: 1, replicas: o.replicas } },
@@ -208,13 +218,13 @@ export function topologyFor(o: TopologyOptions): Topology {
     { name: KV_BUCKETS.attempts, options: { history: 1, ttl: o.retry.maxAgeMs + dayMs, replicas: o.replicas } },
     { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
   ];
+}
 
-  const objectStores: ObjectStoreSpec[] = [
+function objectStoresFor(o: TopologyOptions): ObjectStoreSpec[] {
+  return [
     // Payloads must outlive the longest retry of any message that points at them.
     { name: OBJECT_STORES.payloads, options: { ttl: nanos(o.retry.maxAgeMs + dayMs), replicas: o.replicas } },
   ];
-
-  return { streams, consumers, kv, objectStores };
 }
 
 /** The topology options implied by a process's configuration. */
