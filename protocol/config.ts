@@ -65,7 +65,7 @@ const routes = z.string().transform((s, ctx) => {
 });
 
 /** What a `sluice node` process runs; operators split delivery from the event services. */
-export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "events", "webhooks"] as const;
+export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "events", "webhooks", "inbound"] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
 
 const nodeRoles = z.string().transform((s, ctx) => {
@@ -132,12 +132,21 @@ export const ENV_DEFAULTS = {
   SLUICE_KEY_RATE: "0",
   SLUICE_OTLP_ENDPOINT: "",
   SLUICE_SMTP_TIMEOUT: "60s",
+  // ---- The reputation loop (issue 15): return path (VERP), inbound role, one-click unsubscribe ----
+  SLUICE_BOUNCE_DOMAIN: "",
+  SLUICE_SECRET_KEY: "",
+  SLUICE_PUBLIC_URL: "",
+  SLUICE_INBOUND_HOST: "0.0.0.0",
+  SLUICE_INBOUND_PORT: "2526",
+  SLUICE_INBOUND_MAX_SIZE: "900KB",
+  SLUICE_INBOUND_RATE: "120",
+  // ---- end of the reputation loop block ----
 } as const;
 
 export type EnvName = keyof typeof ENV_DEFAULTS;
 
 /** Variables whose value is a secret: printed masked by `sluice config`. */
-export const SECRET_ENV: readonly EnvName[] = ["NATS_TOKEN"];
+export const SECRET_ENV: readonly EnvName[] = ["NATS_TOKEN", "SLUICE_SECRET_KEY"];
 
 const EnvSchema = z.object({
   NATS_URL: natsUrls,
@@ -187,6 +196,15 @@ const EnvSchema = z.object({
   SLUICE_KEY_RATE: integer(0, 10_000_000),
   SLUICE_OTLP_ENDPOINT: z.string(),
   SLUICE_SMTP_TIMEOUT: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
+  // ---- The reputation loop (issue 15) ----
+  SLUICE_BOUNCE_DOMAIN: z.string().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+)?$/i, "expected a domain name such as bounces.example.com"),
+  SLUICE_SECRET_KEY: z.string().refine((s) => s === "" || s.length >= 16, "expected at least 16 characters (a random secret)"),
+  SLUICE_PUBLIC_URL: z.string().regex(/^(https?:\/\/[^\s/]+(\/[^\s]*)?)?$/, "expected the gateway's public base URL such as https://mail.example.com"),
+  SLUICE_INBOUND_HOST: z.string().min(1),
+  SLUICE_INBOUND_PORT: integer(0, 65535),
+  // NATS refuses a message above its max_payload (1 MB by default): the raw mail is one message.
+  SLUICE_INBOUND_MAX_SIZE: size("largest inbound message (bounce, report) accepted; must fit a NATS message"),
+  SLUICE_INBOUND_RATE: integer(1, 1_000_000),
 });
 
 type Env = z.output<typeof EnvSchema>;
@@ -229,6 +247,15 @@ export interface Config {
   otlpEndpoint: string | undefined;
   /** SMTP socket timeout: a peer silent this long fails the attempt (retried later). */
   smtpTimeoutMs: number;
+  // ---- The reputation loop (issue 15) ----
+  /** Domain of the VERP envelope sender (b-<id>-<tenant>-<mac>@<bounce domain>); undefined = the From address, as before. */
+  bounceDomain: string | undefined;
+  /** HMAC secret of VERP addresses and unsubscribe tokens (also the key-encryption secret of sender domains). */
+  secretKey: string | undefined;
+  /** Gateway base URL for one-click unsubscribe links in bulk mail; undefined = no links. */
+  publicUrl: string | undefined;
+  /** The inbound SMTP server (node role `inbound`): where bounces and feedback reports arrive. */
+  inbound: { host: string; port: number; maxMessageBytes: number; messagesPerMinute: number };
 }
 
 /** Build the configuration from environment variables; throws a validation error naming the variable. */
@@ -243,6 +270,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw validationError("invalid_config", `invalid configuration:\n  ${lines.join("\n  ")}`, String(parsed.error.issues[0]?.path[0]));
   }
   const e = parsed.data;
+  if ((e.SLUICE_BOUNCE_DOMAIN !== "" || e.SLUICE_PUBLIC_URL !== "") && e.SLUICE_SECRET_KEY === "") {
+    const name = e.SLUICE_BOUNCE_DOMAIN !== "" ? "SLUICE_BOUNCE_DOMAIN" : "SLUICE_PUBLIC_URL";
+    throw validationError("invalid_config", `invalid configuration:\n  ${name} needs SLUICE_SECRET_KEY (VERP addresses and unsubscribe links are signed with it)`, "SLUICE_SECRET_KEY");
+  }
   return {
     nats: { servers: e.NATS_URL, token: e.NATS_TOKEN || undefined, creds: e.NATS_CREDS || undefined },
     profile: e.SLUICE_PROFILE,
@@ -277,6 +308,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keyRatePerSecond: e.SLUICE_KEY_RATE,
     otlpEndpoint: e.SLUICE_OTLP_ENDPOINT || undefined,
     smtpTimeoutMs: e.SLUICE_SMTP_TIMEOUT,
+    bounceDomain: e.SLUICE_BOUNCE_DOMAIN.toLowerCase() || undefined,
+    secretKey: e.SLUICE_SECRET_KEY || undefined,
+    publicUrl: e.SLUICE_PUBLIC_URL.replace(/\/+$/, "") || undefined,
+    inbound: { host: e.SLUICE_INBOUND_HOST, port: e.SLUICE_INBOUND_PORT, maxMessageBytes: e.SLUICE_INBOUND_MAX_SIZE, messagesPerMinute: e.SLUICE_INBOUND_RATE },
   };
 }
 
@@ -325,5 +360,12 @@ export function describeConfig(config: Config): string[] {
     `SLUICE_KEY_RATE=${config.keyRatePerSecond}`,
     `SLUICE_OTLP_ENDPOINT=${config.otlpEndpoint ?? ""}`,
     `SLUICE_SMTP_TIMEOUT=${formatDuration(config.smtpTimeoutMs)}`,
+    `SLUICE_BOUNCE_DOMAIN=${config.bounceDomain ?? ""}`,
+    `SLUICE_SECRET_KEY=${mask(config.secretKey)}`,
+    `SLUICE_PUBLIC_URL=${config.publicUrl ?? ""}`,
+    `SLUICE_INBOUND_HOST=${config.inbound.host}`,
+    `SLUICE_INBOUND_PORT=${config.inbound.port}`,
+    `SLUICE_INBOUND_MAX_SIZE=${config.inbound.maxMessageBytes}`,
+    `SLUICE_INBOUND_RATE=${config.inbound.messagesPerMinute}`,
   ];
 }
