@@ -3,3 +3,4 @@ export * from "./report.ts";
 export * from "./verp.ts";
 export * from "./unsubscribe-token.ts";
 export * from "./parse.ts";
+export * from "./attribute.ts";

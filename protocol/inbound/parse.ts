@@ -3,7 +3,7 @@ import type { Attachment, Email } from "postal-mime";
 import { addressField, diagnosticField, field, parseFieldGroups, statusField, type Fields } from "./dsn-fields.ts";
 import { isAutoReply } from "./autoreply.ts";
 import { judge } from "./judge.ts";
-import type { InboundRecipient, InboundReport, ParsedInbound } from "./report.ts";
+import { recipientRecord, type InboundRecipient, type InboundReport, type ParsedInbound } from "./report.ts";
 import { looksLikeBounce, textRecipients } from "./text-bounce.ts";
 import { parseVerp } from "./verp.ts";
 
@@ -49,9 +49,7 @@ function classify(email: Email): InboundReport {
     return { kind: "dsn", recipients: textRecipients(text, listed, ignore) };
   }
   if (isAutoReply(get, email.subject)) {
-    const r: InboundRecipient = { address: from ?? "", outcome: "autoreply", category: "autoreply" };
-    if (email.subject !== undefined) r.diagnostic = email.subject.slice(0, 1000);
-    return { kind: "autoreply", recipients: [r] };
+    return { kind: "autoreply", recipients: [recipientRecord({ address: from ?? "", diagnostic: email.subject, outcome: "autoreply", category: "autoreply" })] };
   }
   return { kind: "unknown", recipients: [] };
 }
@@ -65,11 +63,7 @@ function dsnRecipients(status: string, notice: string): InboundRecipient[] {
     const status = statusField(field(g, "status"));
     const diagnostic = diagnosticField(field(g, "diagnostic-code")) ?? fromNotice(notice, address);
     const j = judge({ action, status, diagnostic });
-    const r: InboundRecipient = { address, outcome: j.outcome, category: j.category };
-    if (action !== undefined) r.action = action;
-    if (status !== undefined) r.status = status;
-    if (diagnostic !== undefined) r.diagnostic = diagnostic.slice(0, 1000);
-    out.push(r);
+    out.push(recipientRecord({ address, action, status, diagnostic, outcome: j.outcome, category: j.category }));
   }
   return out;
 }

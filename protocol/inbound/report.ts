@@ -50,3 +50,14 @@ export interface ParsedInbound {
   /** VERP-shaped addresses found in the envelope and the returned headers, unverified. */
   verpAddresses: string[];
 }
+
+/** A recipient record with its fields in the documented order, the unknown ones left out. */
+export function recipientRecord(r: { address: string; action?: string | undefined; status?: string | undefined; diagnostic?: string | undefined; outcome: InboundOutcome; category: string }): InboundRecipient {
+  const out: InboundRecipient = { address: r.address } as InboundRecipient;
+  if (r.action !== undefined) out.action = r.action;
+  if (r.status !== undefined) out.status = r.status;
+  if (r.diagnostic !== undefined) out.diagnostic = r.diagnostic.slice(0, 1000);
+  out.outcome = r.outcome;
+  out.category = r.category;
+  return out;
+}

@@ -1,5 +1,5 @@
 import { judge } from "./judge.ts";
-import type { InboundRecipient } from "./report.ts";
+import { recipientRecord, type InboundRecipient } from "./report.ts";
 
 /**
  * Bounces without a `message/delivery-status` part: the notices of Exim ("This message was
@@ -69,7 +69,7 @@ export function textRecipients(text: string, listed: readonly string[], ignore: 
     const diagnostic = diagnosticOf(block);
     const action = TEMPORARY.test(block) && !/permanent/i.test(block) ? "delayed" : "failed";
     const j = judge({ action, diagnostic });
-    out.push({ address, action, diagnostic, outcome: j.outcome, category: j.category });
+    out.push(recipientRecord({ address, action, diagnostic, outcome: j.outcome, category: j.category }));
   }
   return out;
 }
