@@ -15,6 +15,8 @@ import {
   TIERS,
   topologyFor,
   topologyOptionsFrom,
+  unsubscribeKey,
+  verpKey,
   type Config,
   type NodeStats,
   type TierName,
@@ -77,7 +79,19 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const policyWatch = await watchPolicies(nc, book, logger);
   await policyWatch.ready;
   const router = new Router({ routes: config.routes, book });
-  const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile, logger), listUnsubscribe: config.listUnsubscribe, timeoutMs: config.smtpTimeoutMs, logger }, payloads);
+  const sender = new SmtpSender(
+    {
+      ehloName: config.ehloName,
+      dkim: loadDkimKeys(config.dkimKeysFile, logger),
+      listUnsubscribe: config.listUnsubscribe,
+      timeoutMs: config.smtpTimeoutMs,
+      logger,
+      // The reputation loop: VERP return path and signed one-click unsubscribe links.
+      returnPath: config.bounceDomain !== undefined && config.secretKey !== undefined ? { key: verpKey(config.secretKey), domain: config.bounceDomain } : undefined,
+      unsubscribe: config.publicUrl !== undefined && config.secretKey !== undefined ? { key: unsubscribeKey(config.secretKey), publicUrl: config.publicUrl } : undefined,
+    },
+    payloads,
+  );
   const suppressionCache = new SuppressionCache(suppressionsKv);
   await suppressionCache.start(logger);
 

@@ -85,11 +85,18 @@ function eventOf(a: Attribution & { attributed: true }, seq: number, now: number
     at: now,
     async: true,
     category: a.recipient.category,
-    reason: a.recipient.outcome === "complaint" ? `feedback report: ${a.recipient.category}` : a.recipient.outcome === "autoreply" ? (a.recipient.diagnostic ?? "auto-reply") : "asynchronous bounce",
+    reason: reasonOf(a),
   };
   const requestId = requestOf(a.recipientId)?.requestId;
   if (requestId !== undefined) e.requestId = requestId;
   if (a.address !== undefined) e.rcptTo = a.address;
   if (a.reply !== undefined) e.reply = a.reply;
   return e;
+}
+
+function reasonOf(a: Attribution & { attributed: true }): string {
+  if (a.event === "unsubscribed") return "unsubscribe mail (List-Unsubscribe mailto)";
+  if (a.recipient.outcome === "complaint") return `feedback report: ${a.recipient.category}`;
+  if (a.recipient.outcome === "autoreply") return a.recipient.diagnostic ?? "auto-reply";
+  return "asynchronous bounce";
 }

@@ -23,7 +23,7 @@ export type Attribution =
       recipient: InboundRecipient;
       /** Set only when the address is proven by the VERP mac. */
       address: string | undefined;
-      suppress: "hard_bounce" | "complaint" | undefined;
+      suppress: "hard_bounce" | "complaint" | "unsubscribe" | undefined;
       reply: { code: number; enhanced?: string; text: string } | undefined;
     };
 
@@ -37,6 +37,7 @@ const EVENT_OF: Record<InboundOutcome, EventTypeName | undefined> = {
 
 export function attribute(parsed: ParsedInbound, key: VerpKey): Attribution {
   if (parsed.verpAddresses.length === 0) return { attributed: false, why: "no_verp" };
+  if (parsed.unsubscribeFrom !== undefined) return unsubscribeMail(parsed, parsed.unsubscribeFrom, key);
   const candidates = parsed.report.recipients.map((r) => r.address).filter((a) => a.includes("@"));
   for (const verp of parsed.verpAddresses) {
     const check = verifyVerp(key, verp, candidates);
@@ -61,4 +62,17 @@ function replyOf(r: InboundRecipient): { code: number; enhanced?: string; text: 
   const reply = parseSmtpReply(r.diagnostic, 0);
   const enhanced = reply.enhanced ?? r.status;
   return { code: reply.code, text: reply.text || r.diagnostic, ...(enhanced !== undefined ? { enhanced } : {}) };
+}
+
+/** An "unsubscribe" mail to the VERP address: honoured only from the very address the message went to. */
+function unsubscribeMail(parsed: ParsedInbound, from: string, key: VerpKey): Attribution {
+  for (const verp of parsed.verpAddresses) {
+    const check = verifyVerp(key, verp, [from]);
+    if (!check.ok) continue;
+    if (check.address === undefined) return { attributed: false, why: "nothing_to_do" };
+    const address = matchingAddress(check.address);
+    const recipient: InboundRecipient = { address, action: "unsubscribe", outcome: "delivered", category: "unsubscribe" };
+    return { attributed: true, tenant: check.tenant, recipientId: check.recipientId, event: "unsubscribed", recipient, address, suppress: "unsubscribe", reply: undefined };
+  }
+  return { attributed: false, why: "forged" };
 }

@@ -29,7 +29,10 @@ export async function parseInbound(raw: Uint8Array | string, o: ParseOptions = {
   const report = classify(email);
   const verpAddresses = [...new Set([...(o.envelopeTo ?? []).filter((a) => parseVerp(a) !== undefined), ...[...rawText.matchAll(VERP_ANYWHERE)].map((m) => m[0])].map((a) => a.toLowerCase()))];
   const recipientId = (verpAddresses.length > 0 ? parseVerp(verpAddresses[0] as string)?.recipientId : undefined) ?? OUR_MESSAGE_ID.exec(rawText)?.[1];
-  return { report: recipientId === undefined ? report : { ...report, recipientId }, verpAddresses };
+  const out: ParsedInbound = { report: recipientId === undefined ? report : { ...report, recipientId }, verpAddresses };
+  const from = mailbox(email.from);
+  if (report.kind === "unknown" && from !== undefined && /^\s*unsubscribe\b/i.test(email.subject ?? "")) out.unsubscribeFrom = from;
+  return out;
 }
 
 function classify(email: Email): InboundReport {

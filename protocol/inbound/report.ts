@@ -49,6 +49,8 @@ export interface ParsedInbound {
   report: InboundReport;
   /** VERP-shaped addresses found in the envelope and the returned headers, unverified. */
   verpAddresses: string[];
+  /** A person's "unsubscribe" mail (the List-Unsubscribe mailto: URI): who sent it. */
+  unsubscribeFrom?: string;
 }
 
 /** A recipient record with its fields in the documented order, the unknown ones left out. */
