@@ -69,8 +69,12 @@ export interface PostfixExtras {
 
 function extrasConf(x: PostfixExtras): string {
   const lines: string[] = [];
-  if (x.transports !== undefined) lines.push(`transport_maps = inline:{ ${Object.entries(x.transports).map(([k, v]) => `{ ${k} = ${v} }`).join(", ")} }`);
-  if (x.queueLifetime !== undefined) lines.push(`maximal_queue_lifetime = ${x.queueLifetime}`, `bounce_queue_lifetime = 1h`);
+  if (x.transports !== undefined) {
+    lines.push(`transport_maps = inline:{ ${Object.entries(x.transports).map(([k, v]) => `{ ${k} = ${v} }`).join(", ")} }`);
+    // Else smtpd refuses an error:/retry: recipient at RCPT already (a synchronous bounce): accept, then fail.
+    lines.push("smtpd_reject_unlisted_recipient = no");
+  }
+  if (x.queueLifetime !== undefined) lines.push(`maximal_queue_lifetime = ${x.queueLifetime}`, `bounce_queue_lifetime = ${x.queueLifetime}`);
   return lines.join("\n");
 }
 
