@@ -17,6 +17,8 @@ export interface Judged {
 }
 
 const GENERIC: ReadonlySet<Category> = new Set(["policy_block", "other", "protocol"]);
+/** Words of bounce notices (not of SMTP replies) that say the address is gone. */
+const GONE = /not listed in (the )?([\w ]{0,20})?directory|address couldn't be found|recipient name is not recognized|no mailbox by that name|(mailbox|account) (has been )?(removed|deleted|closed)|(address|recipient|user) (was )?not found|no longer (active|valid|in use)/i;
 const POSITIVE = /^(delivered|relayed|expanded)$/i;
 
 /** Normalise the diagnostic for the reply parser: `550 #5.1.0` (Gmail, qmail) has the enhanced code behind a `#`. */
@@ -35,6 +37,7 @@ export function judge(o: { action?: string | undefined; status?: string | undefi
   const c = classifyReply({ code, text: reply.text || (o.diagnostic ?? ""), ...(enhanced !== undefined ? { enhanced } : {}) });
   let category = c.category;
   if (GENERIC.has(category) && specific !== undefined && /^\d\.[12]\./.test(specific)) category = categoryOfEnhanced(specific) ?? category;
+  if (GENERIC.has(category) && GONE.test(o.diagnostic ?? "")) category = "unknown_user";
   const permanent = !delayed && (klass === 5 || c.outcome === "bounce");
   const hard = permanent && suppressesAddress({ outcome: "bounce", category, throttle: false });
   return { outcome: hard ? "hard" : "soft", category };

@@ -27,7 +27,7 @@ const MARKERS = [
 /** Where the notice ends and the returned message begins. */
 const RETURNED = /^(-{2,}.*(copy of the message|original message|below this line|returned message|message header).*|Original message headers:|-{3,} ?Original message ?-{3,})\s*$/im;
 const ADDRESS = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+/g;
-const FAILURE_WORDS = /\b[45]\d\d\b|[45]\.\d{1,3}\.\d{1,3}|unknown|not (found|exist|recognized)|doesn't exist|does not exist|no such|rejected|refused|disabled|full|quota|denied|invalid|failed|permanent|unavailable|couldn't be found|too large|expired|timed out|blocked|spam/i;
+const FAILURE_WORDS = /\b[45]\d\d\b|[45]\.\d{1,3}\.\d{1,3}|unknown|not (found|exist|recognized)|doesn't exist|does not exist|no such|rejected|refused|disabled|full|quota|denied|invalid|failed|permanent|unavailable|couldn't be found|too large|expired|timed out|blocked|spam|not listed|retr(y|ied)|delayed/i;
 const TEMPORARY = /temporar|delayed|will (be )?retr|still (be )?trying|will try|has not yet been delivered|not yet been delivered/i;
 
 export function looksLikeBounce(o: { from: string | undefined; subject: string | undefined; text: string }): boolean {
@@ -63,8 +63,10 @@ export function textRecipients(text: string, listed: readonly string[], ignore: 
     let block = at === undefined ? "" : blockAfter(notice, at, starts);
     // A block that says nothing about a failure is an address mentioned in passing (a To: summary line).
     if (!FAILURE_WORDS.test(block.replace(address, ""))) {
-      if (listed.length === 0) continue;
-      block = notice; // a listed recipient whose reason is elsewhere in the notice (Gmail: one notice, one reason)
+      // A listed recipient (X-Failed-Recipients), or the only address the notice names, whose
+      // reason is elsewhere in it (Gmail, Domino: "was not delivered to: <address> because: ...").
+      if (listed.length === 0 && found.size > 1) continue;
+      block = notice;
     }
     const diagnostic = diagnosticOf(block);
     const action = TEMPORARY.test(block) && !/permanent/i.test(block) ? "delayed" : "failed";
