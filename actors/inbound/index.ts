@@ -31,7 +31,8 @@ export async function startInbound(nc: NatsConnection, config: Config, logger: L
       host: config.inbound.host,
       port: config.inbound.port,
       bounceDomains: [config.bounceDomain],
-      maxMessageBytes: config.inbound.maxMessageBytes,
+      // The raw mail is one NATS message: never accept what the server would refuse to store.
+      maxMessageBytes: Math.min(config.inbound.maxMessageBytes, (nc.info?.max_payload ?? 1024 * 1024) - 4096),
       messagesPerMinute: config.inbound.messagesPerMinute,
       logger: log,
     });

@@ -79,9 +79,14 @@ export async function startInboundServer(o: InboundServerOptions): Promise<{ por
     },
     onData(stream, session, cb: Callback) {
       const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
+      let bytes = 0;
+      // Past the limit the rest is read and dropped (smtp-server flags sizeExceeded), not held.
+      stream.on("data", (c: Buffer) => {
+        bytes += c.length;
+        if (bytes <= o.maxMessageBytes) chunks.push(c);
+      });
       stream.on("end", () => {
-        if ((stream as { sizeExceeded?: boolean }).sizeExceeded) {
+        if ((stream as { sizeExceeded?: boolean }).sizeExceeded || bytes > o.maxMessageBytes) {
           inboundMetrics.refused.add(1, { reason: "size" });
           return cb(refusal(552, "5.3.4 Message too big"));
         }

@@ -44,6 +44,7 @@ before(async () => {
       SLUICE_PUBLIC_URL: "https://mail.example.test",
       SLUICE_INBOUND_HOST: "127.0.0.1",
       SLUICE_INBOUND_PORT: String(inboundPort),
+      SLUICE_INBOUND_RATE: "20",
     },
   );
   suppressions = await new Kvm(p.world.nc).open(KV_BUCKETS.suppressions);
@@ -144,6 +145,16 @@ test("one-click unsubscribe: POST with the signed token suppresses with reason u
   assert.equal(post.status, 200, post.text);
   assert.equal((await getSuppression(suppressions, "acme", "reader@dest.test"))?.reason, "unsubscribe");
   await waitFor("unsubscribed webhook", () => (p.hooks.some((h) => h.event.messageId === id && h.event.type === "unsubscribed") ? true : undefined), 15_000, 100);
+});
+
+test("the inbound server limits messages per client address: past SLUICE_INBOUND_RATE a minute it answers 450", async () => {
+  let refused: unknown;
+  for (let i = 0; i < 25 && refused === undefined; i++) {
+    await deliverInbound(`fbl@${BOUNCE_DOMAIN}`, "Subject: hello\r\n\r\nnot a report\r\n").catch((e: unknown) => {
+      refused = e;
+    });
+  }
+  assert.match(String((refused as Error | undefined)?.message), /450|slow down/i);
 });
 
 async function fetchGateway(path: string, method: string, form?: string): Promise<{ status: number; text: string }> {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { attribute, parseVerp, unsubscribeKey, unsubscribeToken, verifyUnsubscribeToken, verifyVerp, verpAddress, verpKey, type ParsedInbound } from "../../protocol/index.ts";
+import { attribute, parseInbound, parseVerp, unsubscribeKey, unsubscribeToken, verifyUnsubscribeToken, verifyVerp, verpAddress, verpKey, type ParsedInbound } from "../../protocol/index.ts";
 
 const key = verpKey("secret-0123456789abcdef");
 const rid = "01kbq2v8w4ab3e9x2m7pq0c5zd-3";
@@ -84,4 +84,17 @@ test("unsubscribe tokens: round trip; a changed, truncated or other-key token is
   assert.equal(verifyUnsubscribeToken(k, "nonsense"), undefined);
   // The VERP key and the unsubscribe key differ: one secret, two purposes.
   assert.notDeepEqual(k, key.key);
+});
+
+test("parse: a person's 'unsubscribe' mail to the VERP address (the List-Unsubscribe mailto) is recognised with its sender; a bounce is not", async () => {
+  const mail = `From: Ann <ann@example.com>\r\nTo: ${verp}\r\nSubject: unsubscribe\r\n\r\n\r\n`;
+  const p = await parseInbound(mail, { envelopeTo: [verp] });
+  assert.equal(p.report.kind, "unknown");
+  assert.equal(p.unsubscribeFrom, "ann@example.com");
+  assert.equal(p.report.recipientId, rid);
+  const a = attribute(p, key);
+  assert.ok(a.attributed && a.event === "unsubscribed" && a.address === "ann@example.com");
+  const bounce = await parseInbound(`From: MAILER-DAEMON@mx.test\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\nThis message was created automatically by mail delivery software.\r\n\r\n  ann@example.com\r\n    550 5.1.1 user unknown\r\n`, { envelopeTo: [verp] });
+  assert.equal(bounce.unsubscribeFrom, undefined);
+  assert.equal(bounce.report.recipients[0]?.outcome, "hard");
 });
