@@ -69,3 +69,18 @@ test("SLUICE_NODE_ROLES: all by default, 'services' is everything but delivery, 
     assert.throws(() => loadConfig({ SLUICE_NODE_ROLES: bad }), (e: unknown) => isSluiceError(e) && /SLUICE_NODE_ROLES: expected "all", "services" or a comma-separated list/.test(e.message), bad);
   }
 });
+
+test("reputation loop config: a bounce domain or public URL needs SLUICE_SECRET_KEY; the secret is masked; bad values name their variable", () => {
+  assert.throws(() => loadConfig({ SLUICE_BOUNCE_DOMAIN: "bounces.example.com" }), (e: unknown) => isSluiceError(e) && /SLUICE_BOUNCE_DOMAIN needs SLUICE_SECRET_KEY/.test(e.message));
+  assert.throws(() => loadConfig({ SLUICE_PUBLIC_URL: "https://mail.example.com" }), (e: unknown) => isSluiceError(e) && /SLUICE_PUBLIC_URL needs SLUICE_SECRET_KEY/.test(e.message));
+  assert.throws(() => loadConfig({ SLUICE_BOUNCE_DOMAIN: "not a domain", SLUICE_SECRET_KEY: "0123456789abcdef" }), (e: unknown) => isSluiceError(e) && /SLUICE_BOUNCE_DOMAIN/.test(e.message));
+  assert.throws(() => loadConfig({ SLUICE_SECRET_KEY: "short" }), (e: unknown) => isSluiceError(e) && /SLUICE_SECRET_KEY: expected at least 16/.test(e.message));
+  const c = loadConfig({ SLUICE_BOUNCE_DOMAIN: "Bounces.Example.com", SLUICE_SECRET_KEY: "0123456789abcdef", SLUICE_PUBLIC_URL: "https://mail.example.com/", SLUICE_INBOUND_PORT: "2600" });
+  assert.equal(c.bounceDomain, "bounces.example.com");
+  assert.equal(c.publicUrl, "https://mail.example.com");
+  assert.equal(c.inbound.port, 2600);
+  const lines = describeConfig(c);
+  assert.ok(lines.includes("SLUICE_SECRET_KEY=****"));
+  assert.ok(!lines.some((l) => l.includes("0123456789abcdef")));
+  assert.equal(loadConfig({}).bounceDomain, undefined);
+});
