@@ -10,7 +10,9 @@ import { recipientRecord, type InboundRecipient } from "./report.ts";
  * human text: each failed address, and the lines after it up to the next address or blank line.
  */
 const SUBJECT = /undeliver|delivery (status notification|failure|has failed|failed|problem)|mail delivery failed|failure notice|returned mail|returning message to sender|could not be delivered|non[- ]?delivery|nicht zustellbar|unzustellbar|\bNDR\b|mail system error|delivery notification/i;
-const SENDER = /^(mailer-daemon|postmaster|mail-daemon|mail\.?delivery|bounces?|nobody)@/i;
+const SENDER = /^(mailer-daemon|post_?master|mail-daemon|mail\.?delivery|bounces?|nobody)@/i;
+/** An SMTP error reply quoted in the text: with a postmaster-like sender, a bounce whatever its subject. */
+const SMTP_ERROR = /(^|\s)[45]\d\d[ -]+(#?[45]\.\d{1,3}\.\d{1,3}\s+)?[A-Za-z<]/m;
 const MARKERS = [
   /This message was created automatically by mail delivery software/i, // Exim
   /This is the qmail-send program/i, // qmail
@@ -25,14 +27,16 @@ const MARKERS = [
   /I'm afraid I wasn't able to deliver/i,
 ];
 /** Where the notice ends and the returned message begins. */
-const RETURNED = /^(-{2,}.*(copy of the message|original message|below this line|returned message|message header).*|Original message headers:|-{3,} ?Original message ?-{3,})\s*$/im;
+const RETURNED = /^(-{2,}.*(copy of the message|original message|below this line|returned message|message header).*|Original message headers:|Original message follows\.?|-{3,} ?Original message ?-{3,})\s*$/im;
+/** The address is the SMTP recipient itself ("RCPT TO: <address>" in a transcript or summary). */
+const RCPT_LINE = /RCPT TO:\s*<?$/i;
 const ADDRESS = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+/g;
 const FAILURE_WORDS = /\b[45]\d\d\b|[45]\.\d{1,3}\.\d{1,3}|unknown|not (found|exist|recognized)|doesn't exist|does not exist|no such|rejected|refused|disabled|full|quota|denied|invalid|failed|permanent|unavailable|couldn't be found|too large|expired|timed out|blocked|spam|not listed|retr(y|ied)|delayed/i;
 const TEMPORARY = /temporar|delayed|will (be )?retr|still (be )?trying|will try|has not yet been delivered|not yet been delivered/i;
 
 export function looksLikeBounce(o: { from: string | undefined; subject: string | undefined; text: string }): boolean {
   if (MARKERS.some((m) => m.test(o.text))) return true;
-  return (o.from !== undefined && SENDER.test(o.from)) && SUBJECT.test(o.subject ?? "");
+  return o.from !== undefined && SENDER.test(o.from) && (SUBJECT.test(o.subject ?? "") || SMTP_ERROR.test(noticeText(o.text)));
 }
 
 /** The notice's own text, without the returned message. */
@@ -61,6 +65,7 @@ export function textRecipients(text: string, listed: readonly string[], ignore: 
   for (const address of wanted) {
     const at = found.get(address);
     let block = at === undefined ? "" : blockAfter(notice, at, starts);
+    if (at !== undefined && RCPT_LINE.test(lineBefore(notice, at))) block = notice;
     // A block that says nothing about a failure is an address mentioned in passing (a To: summary line).
     if (!FAILURE_WORDS.test(block.replace(address, ""))) {
       // A listed recipient (X-Failed-Recipients), or the only address the notice names, whose
@@ -76,7 +81,12 @@ export function textRecipients(text: string, listed: readonly string[], ignore: 
   return out;
 }
 
-/** From the address to the next blank line or the next address that starts a line. */
+const lineBefore = (text: string, at: number): string => text.slice(text.lastIndexOf("\n", at - 1) + 1, at);
+
+/**
+ * From the start of the address's line ("Unknown user: ann@…" puts the reason first) to the
+ * next blank line or the next address that starts a line.
+ */
 function blockAfter(text: string, at: number, starts: number[]): string {
   const nextAddress = starts.find((s) => s > at && /\n\s*<?$/.test(text.slice(Math.max(at, s - 40), s)));
   const blank = /\n[ \t]*\n(?=\S)/g;
@@ -91,7 +101,7 @@ function blockAfter(text: string, at: number, starts: number[]): string {
       end = second === null ? text.length : second.index;
     }
   }
-  return text.slice(at, Math.min(end, nextAddress ?? text.length)).trim();
+  return text.slice(text.lastIndexOf("\n", at - 1) + 1, Math.min(end, nextAddress ?? text.length)).trim();
 }
 
 /** The remote server's words: from the first SMTP reply code in the block, else the block itself. */
