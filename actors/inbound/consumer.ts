@@ -55,7 +55,16 @@ export async function startInboundConsumer(nc: NatsConnection, key: VerpKey, log
 
 async function handle(m: JsMsg, key: VerpKey, js: ReturnType<typeof jetstream>, suppressions: KV, logger: Logger): Promise<void> {
   const envelopeTo = (m.headers?.get(INBOUND_HEADERS.rcptTo) ?? "").split(",").filter((a) => a !== "");
-  const parsed = await parseInbound(m.data, { envelopeTo });
+  let parsed: Awaited<ReturnType<typeof parseInbound>>;
+  try {
+    parsed = await parseInbound(m.data, { envelopeTo });
+  } catch (e) {
+    // Unparseable MIME (over the parser's nesting or header limits): it will not parse next
+    // time either, so it is logged and left in the stream, not retried.
+    inboundMetrics.reports.add(1, { kind: "unparseable", outcome: "none", attributed: "false" });
+    logger.warn({ err: e, seq: m.seq, rcptTo: envelopeTo }, "inbound message could not be parsed; nothing done");
+    return;
+  }
   const a = attribute(parsed, key);
   const outcome = a.attributed ? a.recipient.outcome : (parsed.report.recipients[0]?.outcome ?? "none");
   inboundMetrics.reports.add(1, { kind: parsed.report.kind, outcome, attributed: String(a.attributed) });

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseInbound, type InboundKind, type InboundOutcome } from "../../protocol/index.ts";
@@ -39,3 +40,12 @@ for (const [file, row] of expected) {
     assert.deepEqual(got.recipients, row.recipients.map(([a, o]) => [a.toLowerCase(), o]));
   });
 }
+
+test("sluice inbound parse --json prints the report in the documented shape", () => {
+  const out = execFileSync(process.execPath, [join(import.meta.dirname, "../../bin/sluice.js"), "inbound", "parse", join(DIR, "sisimai-exim-02.eml"), "--json"], { encoding: "utf8" });
+  const report = JSON.parse(out) as { kind: string; recipients: Record<string, string>[] };
+  assert.equal(report.kind, "dsn");
+  assert.deepEqual(Object.keys(report.recipients[0] ?? {}), ["address", "action", "diagnostic", "outcome", "category"]);
+  assert.equal(report.recipients[1]?.address, "sabatora@example.jp");
+  assert.equal(report.recipients[1]?.outcome, "hard");
+});
