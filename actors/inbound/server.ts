@@ -78,33 +78,7 @@ export async function startInboundServer(o: InboundServerOptions): Promise<{ por
       cb(refusal(550, "5.1.1 No such recipient here (this server takes bounces and feedback reports only)"));
     },
     onData(stream, session, cb: Callback) {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      // Past the limit the rest is read and dropped (smtp-server flags sizeExceeded), not held.
-      stream.on("data", (c: Buffer) => {
-        bytes += c.length;
-        if (bytes <= o.maxMessageBytes) chunks.push(c);
-      });
-      stream.on("end", () => {
-        if ((stream as { sizeExceeded?: boolean }).sizeExceeded || bytes > o.maxMessageBytes) {
-          inboundMetrics.refused.add(1, { reason: "size" });
-          return cb(refusal(552, "5.3.4 Message too big"));
-        }
-        const h = natsHeaders();
-        h.set(INBOUND_HEADERS.rcptTo, session.envelope.rcptTo.map((r) => r.address).join(","));
-        h.set(INBOUND_HEADERS.mailFrom, session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address);
-        h.set(INBOUND_HEADERS.client, session.remoteAddress);
-        o.js.publish(subjects.inbound, Buffer.concat(chunks), { headers: h }).then(
-          () => {
-            inboundMetrics.received.add(1);
-            cb();
-          },
-          (err: unknown) => {
-            log.warn({ err }, "could not store an inbound message; the sender will retry");
-            cb(refusal(451, "4.3.0 Temporary storage failure, try again later"));
-          },
-        );
-      });
+      store(o, stream, session, cb);
     },
   });
   server.on("error", (err) => log.warn({ err }, "inbound SMTP server error"));
@@ -116,4 +90,35 @@ export async function startInboundServer(o: InboundServerOptions): Promise<{ por
   const port = typeof address === "object" && address !== null ? address.port : o.port;
   log.info({ host: o.host, port, domains: [...domains] }, "inbound SMTP server listening");
   return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** Read the DATA stream (dropping what is past the limit) and store it on MAIL_INBOUND; 250 only after JetStream acked. */
+function store(o: InboundServerOptions, stream: NodeJS.ReadableStream & { sizeExceeded?: boolean }, session: SMTPServerSession, cb: Callback): void {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  // Past the limit the rest is read and dropped (smtp-server flags sizeExceeded), not held.
+  stream.on("data", (c: Buffer) => {
+    bytes += c.length;
+    if (bytes <= o.maxMessageBytes) chunks.push(c);
+  });
+  stream.on("end", () => {
+    if (stream.sizeExceeded === true || bytes > o.maxMessageBytes) {
+      inboundMetrics.refused.add(1, { reason: "size" });
+      return cb(refusal(552, "5.3.4 Message too big"));
+    }
+    const h = natsHeaders();
+    h.set(INBOUND_HEADERS.rcptTo, session.envelope.rcptTo.map((r) => r.address).join(","));
+    h.set(INBOUND_HEADERS.mailFrom, session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address);
+    h.set(INBOUND_HEADERS.client, session.remoteAddress);
+    o.js.publish(subjects.inbound, Buffer.concat(chunks), { headers: h }).then(
+      () => {
+        inboundMetrics.received.add(1);
+        cb();
+      },
+      (err: unknown) => {
+        o.logger.warn({ err }, "could not store an inbound message; the sender will retry");
+        cb(refusal(451, "4.3.0 Temporary storage failure, try again later"));
+      },
+    );
+  });
 }

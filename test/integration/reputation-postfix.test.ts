@@ -45,6 +45,7 @@ before(async () => {
       SLUICE_INBOUND_HOST: "127.0.0.1",
       SLUICE_INBOUND_PORT: String(inboundPort),
       SLUICE_INBOUND_RATE: "20",
+      SLUICE_INBOUND_MAX_SIZE: "64KB",
     },
   );
   suppressions = await new Kvm(p.world.nc).open(KV_BUCKETS.suppressions);
@@ -145,6 +146,11 @@ test("one-click unsubscribe: POST with the signed token suppresses with reason u
   assert.equal(post.status, 200, post.text);
   assert.equal((await getSuppression(suppressions, "acme", "reader@dest.test"))?.reason, "unsubscribe");
   await waitFor("unsubscribed webhook", () => (p.hooks.some((h) => h.event.messageId === id && h.event.type === "unsubscribed") ? true : undefined), 15_000, 100);
+});
+
+test("the inbound server refuses a message over SLUICE_INBOUND_MAX_SIZE", async () => {
+  const big = `Subject: big\r\n\r\n${"x".repeat(70).concat("\r\n").repeat(1200)}`;
+  await assert.rejects(deliverInbound(`fbl@${BOUNCE_DOMAIN}`, big), /552|too big|size/i);
 });
 
 test("the inbound server limits messages per client address: past SLUICE_INBOUND_RATE a minute it answers 450", async () => {
