@@ -9,6 +9,8 @@ import {
   OBJECT_STORES,
   STATS_INTERVAL_MS,
   statsSubject,
+  unsubscribeKey,
+  verpKey,
   type Config,
   type NodeStats,
 } from "../protocol/index.ts";
@@ -63,7 +65,19 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const policyWatch = await watchPolicies(nc, book, logger);
   await policyWatch.ready;
   const router = new Router({ routes: config.routes, book });
-  const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile, logger), listUnsubscribe: config.listUnsubscribe, timeoutMs: config.smtpTimeoutMs, logger }, payloads);
+  const sender = new SmtpSender(
+    {
+      ehloName: config.ehloName,
+      dkim: loadDkimKeys(config.dkimKeysFile, logger),
+      listUnsubscribe: config.listUnsubscribe,
+      timeoutMs: config.smtpTimeoutMs,
+      logger,
+      // The reputation loop: VERP return path and signed one-click unsubscribe links.
+      returnPath: config.bounceDomain !== undefined && config.secretKey !== undefined ? { key: verpKey(config.secretKey), domain: config.bounceDomain } : undefined,
+      unsubscribe: config.publicUrl !== undefined && config.secretKey !== undefined ? { key: unsubscribeKey(config.secretKey), publicUrl: config.publicUrl } : undefined,
+    },
+    payloads,
+  );
   const suppressionCache = new SuppressionCache(suppressionsKv);
   await suppressionCache.start(logger);
 

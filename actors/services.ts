@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Config, NodeRole } from "../protocol/index.ts";
 import { startDeadLetterer } from "./dead-letterer.ts";
 import { startFanout } from "./fanout/index.ts";
+import { startInbound } from "./inbound/index.ts";
 import { startStatusIndexer } from "./status-indexer.ts";
 import { startWebhookActor } from "./webhooks/index.ts";
 
@@ -28,6 +29,9 @@ export async function startNodeServices(nc: NatsConnection, config: Config, logg
     if (runs("dead-letterer")) started.push({ name: "dead-letterer", ...(await startDeadLetterer(nc, config, logger)) });
     if (runs("events")) started.push({ name: "events", ...(await startStatusIndexer(nc, config, logger)) });
     if (runs("webhooks")) started.push({ name: "webhooks", ...(await startWebhookActor(nc, config, logger)) });
+    // Bounces, feedback reports, auto-replies: only with a bounce domain (else it idles).
+    const inbound = runs("inbound") ? await startInbound(nc, config, logger) : undefined;
+    if (inbound !== undefined) started.push({ name: "inbound", close: () => inbound.close() });
   } catch (e) {
     await closeAll(started, logger);
     throw e;

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   config: { summary: "print the effective configuration, secrets masked", load: () => import("./commands/config.ts") },
   policies: { summary: "print the effective per-destination delivery policy table", load: () => import("./commands/policies.ts") },
   top: { summary: "live terminal view of destinations and tiers (--once for one frame)", load: () => import("./commands/top.ts") },
+  inbound: { summary: "run the inbound SMTP role (bounces, complaints); 'inbound parse FILE' shows what Sluice reads in one", load: () => import("./commands/inbound.ts") },
   send: { summary: "send one message (--to) or one per CSV row (--csv) with a progress bar and summary", load: () => import("./commands/send.ts") },
 };
 

@@ -132,6 +132,12 @@ export function openApiDocument(): unknown {
       ...failureOpenApiPaths(),
       "/healthz": { get: { summary: "process is up", security: [], responses: { "200": { description: "up" } } } },
       "/readyz": { get: { summary: "NATS connected and topology present", security: [], responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
+      // The reputation loop: one-click unsubscribe (RFC 8058), authorised by its signed token.
+      "/v1/unsubscribe/{token}": {
+        parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" }, description: "the signed token of a List-Unsubscribe link" }],
+        get: { summary: "confirmation page with a button that POSTs (GET never unsubscribes: link scanners follow links)", security: [], responses: { "200": { description: "HTML page" }, "404": { description: "not a valid token" } } },
+        post: { summary: "one-click unsubscribe: suppress the address for its tenant (reason unsubscribe) and publish an unsubscribed event", security: [], responses: { "200": { description: "unsubscribed (HTML)" }, "404": { description: "not a valid token" }, "503": { description: "NATS unavailable" } } },
+      },
     },
   };
 }

@@ -16,6 +16,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { dlqRoutes } from "./routes/dlq.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
+import { unsubscribeRoutes } from "./routes/unsubscribe.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
@@ -105,6 +106,8 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
   healthRoutes(app, ctx);
   docsRoutes(app);
   dashboardRoutes(app);
+  // Public like the health routes: the signed token is the authorisation (RFC 8058 one click).
+  unsubscribeRoutes(app, ctx);
 
   const auth = authenticate(nats, config.keyRatePerSecond, options.keyCacheMs ?? KEY_CACHE_MS);
   void app.register(async (authenticated) => {

@@ -247,7 +247,7 @@ const RULES: readonly WordingRule[] = [
 ];
 
 /** What the enhanced code alone says, when the wording said nothing we recognise. */
-function categoryOfEnhanced(enhanced: string): Category | undefined {
+export function categoryOfEnhanced(enhanced: string): Category | undefined {
   const [, subject, detail] = enhanced.split(".").map(Number);
   if (subject === 1) {
     if (detail === 1 || detail === 0 || detail === 10) return "unknown_user";

@@ -65,7 +65,7 @@ const routes = z.string().transform((s, ctx) => {
 });
 
 /** What a `sluice node` process runs; operators split delivery from the event services. */
-export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "events", "webhooks"] as const;
+export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "events", "webhooks", "inbound"] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
 
 const nodeRoles = z.string().transform((s, ctx) => {
@@ -176,6 +176,36 @@ export const SETTINGS = {
     schema: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
     show: showDuration,
   }),
+  // The reputation loop (issue 15): return path (VERP), inbound role, one-click unsubscribe.
+  SLUICE_BOUNCE_DOMAIN: setting({
+    default: "",
+    schema: z
+      .string()
+      .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+)?$/i, "expected a domain name such as bounces.example.com")
+      .transform((s) => s.toLowerCase() || undefined),
+    show: showOptional,
+  }),
+  SLUICE_SECRET_KEY: setting({
+    default: "",
+    schema: z
+      .string()
+      .refine((s) => s === "" || s.length >= 16, "expected at least 16 characters (a random secret)")
+      .transform((s) => s || undefined),
+    secret: true,
+  }),
+  SLUICE_PUBLIC_URL: setting({
+    default: "",
+    schema: z
+      .string()
+      .regex(/^(https?:\/\/[^\s/]+(\/[^\s]*)?)?$/, "expected the gateway's public base URL such as https://mail.example.com")
+      .transform((s) => s.replace(/\/+$/, "") || undefined),
+    show: showOptional,
+  }),
+  SLUICE_INBOUND_HOST: setting({ default: "0.0.0.0", schema: z.string().min(1) }),
+  SLUICE_INBOUND_PORT: setting({ default: "2526", schema: integer(0, 65535) }),
+  // NATS refuses a message above its max_payload (1 MB by default): the raw mail is one message.
+  SLUICE_INBOUND_MAX_SIZE: setting({ default: "900KB", schema: size("largest inbound message (bounce, report) accepted; must fit a NATS message") }),
+  SLUICE_INBOUND_RATE: setting({ default: "120", schema: integer(1, 1_000_000) }),
 };
 
 export type EnvName = keyof typeof SETTINGS;
@@ -230,6 +260,14 @@ export interface Config {
   otlpEndpoint: string | undefined;
   /** SMTP socket timeout: a peer silent this long fails the attempt (retried later). */
   smtpTimeoutMs: number;
+  /** Domain of the VERP envelope sender (b-<id>-<tenant>-<mac>@<bounce domain>); undefined = the From address, as before. */
+  bounceDomain: string | undefined;
+  /** HMAC secret of VERP addresses and unsubscribe tokens (also the key-encryption secret of sender domains). */
+  secretKey: string | undefined;
+  /** Gateway base URL for one-click unsubscribe links in bulk mail; undefined = no links. */
+  publicUrl: string | undefined;
+  /** The inbound SMTP server (node role `inbound`): where bounces and feedback reports arrive. */
+  inbound: { host: string; port: number; maxMessageBytes: number; messagesPerMinute: number };
 }
 
 /** Parse every variable; throws one validation error listing each bad variable by name. */
@@ -241,11 +279,21 @@ function parseEnv(env: Record<string, string | undefined>, overrides: Partial<Re
     if (result.success) parsed[name] = result.data;
     else for (const issue of result.error.issues) problems.push({ name, message: issue.message });
   }
+  if (problems.length === 0) problems.push(...crossChecks(parsed as Env));
   if (problems.length > 0) {
     const lines = problems.map((p) => `${p.name}: ${p.message}`);
     throw validationError("invalid_config", `invalid configuration:\n  ${lines.join("\n  ")}`, problems[0]?.name);
   }
   return parsed as Env;
+}
+
+/** Rules between variables. */
+function crossChecks(e: Env): { name: EnvName; message: string }[] {
+  if ((e.SLUICE_BOUNCE_DOMAIN !== undefined || e.SLUICE_PUBLIC_URL !== undefined) && e.SLUICE_SECRET_KEY === undefined) {
+    const name = e.SLUICE_BOUNCE_DOMAIN !== undefined ? "SLUICE_BOUNCE_DOMAIN" : "SLUICE_PUBLIC_URL";
+    return [{ name: "SLUICE_SECRET_KEY", message: `${name} needs SLUICE_SECRET_KEY (VERP addresses and unsubscribe links are signed with it)` }];
+  }
+  return [];
 }
 
 /** Build the configuration from environment variables; throws a validation error naming the variable. */
@@ -286,6 +334,10 @@ function configOf(e: Env): Config {
     keyRatePerSecond: e.SLUICE_KEY_RATE,
     otlpEndpoint: e.SLUICE_OTLP_ENDPOINT,
     smtpTimeoutMs: e.SLUICE_SMTP_TIMEOUT,
+    bounceDomain: e.SLUICE_BOUNCE_DOMAIN,
+    secretKey: e.SLUICE_SECRET_KEY,
+    publicUrl: e.SLUICE_PUBLIC_URL,
+    inbound: { host: e.SLUICE_INBOUND_HOST, port: e.SLUICE_INBOUND_PORT, maxMessageBytes: e.SLUICE_INBOUND_MAX_SIZE, messagesPerMinute: e.SLUICE_INBOUND_RATE },
   };
 }
 

@@ -44,6 +44,7 @@ export {
   webhookLaneConsumerName,
   OBSOLETE_WEBHOOK_FANOUT_CONSUMER,
   STATUS_INDEXER_CONSUMER,
+  INBOUND_CONSUMER,
   type TierName,
   type EventTypeName,
 } from "./subjects.ts";
@@ -75,8 +76,8 @@ export {
 } from "./retry.ts";
 export {
   NODE_ROLES,
-  ENV_DEFAULTS,
   SETTINGS,
+  ENV_DEFAULTS,
   SECRET_ENV,
   loadConfig,
   describeConfig,
@@ -150,6 +151,7 @@ export {
   CATEGORIES,
   enhancedCodeOf,
   parseSmtpReply,
+  categoryOfEnhanced,
   classifyReply,
   throttledLimit,
   suppressesAddress,
@@ -223,6 +225,7 @@ export {
   SCOPES,
   Scope,
   ApiKeyRecord,
+  KEY_PATTERN,
   hashApiKey,
   keyIdOf,
   generateApiKey,
@@ -264,3 +267,37 @@ export {
   type MessageStatusAnswer,
   type StatusCounts,
 } from "./status.ts";
+export {
+  INBOUND_KINDS,
+  INBOUND_OUTCOMES,
+  InboundRecipient,
+  InboundReport,
+  recipientRecord,
+  type InboundKind,
+  type InboundOutcome,
+  type ParsedInbound,
+} from "./inbound/report.ts";
+export {
+  deriveKey,
+  verpKey,
+  verpAddress,
+  parseVerp,
+  verifyVerp,
+  type VerpKey,
+  type VerpParts,
+  type VerpCheck,
+} from "./inbound/verp.ts";
+export {
+  unsubscribeKey,
+  unsubscribeToken,
+  verifyUnsubscribeToken,
+  type UnsubscribeClaim,
+} from "./inbound/unsubscribe-token.ts";
+export {
+  parseInbound,
+  type ParseOptions,
+} from "./inbound/parse.ts";
+export {
+  attribute,
+  type Attribution,
+} from "./inbound/attribute.ts";

@@ -33,6 +33,7 @@ export const StatusEvent = z
     category: z.string().optional(),
     reason: z.string().optional(),
     nextAttemptAt: z.number().int().optional(),
+    async: z.boolean().optional(),
   })
   .strict();
 export type StatusEvent = z.infer<typeof StatusEvent>;
@@ -68,21 +69,39 @@ export function compactEvent(e: MailEvent): StatusEvent {
   if (e.category !== undefined) out.category = e.category;
   if (e.reason !== undefined) out.reason = e.reason.slice(0, REPLY_TEXT_MAX);
   if (e.nextAttemptAt !== undefined) out.nextAttemptAt = e.nextAttemptAt;
+  if (e.async !== undefined) out.async = e.async;
   return out;
 }
 
 /**
  * The status after an event. The latest event wins, except that `dead_lettered` after a
- * bounce or failure keeps the cause as the status (the dead letter is in the events).
+ * bounce or failure keeps the cause as the status (the dead letter is in the events). What
+ * comes back after delivery: an asynchronous `bounced` wins over `delivered` like any later
+ * event; a soft bounce, complaint, auto-reply or unsubscribe is about a delivered message
+ * and leaves its status as it is.
  */
 export function nextStatus(current: MessageStatus | undefined, type: MailEvent["type"]): MessageStatus {
   if (type === "accepted") return current ?? "queued";
+  if (type === "soft_bounced" || type === "complained" || type === "auto_replied" || type === "unsubscribed") return current ?? "delivered";
   if (type === "dead_lettered" && (current === "bounced" || current === "failed")) return current;
   return type;
 }
 
 /** Same millisecond (one process publishing "bounced" then "dead_lettered"): attempt, then lifecycle order. */
-const RANK: Record<MailEvent["type"], number> = { accepted: 0, queued: 1, deferred: 2, delivered: 3, bounced: 3, failed: 3, suppressed: 3, dead_lettered: 4 };
+const RANK: Record<MailEvent["type"], number> = {
+  accepted: 0,
+  queued: 1,
+  deferred: 2,
+  delivered: 3,
+  bounced: 3,
+  failed: 3,
+  suppressed: 3,
+  dead_lettered: 4,
+  soft_bounced: 5,
+  complained: 5,
+  auto_replied: 5,
+  unsubscribed: 5,
+};
 const inTimeOrder = (a: StatusEvent, b: StatusEvent): number => a.at - b.at || (a.attempt ?? 0) - (b.attempt ?? 0) || RANK[a.type] - RANK[b.type];
 
 /**

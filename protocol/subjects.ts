@@ -12,6 +12,12 @@ export const EVENT_TYPES = [
   "failed",
   "suppressed",
   "dead_lettered",
+  // The reputation loop (what comes back after the 250): asynchronous bounces arrive as
+  // `bounced` with `async: true`; these four never come from a delivery attempt.
+  "soft_bounced",
+  "complained",
+  "auto_replied",
+  "unsubscribed",
 ] as const;
 export type EventTypeName = (typeof EVENT_TYPES)[number];
 
@@ -21,6 +27,8 @@ export const STREAMS = {
   events: "MAIL_EVENTS",
   dlq: "MAIL_DLQ",
   webhooks: "MAIL_WEBHOOKS",
+  /** Raw inbound mail (bounces, feedback reports, auto-replies), stored before the inbound server answers 250. */
+  inbound: "MAIL_INBOUND",
 } as const;
 
 export const OBJECT_STORES = {
@@ -64,6 +72,7 @@ export const subjects = {
   webhook: (endpointId: string, lane: number): string => `mail.webhooks.${endpointId}.${lane}`,
   webhooksOf: (endpointId: string): string => `mail.webhooks.${endpointId}.>`,
   webhooksAll: "mail.webhooks.>",
+  inbound: "mail.inbound",
 } as const;
 
 /** Durable consumer name of one (tier, partition) delivery queue. */
@@ -74,3 +83,5 @@ export const webhookLaneConsumerName = (endpointId: string, lane: number): strin
 /** Removed by ensureTopology: webhook fan-out now rides on the status indexer's consumer. */
 export const OBSOLETE_WEBHOOK_FANOUT_CONSUMER = "webhook_fanout";
 export const STATUS_INDEXER_CONSUMER = "status_indexer";
+/** The durable consumer that parses MAIL_INBOUND and acts on what it reports. */
+export const INBOUND_CONSUMER = "inbound_parser";

@@ -1,4 +1,4 @@
-import { normalizeDomain, type Category } from "../../protocol/index.ts";
+import { normalizeDomain, verpAddress, type Category, type DeliveryMessage, type VerpKey } from "../../protocol/index.ts";
 
 /**
  * The SMTP envelope of one message. Domains go out in A-label form (punycode, RFC 5890),
@@ -32,4 +32,20 @@ export function envelopeOf(mailFrom: string, rcptTo: string): Envelope {
   const to = aLabelAddress(rcptTo);
   if (to === undefined) return { ok: false, error: `the recipient ${JSON.stringify(rcptTo)} has no ASCII (A-label) domain form` };
   return { ok: true, from: from.address, to: to.address, needsSmtpUtf8: from.utf8Local || to.utf8Local };
+}
+
+/** Sluice's own return path: VERP addresses at the bounce domain (SLUICE_BOUNCE_DOMAIN). */
+export interface ReturnPath {
+  key: VerpKey;
+  domain: string;
+}
+
+/**
+ * The envelope sender (MAIL FROM) of one message: with a bounce domain, its VERP address
+ * (protocol/inbound/verp.ts), so that what bounces later names this message and recipient
+ * under a signature; without one, the From address as before (bounces go to the client).
+ */
+export function envelopeSenderOf(m: DeliveryMessage, returnPath: ReturnPath | undefined): string {
+  if (returnPath === undefined) return m.mailFrom;
+  return verpAddress(returnPath.key, { tenant: m.tenant, recipientId: m.id, rcptTo: m.rcptTo, domain: returnPath.domain });
 }

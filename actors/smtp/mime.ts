@@ -84,7 +84,29 @@ const headerOf = (p: Payload, name: string): string | undefined => Object.entrie
 export interface PerRecipient {
   messageIdDomain: string;
   listUnsubscribe: string | undefined;
+  /** A mailto: List-Unsubscribe URI beside the https one (RFC 2369), for clients that only mail. */
+  listUnsubscribeMailto?: string | undefined;
+  /** Feedback-ID value (bulk mail): ties a provider's feedback-loop report to the tenant and campaign. */
+  feedbackId?: string | undefined;
   now: number;
+}
+
+/**
+ * The header fields a DKIM signature covers: nodemailer's defaults (RFC 6376 5.4 plus
+ * List-Unsubscribe and List-Unsubscribe-Post, which RFC 8058 requires to be signed for one
+ * click) and Feedback-ID, which Gmail's feedback loop trusts only when signed.
+ */
+export const SIGNED_HEADER_FIELDS =
+  "From:Sender:Reply-To:Subject:Date:Message-ID:To:Cc:MIME-Version:Content-Type:Content-Transfer-Encoding:Content-ID:" +
+  "Content-Description:Resent-Date:Resent-From:Resent-Sender:Resent-To:Resent-Cc:Resent-Message-ID:In-Reply-To:References:" +
+  "List-Id:List-Help:List-Unsubscribe:List-Unsubscribe-Post:List-Subscribe:List-Post:List-Owner:List-Archive:Feedback-ID";
+
+const FEEDBACK_FIELD = /[^A-Za-z0-9._-]+/g;
+
+/** `<tag or batch>:<tenant>:sluice` (Gmail's Feedback-ID: identifiers without colons, the sender's id last). */
+export function feedbackIdOf(m: DeliveryMessage): string {
+  const campaign = (m.tags?.[0] ?? m.batchId ?? m.requestId).replace(FEEDBACK_FIELD, "-").slice(0, 64) || "mail";
+  return `${campaign}:${m.tenant}:sluice`;
 }
 
 /** The final bytes for one recipient: per-recipient headers + the shared template. */
@@ -92,10 +114,12 @@ export function render(t: MimeTemplate, message: DeliveryMessage, o: PerRecipien
   let extra = `Message-ID: <${message.id}.${BOOT}${(sequence++ & 0xffffff).toString(36)}@${o.messageIdDomain}>\r\nDate: ${new Date(o.now).toUTCString().replace("GMT", "+0000")}\r\n`;
   // RFC 5322 lets To be absent, but mail without it is scored as spam and confuses readers.
   if (!t.hasTo) extra += `To: ${headerAddress(message.rcptTo)}\r\n`;
-  if (message.tier === "bulk" && o.listUnsubscribe !== undefined && !t.hasListUnsubscribe) {
-    extra += `List-Unsubscribe: <${o.listUnsubscribe}>\r\n`;
-    if (/^https:/i.test(o.listUnsubscribe)) extra += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+  const unsubscribe = [o.listUnsubscribe, o.listUnsubscribeMailto].filter((u): u is string => u !== undefined);
+  if (message.tier === "bulk" && unsubscribe.length > 0 && !t.hasListUnsubscribe) {
+    extra += `List-Unsubscribe: ${unsubscribe.map((u) => `<${u}>`).join(", ")}\r\n`;
+    if (o.listUnsubscribe !== undefined && /^https:/i.test(o.listUnsubscribe)) extra += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
   }
+  if (message.tier === "bulk" && o.feedbackId !== undefined && !/^Feedback-ID:/im.test(t.headers)) extra += `Feedback-ID: ${o.feedbackId}\r\n`;
   // The added lines are ASCII except a UTF-8 local part in To (sent only with SMTPUTF8, RFC 6532).
   return Buffer.concat([Buffer.from(extra, "utf8"), Buffer.from(t.headers, "latin1"), t.body]);
 }

@@ -1,14 +1,14 @@
 import DKIM from "nodemailer/lib/dkim";
 import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
-import { classifyNetworkError, classifyReply, errorMessage, parseSmtpReply, throttledLimit, type Classification, type Policy } from "../../protocol/index.ts";
+import { classifyNetworkError, classifyReply, errorMessage, parseSmtpReply, throttledLimit, unsubscribeToken, type Classification, type DeliveryMessage, type Policy } from "../../protocol/index.ts";
 import type { Job, SendResult } from "../domain/job.ts";
 import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
 import { DomainMemo } from "../domain-memo.ts";
 import type { DkimKeys } from "./dkim.ts";
-import { envelopeOf, SMTPUTF8_UNSUPPORTED } from "./envelope.ts";
-import { listUnsubscribeFor, render } from "./mime.ts";
+import { envelopeOf, envelopeSenderOf, SMTPUTF8_UNSUPPORTED, type ReturnPath } from "./envelope.ts";
+import { feedbackIdOf, listUnsubscribeFor, render, SIGNED_HEADER_FIELDS } from "./mime.ts";
 import { SMTPUTF8_REFUSED, SmtpPool, type SmtpError } from "./pool.ts";
 
 export interface SenderOptions {
@@ -20,6 +20,10 @@ export interface SenderOptions {
   logger: Logger;
   /** Socket timeouts; tests shorten them. */
   timeoutMs?: number;
+  /** VERP return path (SLUICE_BOUNCE_DOMAIN); undefined = the From address is the envelope sender. */
+  returnPath?: ReturnPath | undefined;
+  /** One-click unsubscribe links on bulk mail: `<publicUrl>/v1/unsubscribe/<token>` (SLUICE_PUBLIC_URL). */
+  unsubscribe?: { key: Buffer; publicUrl: string } | undefined;
 }
 
 /**
@@ -45,11 +49,7 @@ export class SmtpSender {
     try {
       const template = await this.payloads.templateFor(m.payload, m.vars);
       const fromDomain = this.#senderDomains.of(m.mailFrom);
-      raw = render(template, m, {
-        messageIdDomain: fromDomain,
-        listUnsubscribe: m.tier === "bulk" ? listUnsubscribeFor(this.o.listUnsubscribe, m) : undefined,
-        now: Date.now(),
-      });
+      raw = render(template, m, { messageIdDomain: fromDomain, now: Date.now(), ...this.#bulkHeaders(m) });
     } catch (e) {
       const permanent = typeof e === "object" && e !== null && (e as { kind?: string }).kind === "permanent";
       return {
@@ -59,7 +59,7 @@ export class SmtpSender {
         error: `could not build the message: ${errorMessage(e)}`,
       };
     }
-    const envelope = envelopeOf(m.mailFrom, m.rcptTo);
+    const envelope = envelopeOf(envelopeSenderOf(m, this.o.returnPath), m.rcptTo);
     if (!envelope.ok) return { kind: "failed", mx: undefined, classification: { outcome: "bounce", category: "other", throttle: false }, error: envelope.error };
     const pool = this.#pool(destinationKey, host, policy);
     const signer = this.o.dkim.size === 0 ? undefined : this.#signer(m.tenant, this.#senderDomains.of(m.mailFrom));
@@ -74,13 +74,24 @@ export class SmtpSender {
 
   #senderDomains = new DomainMemo(10_000, "sluice.invalid");
 
+  /** List-Unsubscribe (signed one-click link, else the operator's template; the VERP address as mailto) and Feedback-ID, for bulk mail. */
+  #bulkHeaders(m: DeliveryMessage): { listUnsubscribe: string | undefined; listUnsubscribeMailto?: string; feedbackId?: string } {
+    if (m.tier !== "bulk") return { listUnsubscribe: undefined };
+    const u = this.o.unsubscribe;
+    const https = u === undefined ? listUnsubscribeFor(this.o.listUnsubscribe, m) : `${u.publicUrl}/v1/unsubscribe/${unsubscribeToken(u.key, { tenant: m.tenant, recipientId: m.id, address: m.rcptTo })}`;
+    const out: { listUnsubscribe: string | undefined; listUnsubscribeMailto?: string; feedbackId?: string } = { listUnsubscribe: https, feedbackId: feedbackIdOf(m) };
+    // The VERP address takes unsubscribe mail too: the inbound role reads "unsubscribe" mail to it.
+    if (this.o.returnPath !== undefined && https !== undefined) out.listUnsubscribeMailto = `mailto:${envelopeSenderOf(m, this.o.returnPath)}?subject=unsubscribe`;
+    return out;
+  }
+
   // One signer per (tenant, sender domain) that has a key.
   #signer(tenant: string, domain: string): DKIM | undefined {
     let s = this.#signers.get(`${tenant} ${domain}`);
     if (s === undefined) {
       const key = this.o.dkim.get(tenant, domain);
       if (key === undefined) return undefined;
-      s = new DKIM(key);
+      s = new DKIM({ ...key, headerFieldNames: SIGNED_HEADER_FIELDS });
       this.#signers.set(`${tenant} ${domain}`, s);
     }
     return s;

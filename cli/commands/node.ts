@@ -18,7 +18,9 @@ Besides delivery, a node runs the services: batch fan-out (fanout), the dead-let
 the events consumer (status index and webhook fan-out: events) and the webhook POSTs
 (webhooks). SLUICE_NODE_ROLES chooses: "all" (the default), "delivery" (delivery alone),
 "services" (everything but delivery: this process joins no partition), or a
-comma-separated list of delivery, fanout, dead-letterer, events, webhooks.`;
+comma-separated list of delivery, fanout, dead-letterer, events, webhooks, inbound
+(bounces and feedback reports: an SMTP server on SLUICE_INBOUND_PORT; idle without
+SLUICE_BOUNCE_DOMAIN, see 'sluice inbound --help').`;
 
 export async function run(): Promise<void> {
   const config = loadConfig();

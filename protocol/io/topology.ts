@@ -12,6 +12,7 @@ import type { KvOptions } from "@nats-io/kv";
 import type { ObjectStoreOptions } from "@nats-io/obj";
 import { maxAttempts, type RetryPolicy } from "../retry.ts";
 import {
+  INBOUND_CONSUMER,
   KV_BUCKETS,
   OBJECT_STORES,
   STATUS_INDEXER_CONSUMER,
@@ -144,6 +145,19 @@ function streamsFor(o: TopologyOptions): StreamSpec[] {
       duplicate_window: nanos(o.duplicateWindowMs),
       num_replicas: o.replicas,
     },
+    {
+      // Raw bounces, feedback reports and auto-replies, as the inbound SMTP server received
+      // them (envelope in headers). Kept like events (limits, not a work queue) so that an
+      // operator can read back what came in, and a parser fix can be replayed over it.
+      name: STREAMS.inbound,
+      description: "Sluice inbound mail: bounces, complaints, auto-replies",
+      subjects: [subjects.inbound],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: nanos(o.eventsMaxAgeMs),
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
   ];
 }
 
@@ -195,6 +209,18 @@ function consumersFor(o: TopologyOptions): ConsumerSpec[] {
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(30_000),
         max_ack_pending: 4096,
+      },
+    },
+    {
+      stream: STREAMS.inbound,
+      config: {
+        durable_name: INBOUND_CONSUMER,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(60_000),
+        // A message that fails this often is a parser or NATS problem, logged each time; the raw mail stays in the stream.
+        max_deliver: 10,
+        max_ack_pending: 256,
       },
     },
   );

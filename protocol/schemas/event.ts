@@ -33,6 +33,8 @@ export const MailEvent = z
     reason: z.string().optional(),
     nextAttemptAt: z.number().int().optional(),
     metadata: StringMap.optional(),
+    /** The event came back after the 250 (a bounce, complaint or auto-reply received by the inbound role). */
+    async: z.boolean().optional(),
   })
   .strict();
 export type MailEvent = z.infer<typeof MailEvent>;

@@ -55,7 +55,30 @@ function limitsConf(l: PostfixLimits): string {
   ].join("\n");
 }
 
-function mainCf(dir: string, domains: string[], limits: PostfixLimits): string {
+/** What a test adds to the instance beyond limits (the reputation loop: Postfix writing real bounces). */
+export interface PostfixExtras {
+  /**
+   * transport_maps entries, key → transport: a recipient or domain to `error:5.1.1 User unknown`
+   * (accepted, then bounced by Postfix itself), to `retry:4.2.2 Mailbox full` (deferred), or
+   * a bounce domain to `smtp:[127.0.0.1]:<port>` (where Postfix delivers the bounces it writes).
+   */
+  transports?: Record<string, string>;
+  /** maximal_queue_lifetime; "0" = one delivery attempt, then a deferred message bounces at once. */
+  queueLifetime?: string;
+}
+
+function extrasConf(x: PostfixExtras): string {
+  const lines: string[] = [];
+  if (x.transports !== undefined) {
+    lines.push(`transport_maps = inline:{ ${Object.entries(x.transports).map(([k, v]) => `{ ${k} = ${v} }`).join(", ")} }`);
+    // Else smtpd refuses an error:/retry: recipient at RCPT already (a synchronous bounce): accept, then fail.
+    lines.push("smtpd_reject_unlisted_recipient = no");
+  }
+  if (x.queueLifetime !== undefined) lines.push(`maximal_queue_lifetime = ${x.queueLifetime}`, `bounce_queue_lifetime = ${x.queueLifetime}`);
+  return lines.join("\n");
+}
+
+function mainCf(dir: string, domains: string[], limits: PostfixLimits, extras: PostfixExtras = {}): string {
   return `compatibility_level = 3.6
 queue_directory = ${dir}/queue
 data_directory = ${dir}/data
@@ -94,6 +117,7 @@ smtpd_soft_error_limit = 1000
 smtpd_hard_error_limit = 1000
 smtpd_junk_command_limit = 100000
 ${limitsConf(limits)}
+${extrasConf(extras)}
 `;
 }
 
@@ -142,7 +166,7 @@ process.once("exit", () => {
   }
 });
 
-export async function startPostfix(o: { domains: string[]; limits?: PostfixLimits }): Promise<Postfix> {
+export async function startPostfix(o: { domains: string[]; limits?: PostfixLimits } & PostfixExtras): Promise<Postfix> {
   installed ??= run("bash", [join(import.meta.dirname, "../../scripts/ensure-postfix.sh")], { timeout: 300_000 });
   await installed;
   const dir = mkdtempSync(join(tmpdir(), "sluice-postfix-"));
@@ -152,7 +176,7 @@ export async function startPostfix(o: { domains: string[]; limits?: PostfixLimit
   mkdirSync(join(dir, "data"), { mode: 0o755 });
   const port = await freePort();
   let limits: PostfixLimits = o.limits ?? {};
-  writeFileSync(join(dir, "main.cf"), mainCf(dir, o.domains, limits));
+  writeFileSync(join(dir, "main.cf"), mainCf(dir, o.domains, limits, o));
   writeFileSync(join(dir, "master.cf"), masterCf(port));
   writeFileSync(join(dir, "maillog"), "");
   const postfix = (...args: string[]) => run(POSTFIX, ["-c", dir, ...args], { timeout: 30_000 });
@@ -199,7 +223,7 @@ export async function startPostfix(o: { domains: string[]; limits?: PostfixLimit
     },
     setLimits: async (next) => {
       limits = { ...limits, ...next };
-      writeFileSync(join(dir, "main.cf"), mainCf(dir, o.domains, limits));
+      writeFileSync(join(dir, "main.cf"), mainCf(dir, o.domains, limits, o));
       await postfix("reload");
     },
     stop,

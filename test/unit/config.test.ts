@@ -60,8 +60,8 @@ test("sluice config masks secrets", () => {
 });
 
 test("SLUICE_NODE_ROLES: all by default, 'services' is everything but delivery, a list keeps the canonical order, an unknown role fails", () => {
-  assert.deepEqual(loadConfig({}).nodeRoles, ["delivery", "fanout", "dead-letterer", "events", "webhooks"]);
-  assert.deepEqual(loadConfig({ SLUICE_NODE_ROLES: "services" }).nodeRoles, ["fanout", "dead-letterer", "events", "webhooks"]);
+  assert.deepEqual(loadConfig({}).nodeRoles, ["delivery", "fanout", "dead-letterer", "events", "webhooks", "inbound"]);
+  assert.deepEqual(loadConfig({ SLUICE_NODE_ROLES: "services" }).nodeRoles, ["fanout", "dead-letterer", "events", "webhooks", "inbound"]);
   assert.deepEqual(loadConfig({ SLUICE_NODE_ROLES: "webhooks, delivery" }).nodeRoles, ["delivery", "webhooks"]);
   assert.ok(describeConfig(loadConfig({ SLUICE_NODE_ROLES: "delivery" })).includes("SLUICE_NODE_ROLES=delivery"));
   assert.ok(describeConfig(loadConfig({})).includes("SLUICE_NODE_ROLES=all"));
@@ -75,7 +75,7 @@ test("the settings table is the one declaration: every variable has a default th
   assert.deepEqual(Object.keys(ENV_DEFAULTS), names);
   const lines = describeConfig(loadConfig({}));
   assert.deepEqual(lines.map((l) => l.slice(0, l.indexOf("="))), names);
-  assert.deepEqual(SECRET_ENV, ["NATS_TOKEN"]);
+  assert.deepEqual(SECRET_ENV, ["NATS_TOKEN", "SLUICE_SECRET_KEY"]);
 });
 
 test("every bad variable is named in one error, not only the first", () => {
@@ -83,4 +83,19 @@ test("every bad variable is named in one error, not only the first", () => {
     () => loadConfig({ SLUICE_HTTP_PORT: "x", SLUICE_MAX_AGE: "soon" }),
     (e: unknown) => isSluiceError(e) && /SLUICE_HTTP_PORT/.test(e.message) && /SLUICE_MAX_AGE/.test(e.message),
   );
+});
+
+test("reputation loop config: a bounce domain or public URL needs SLUICE_SECRET_KEY; the secret is masked; bad values name their variable", () => {
+  assert.throws(() => loadConfig({ SLUICE_BOUNCE_DOMAIN: "bounces.example.com" }), (e: unknown) => isSluiceError(e) && /SLUICE_BOUNCE_DOMAIN needs SLUICE_SECRET_KEY/.test(e.message));
+  assert.throws(() => loadConfig({ SLUICE_PUBLIC_URL: "https://mail.example.com" }), (e: unknown) => isSluiceError(e) && /SLUICE_PUBLIC_URL needs SLUICE_SECRET_KEY/.test(e.message));
+  assert.throws(() => loadConfig({ SLUICE_BOUNCE_DOMAIN: "not a domain", SLUICE_SECRET_KEY: "0123456789abcdef" }), (e: unknown) => isSluiceError(e) && /SLUICE_BOUNCE_DOMAIN/.test(e.message));
+  assert.throws(() => loadConfig({ SLUICE_SECRET_KEY: "short" }), (e: unknown) => isSluiceError(e) && /SLUICE_SECRET_KEY: expected at least 16/.test(e.message));
+  const c = loadConfig({ SLUICE_BOUNCE_DOMAIN: "Bounces.Example.com", SLUICE_SECRET_KEY: "0123456789abcdef", SLUICE_PUBLIC_URL: "https://mail.example.com/", SLUICE_INBOUND_PORT: "2600" });
+  assert.equal(c.bounceDomain, "bounces.example.com");
+  assert.equal(c.publicUrl, "https://mail.example.com");
+  assert.equal(c.inbound.port, 2600);
+  const lines = describeConfig(c);
+  assert.ok(lines.includes("SLUICE_SECRET_KEY=****"));
+  assert.ok(!lines.some((l) => l.includes("0123456789abcdef")));
+  assert.equal(loadConfig({}).bounceDomain, undefined);
 });

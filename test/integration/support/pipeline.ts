@@ -35,6 +35,8 @@ export interface Pipeline {
   key: string;
   hooks: ReceivedHook[];
   hookUrl: string;
+  /** The gateway's base URL (for requests without an API key). */
+  gatewayUrl: string;
   /** A JSON request to the gateway, with `key` unless another is given. */
   api(method: string, path: string, body?: unknown, as?: string): Promise<{ status: number; json: Record<string, unknown> }>;
   /** Register the receiver for `events`; resolves once it receives events (a probe got through). */
@@ -101,6 +103,7 @@ export async function startPipeline(peerOptions: SmtpPeerOptions, env: Partial<R
     key,
     hooks,
     hookUrl,
+    gatewayUrl: base,
     api,
     registerHook,
     close: async () => {
