@@ -32,11 +32,10 @@ typecheck: deps
 run: deps nats-server
 	@bash scripts/run.sh
 
-# One runner invocation so that its closing summary counts every test; files run one at
-# a time because integration tests measure rates and concurrency on a 2-core machine.
+# Unit and condition-waiting integration files two at a time, then the files that measure
+# rates and timing one at a time (scripts/test.sh says which and why).
 test: deps nats-server chromium postfix typecheck
-	node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
-	  $$(find test/unit test/integration -name '*.test.ts' | sort)
+	@bash scripts/test.sh
 	@bash scripts/check-test-leftovers.sh
 
 unit: deps

@@ -1,3 +1,4 @@
+// sluice-test: serial (measures rates, concurrency or timing: scripts/test.sh runs it alone)
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startNode, type ActorNode } from "../../actors/index.ts";

@@ -1,3 +1,4 @@
+// sluice-test: serial (measures rates, concurrency or timing: scripts/test.sh runs it alone)
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
