@@ -1,6 +1,8 @@
+// sluice-test: serial (its guards bound time: scripts/test.sh runs it alone)
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
+import { waitFor } from "../harness/ports.ts";
 import { simpleMessage, startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
 
 /**
@@ -17,8 +19,9 @@ let key: string;
 before(async () => {
   fx = await startGatewayFixture();
   key = await fx.key("acme");
-  // Warm: key lookup, NATS handles and JIT belong to no pathological input.
-  assert.equal((await fx.post("/v1/messages", simpleMessage(), key)).status, 202);
+  // Warm: key lookup, NATS handles and JIT belong to no pathological input. A busy machine
+  // may make the very first JetStream publish time out (503, retry later): retry it like a client.
+  await waitFor("a first message to be accepted", async () => ((await fx.post("/v1/messages", simpleMessage(), key)).status === 202 ? true : undefined), 30_000, 200);
 });
 after(async () => {
   await fx?.close();

@@ -1,3 +1,4 @@
+// sluice-test: serial (its guards bound time: scripts/test.sh runs it alone)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
