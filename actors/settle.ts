@@ -156,7 +156,7 @@ export class Settler {
       await this.#bounce(job, attempts, extra);
       return;
     }
-    const delay = retryDelay(this.d.retry, n);
+    const delay = result.retryInMs ?? retryDelay(this.d.retry, n);
     const deadline = job.message.createdAt + this.d.retry.maxAgeMs;
     if (now + delay > deadline) {
       await this.#deadLetter(job, attempts, { code: "max_age", message: `not delivered within the maximum age; last reply: ${attempt.text}`, category: attempt.category }, "failed");

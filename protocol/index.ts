@@ -43,3 +43,4 @@ export * from "./webhooks.ts";
 export * from "./status.ts";
 export * from "./nats-write-coalescing.ts";
 export * from "./kv-keys.ts";
+export * from "./simulator.ts";

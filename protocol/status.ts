@@ -80,12 +80,15 @@ export function compactEvent(e: MailEvent): StatusEvent {
  */
 export function nextStatus(current: MessageStatus | undefined, type: MailEvent["type"]): MessageStatus {
   if (type === "accepted") return current ?? "queued";
+  // What happens after delivery (a complaint, an auto-reply) is an event of a delivered
+  // message, not a new status: the message was delivered all the same.
+  if (type === "complained" || type === "auto_replied") return current ?? "delivered";
   if (type === "dead_lettered" && (current === "bounced" || current === "failed")) return current;
   return type;
 }
 
 /** Same millisecond (one process publishing "bounced" then "dead_lettered"): attempt, then lifecycle order. */
-const RANK: Record<MailEvent["type"], number> = { accepted: 0, queued: 1, deferred: 2, delivered: 3, bounced: 3, failed: 3, suppressed: 3, dead_lettered: 4 };
+const RANK: Record<MailEvent["type"], number> = { accepted: 0, queued: 1, deferred: 2, delivered: 3, bounced: 3, failed: 3, suppressed: 3, dead_lettered: 4, complained: 5, auto_replied: 5 };
 const inTimeOrder = (a: StatusEvent, b: StatusEvent): number => a.at - b.at || (a.attempt ?? 0) - (b.attempt ?? 0) || RANK[a.type] - RANK[b.type];
 
 /**

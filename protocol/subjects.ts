@@ -12,6 +12,10 @@ export const EVENT_TYPES = [
   "failed",
   "suppressed",
   "dead_lettered",
+  /** After delivery: a feedback report (ARF) says the recipient marked it as spam. */
+  "complained",
+  /** After delivery: an automatic reply (out of the office, vacation). */
+  "auto_replied",
 ] as const;
 export type EventTypeName = (typeof EVENT_TYPES)[number];
 

@@ -57,13 +57,19 @@ if [ "$SLUICE_PROFILE" = "local" ]; then
 "
 fi
 
+# The mailbox simulator answers these in every profile, inside the node (no network).
+sim_lines="
+  Simulated recipients (no network; real events, statuses and webhooks):
+$(node --import tsx -e 'import("./protocol/simulator.ts").then((m) => console.log(m.simulatorAddressLines().map((l) => "    " + l).join("\n")))')
+"
+
 cat <<MSG
 
   Sluice is up.
     gateway:       http://127.0.0.1:$http_port   (try: curl http://127.0.0.1:$http_port/healthz)
     NATS:          $NATS_URL
     captured mail: .data/outbox/*.eml  (local profile: every domain goes to the capture server${SLUICE_ROUTES:+, except as SLUICE_ROUTES=$SLUICE_ROUTES says})
-$try_line
+$try_line$sim_lines
   Ctrl-C stops everything this command started.
 
 MSG
