@@ -17,6 +17,7 @@ import { dlqRoutes } from "./routes/dlq.ts";
 import { suppressionRoutes } from "./routes/suppressions.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { statusRoutes } from "./routes/status.ts";
+import { templateRoutes } from "./routes/templates.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
@@ -114,6 +115,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
     suppressionRoutes(authenticated, ctx);
     webhookRoutes(authenticated, ctx);
     statusRoutes(authenticated, ctx);
+    templateRoutes(authenticated, ctx);
     statsRoutes(authenticated, ctx);
     metricsRoutes(authenticated);
   });

@@ -44,3 +44,5 @@ export * from "./status.ts";
 export * from "./nats-write-coalescing.ts";
 export * from "./kv-keys.ts";
 export * from "./simulator.ts";
+export * from "./templates.ts";
+export * from "./template-store.ts";

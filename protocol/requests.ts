@@ -107,6 +107,8 @@ export const BatchProgress = z
     /** Recipients that could not be expanded, and why. */
     failed: z.number().int().nonnegative().optional(),
     reason: z.string().optional(),
+    /** Recipients that lacked some template variable (filled with ""); see protocol/templates.ts. */
+    missingVars: z.number().int().nonnegative().optional(),
     createdAt: z.number().int(),
     updatedAt: z.number().int(),
   })

@@ -5,6 +5,7 @@ import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { idempotent } from "../idempotency.ts";
+import { checkBatchVars, resolveTemplate } from "../templates.ts";
 import { asAcceptFailure, idempotencyKeyOf } from "./messages.ts";
 
 const accepted = metrics.getMeter("sluice").createCounter("sluice_batch_recipients_accepted", {
@@ -15,12 +16,16 @@ const accepted = metrics.getMeter("sluice").createCounter("sluice_batch_recipien
 export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   app.post("/v1/batches", { bodyLimit: ctx.config.limits.maxBatchBytes, preHandler: requireScope("send") }, async (request, reply) => {
     const { tenant } = authOf(request);
-    const parsed = parseBatchRequest(request.body);
+    const resolved = await resolveTemplate(ctx, tenant, request.body).catch((e: unknown) => {
+      throw asAcceptFailure(e);
+    });
+    const parsed = parseBatchRequest(resolved.body);
     if (!parsed.ok) throw parsed.error;
+    const missingVars = checkBatchVars(parsed.value, resolved.ref?.strictVars === true);
     try {
       const deps = await ctx.deps();
       const answer = await idempotent(deps.idempotency, { tenant, route: "batches" }, idempotencyKeyOf(request), request.body, (requestId) =>
-        publishBatch(deps.producer, tenant, parsed.value, requestId),
+        publishBatch(deps.producer, tenant, parsed.value, requestId, { missingVars }),
       );
       if (answer.replayed) reply.header("idempotent-replayed", "true");
       else accepted.add(parsed.value.recipients.length, { tier: parsed.value.tier });
@@ -55,6 +60,7 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       expanded: p.expanded,
       ...(p.failed === undefined ? {} : { failed: p.failed }),
       ...(p.reason === undefined ? {} : { reason: p.reason }),
+      missingVars: p.missingVars ?? 0,
       counts,
       createdAt: p.createdAt,
       updatedAt: p.updatedAt,
