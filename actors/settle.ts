@@ -257,6 +257,7 @@ export class Settler {
     const event: MailEvent = { v: 1, id: eventId(m.id, type, attempt, m.replay), type, tenant: m.tenant, messageId: m.id, requestId: m.requestId, tier: m.tier, rcptTo: m.rcptTo, at: this.#now(), attempt };
     if (m.batchId !== undefined) event.batchId = m.batchId;
     if (m.metadata !== undefined) event.metadata = m.metadata;
+    if (m.tags !== undefined) event.tags = m.tags;
     if (extra.mx !== undefined) event.mx = extra.mx;
     if (extra.reply !== undefined) event.reply = extra.reply;
     if (extra.category !== undefined) event.category = extra.category;

@@ -18,6 +18,7 @@ import { suppressionRoutes } from "./routes/suppressions.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { templateRoutes } from "./routes/templates.ts";
+import { recipientRoutes } from "./routes/recipients.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
@@ -116,6 +117,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
     webhookRoutes(authenticated, ctx);
     statusRoutes(authenticated, ctx);
     templateRoutes(authenticated, ctx);
+    recipientRoutes(authenticated, ctx);
     statsRoutes(authenticated, ctx);
     metricsRoutes(authenticated);
   });

@@ -46,3 +46,5 @@ export * from "./kv-keys.ts";
 export * from "./simulator.ts";
 export * from "./templates.ts";
 export * from "./template-store.ts";
+export * from "./activity.ts";
+export * from "./status-scan.ts";

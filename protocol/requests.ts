@@ -109,6 +109,8 @@ export const BatchProgress = z
     reason: z.string().optional(),
     /** Recipients that lacked some template variable (filled with ""); see protocol/templates.ts. */
     missingVars: z.number().int().nonnegative().optional(),
+    /** The recipient list in the object store: addresses of recipients the status index has not seen yet. */
+    recipientsRef: z.string().optional(),
     createdAt: z.number().int(),
     updatedAt: z.number().int(),
   })

@@ -119,6 +119,7 @@ export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequ
     const job = buildBatchJob(r, payload, list.ref, { batchId, tenant, requestId: batchId, now });
     const progress: BatchProgress = { v: 1, batchId, tenant, total: r.recipients.length, expanded: 0, state: "queued", createdAt: now, updatedAt: now };
     if (extra.missingVars) progress.missingVars = extra.missingVars;
+    progress.recipientsRef = list.ref;
     await createOnce(d.batches, batchId, encode(progress));
     const event = acceptedEvent({ tenant, requestId: batchId, batchId, tier: r.tier, recipients: r.recipients.length, now });
     await Promise.all([d.js.publish(subjects.jobs, encode(job), { msgID: batchId, headers: traceHeaders() }), publishEvent(d.js, event)]);

@@ -96,6 +96,7 @@ export class Simulator {
     const event: MailEvent = { v: 1, id: eventId(m.id, type, 0, m.replay), type, tenant: m.tenant, messageId: m.id, requestId: m.requestId, tier: m.tier, rcptTo: m.rcptTo, at };
     if (m.batchId !== undefined) event.batchId = m.batchId;
     if (m.metadata !== undefined) event.metadata = m.metadata;
+    if (m.tags !== undefined) event.tags = m.tags;
     event.reason = type === "complained" ? "abuse" : "out_of_office";
     await publishEvent(this.d.js, event);
   }

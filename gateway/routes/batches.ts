@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { metrics } from "@opentelemetry/api";
-import { BatchProgress, decode, ID_PATTERN, parseBatchRequest, publishBatch, readBatchCounts } from "../../protocol/index.ts";
+import { BatchProgress, batchState, decode, ID_PATTERN, parseBatchRequest, publishBatch, readBatchCounts } from "../../protocol/index.ts";
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
@@ -37,25 +37,14 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
 
   app.get<{ Params: { id: string } }>("/v1/batches/:id", { preHandler: requireScope("read") }, async (request) => {
     const { tenant } = authOf(request);
-    const id = request.params.id;
-    const notFound = new HttpError(404, "not_found", `no batch ${id}`);
-    if (!ID_PATTERN.test(id)) throw notFound;
-    const deps = await ctx.deps();
-    const entry = await deps.batches.get(id).catch((e: unknown) => {
-      throw asAcceptFailure(e);
-    });
-    if (entry === null || entry.operation !== "PUT") throw notFound;
-    const decoded = decode(BatchProgress, entry.value, "batch progress");
-    // Another tenant's batch is indistinguishable from a missing one.
-    if (!decoded.ok || decoded.value.tenant !== tenant) throw notFound;
-    const p = decoded.value;
+    const p = await loadBatch(ctx, tenant, request.params.id);
     // Per-status counts from the status index (recipients not indexed yet count as queued).
     const counts = await readBatchCounts((await ctx.deps()).batchCounts, tenant, p.batchId, p.total).catch((e: unknown) => {
       throw asAcceptFailure(e);
     });
     return {
       batchId: p.batchId,
-      state: p.state,
+      state: batchState(p.state, p.total, counts),
       total: p.total,
       expanded: p.expanded,
       ...(p.failed === undefined ? {} : { failed: p.failed }),
@@ -66,4 +55,18 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       updatedAt: p.updatedAt,
     };
   });
+}
+
+/** A batch's progress record; 404 when missing or another tenant's (indistinguishable). */
+export async function loadBatch(ctx: GatewayContext, tenant: string, id: string): Promise<BatchProgress> {
+  const notFound = new HttpError(404, "not_found", `no batch ${id}`, "id");
+  if (!ID_PATTERN.test(id)) throw notFound;
+  const deps = await ctx.deps();
+  const entry = await deps.batches.get(id).catch((e: unknown) => {
+    throw asAcceptFailure(e);
+  });
+  if (entry === null || entry.operation !== "PUT") throw notFound;
+  const decoded = decode(BatchProgress, entry.value, "batch progress");
+  if (!decoded.ok || decoded.value.tenant !== tenant) throw notFound;
+  return decoded.value;
 }
