@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BatchRequest, MESSAGE_STATUSES, SendRequest } from "../protocol/index.ts";
 import { failureOpenApiPaths } from "./routes/failure-openapi.ts";
+import { activitySearchOperation, dxOpenApiPaths, dxSchemas, finishOperations, NAMED_OPERATIONS, withTemplateFields } from "./openapi-dx.ts";
 
 const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
 
@@ -48,12 +49,18 @@ const idempotencyHeader = {
 
 /** The OpenAPI document, generated from the same zod schemas that validate requests. Built once. */
 export function openApiDocument(): unknown {
-  return {
+  const doc = {
     openapi: "3.0.3",
-    info: { title: "Sluice HTTP API", version: "1" },
+    info: {
+      title: "Sluice HTTP API",
+      version: "1",
+      description: "Outbound email delivery: send, follow each recipient, handle failures. Every error answers `{\"error\": {\"code\", \"message\", \"field\"}}`.",
+      license: { name: "Apache-2.0", url: "https://www.apache.org/licenses/LICENSE-2.0" },
+    },
+    servers: [{ url: "/", description: "this gateway" }],
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key from `sluice keys create`" } },
-      schemas: { SendRequest: schema(SendRequest), BatchRequest: schema(BatchRequest), Error: ErrorBody },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key from `sluice keys create` (make run prints one): `Authorization: Bearer <key>`" } },
+      schemas: { SendRequest: withTemplateFields(schema(SendRequest)), BatchRequest: withTemplateFields(schema(BatchRequest)), Error: ErrorBody, ...dxSchemas() },
     },
     security: [{ bearer: [] }],
     paths: {
@@ -77,7 +84,7 @@ export function openApiDocument(): unknown {
                 },
               },
             },
-            ...errors(400, 401, 403, 409, 413, 415, 429, 503),
+            ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
           },
         },
       },
@@ -91,7 +98,7 @@ export function openApiDocument(): unknown {
               description: "payload, recipient list and job stored; fan-out follows",
               content: { "application/json": { schema: { type: "object", properties: { batchId: { type: "string" }, accepted: { type: "integer" } } } } },
             },
-            ...errors(400, 401, 403, 409, 413, 415, 429, 503),
+            ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
           },
         },
       },
@@ -108,7 +115,12 @@ export function openApiDocument(): unknown {
                     type: "object",
                     properties: {
                       batchId: { type: "string" },
-                      state: { type: "string", enum: ["queued", "expanding", "expanded", "failed"], description: "failed: some or all recipients could not be expanded (see reason); each of those got a failed event" },
+                      state: {
+                        type: "string",
+                        enum: ["queued", "expanding", "expanded", "completed", "failed"],
+                        description: "completed: expanded and every recipient is in a terminal status; failed: some or all recipients could not be expanded (see reason); each of those got a failed event",
+                      },
+                      missingVars: { type: "integer", description: "recipients that lacked some {{variable}} of the content (filled with an empty string); strictVars: true refuses such a batch instead" },
                       total: { type: "integer" },
                       expanded: { type: "integer" },
                       failed: { type: "integer", description: "recipients that could not be expanded" },
@@ -130,8 +142,14 @@ export function openApiDocument(): unknown {
         },
       },
       ...failureOpenApiPaths(),
+      ...dxOpenApiPaths(),
       "/healthz": { get: { summary: "process is up", security: [], responses: { "200": { description: "up" } } } },
       "/readyz": { get: { summary: "NATS connected and topology present", security: [], responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
     },
   };
+  const paths = doc.paths as unknown as Record<string, Record<string, Record<string, unknown>>>;
+  (paths["/v1/messages"] ??= {}).get = activitySearchOperation() as Record<string, unknown>;
+  for (const [path, ops] of Object.entries(paths)) for (const [method, op] of Object.entries(ops)) op.operationId ??= NAMED_OPERATIONS[`${method} ${path}`];
+  finishOperations(paths);
+  return doc;
 }

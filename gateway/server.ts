@@ -34,6 +34,8 @@ export interface Gateway {
 export interface GatewayOptions {
   /** How long a key lookup is cached (revocation delay). */
   keyCacheMs?: number;
+  /** Called on the app before any route is added: tests install their response check here. */
+  configure?: (app: FastifyInstance) => void;
 }
 
 /** What the app is built from: the config, a logger, and the NATS connection as it comes and goes. */
@@ -100,6 +102,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
   app.removeContentTypeParser("text/plain");
   installJsonBody(app);
   installErrorHandling(app);
+  options.configure?.(app);
   requireHost(app);
   traceRoutes(app);
 
