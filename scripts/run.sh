@@ -25,6 +25,8 @@ else
 fi
 
 export SLUICE_PROFILE="${SLUICE_PROFILE:-local}"
+# One person's machine: a webhook receiver on loopback is the usual first one.
+if [ "$SLUICE_PROFILE" = "local" ]; then export SLUICE_WEBHOOK_ALLOW_PRIVATE="${SLUICE_WEBHOOK_ALLOW_PRIVATE:-1}"; fi
 node bin/sluice.js up &
 SLUICE_PID=$!
 trap 'kill $SLUICE_PID 2>/dev/null || true; wait $SLUICE_PID 2>/dev/null || true; cleanup' EXIT INT TERM
