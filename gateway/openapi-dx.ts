@@ -175,6 +175,13 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   "503": "NATS unreachable, stream full, or not ready: nothing was accepted; see Retry-After",
 };
 const errorResponse = (status: string) => ({ description: ERROR_DESCRIPTIONS[status] ?? "error", content: { "application/json": { schema: ref("Error") } } });
+/** The reference's sections, by path. */
+const tagOf = (method: string, path: string): string => {
+  if (path === "/v1/messages" || path === "/v1/batches") return method === "post" ? "sending" : "results";
+  if (path.startsWith("/v1/messages/") || path.startsWith("/v1/batches/")) return "results";
+  const first = path.split("/")[path.startsWith("/v1/") ? 2 : 1] ?? "";
+  return ({ dlq: "failures", suppressions: "failures", webhooks: "webhooks", templates: "templates", stats: "operations", metrics: "operations", healthz: "operations", readyz: "operations" } as Record<string, string>)[first] ?? first;
+};
 const operationIdOf = (method: string, path: string): string =>
   method + path.split(/[/{}.-]+/).filter(Boolean).map((w) => w[0]?.toUpperCase() + w.slice(1)).join("");
 
@@ -189,6 +196,7 @@ export function finishOperations(paths: Record<string, Record<string, Record<str
   for (const [path, ops] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(ops)) {
       op.operationId ??= operationIdOf(method, path);
+      op.tags ??= [tagOf(method, path)];
       const responses = (op.responses ??= {}) as Record<string, unknown>;
       const authenticated = op.security === undefined || (Array.isArray(op.security) && op.security.length > 0);
       const statuses = ["400", "500", ...(authenticated ? ["401", "403", "429", "503"] : []), ...(op.requestBody ? ["413", "415"] : [])];

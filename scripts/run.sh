@@ -41,7 +41,7 @@ done
 # dashboard and /metrics answer it.
 try_line=""
 if [ "$SLUICE_PROFILE" = "local" ]; then
-  key_file=.data/local-api-key
+  key_file="${SLUICE_DATA_DIR:-.data}/local-api-key"; mkdir -p "${SLUICE_DATA_DIR:-.data}"
   key=""
   if [ -s "$key_file" ]; then
     key="$(cat "$key_file")"
