@@ -1,127 +1,21 @@
-import { z } from "zod";
-import { ActivityQuery, MESSAGE_STATUSES, RecipientPageQuery, TemplateInput } from "../protocol/index.ts";
-
 /**
- * OpenAPI paths of the developer-experience routes (templates, per-recipient results,
- * stats, metrics) and the finishing pass every operation goes through (operationId, the
- * errors every route of its kind can answer). Merged into gateway/openapi.ts.
+ * OpenAPI paths of routes documented nowhere else (stats, metrics), and the finishing pass
+ * every operation goes through (operationId, section, the errors every route of its kind
+ * can answer). Used by gateway/openapi.ts and gateway/api-spec.ts.
  */
-const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (description: string, s: unknown = { type: "object" }) => ({ description, content: { "application/json": { schema: s } } });
-const pathParam = (name: string, description: string) => ({ name, in: "path", required: true, schema: { type: "string" }, description });
-const body = (s: unknown) => ({ required: true, content: { "application/json": { schema: s } } });
-/** Query parameters from a zod object, one per field. */
-const queryParams = (s: z.ZodObject, descriptions: Record<string, string>) =>
-  Object.entries(s.shape).map(([name, field]) => ({ name, in: "query", required: false, schema: schema(field as z.ZodType), description: descriptions[name] ?? "" }));
 
-const StatusEvent = { type: "object", properties: { type: { type: "string" }, at: { type: "integer" }, attempt: { type: "integer" }, mx: { type: "string" }, reply: { type: "object" }, category: { type: "string" }, reason: { type: "string" }, nextAttemptAt: { type: "integer" } } };
-const RecipientRow = {
-  type: "object",
-  required: ["id", "status"],
-  properties: {
-    id: { type: "string", description: "recipient id (<request id>-<index>)" },
-    to: { type: "string", description: "the recipient's address (absent only for an old index record)" },
-    status: { type: "string", enum: [...MESSAGE_STATUSES] },
-    tags: { type: "array", items: { type: "string" } },
-    lastEvent: StatusEvent,
-  },
-};
-const cursor = { type: "string", description: "absent on the last page; pass it as `cursor` for the next one" };
-const TemplateView = {
-  type: "object",
-  required: ["id", "name", "version", "subject", "variables", "createdAt"],
-  properties: {
-    id: { type: "string" },
-    name: { type: "string" },
-    version: { type: "integer", minimum: 1 },
-    subject: { type: "string" },
-    text: { type: "string" },
-    html: { type: "string" },
-    variables: { type: "array", items: { type: "string" }, description: "the {{placeholders}} it uses" },
-    createdAt: { type: "integer" },
-  },
-};
-const templateId = pathParam("id", "template id");
-
-export const dxSchemas = (): Record<string, unknown> => ({ TemplateInput: schema(TemplateInput), TemplateView, RecipientRow });
-
+/**
+ * Routes whose handlers predate route schemas and are not hand-written elsewhere. Routes
+ * that declare `schema` (templates, batch recipients, activity search) are generated from
+ * it by gateway/api-spec.ts instead.
+ */
 export function dxOpenApiPaths(): Record<string, unknown> {
   return {
-    "/v1/templates": {
-      post: {
-        operationId: "createTemplate",
-        tags: ["templates"],
-        summary: "Store a template (version 1); `{{name}}` placeholders are filled from each recipient's vars at send time",
-        requestBody: body(ref("TemplateInput")),
-        responses: { "201": json("stored", ref("TemplateView")) },
-      },
-      get: {
-        operationId: "listTemplates",
-        tags: ["templates"],
-        summary: "The tenant's templates, newest first",
-        responses: {
-          "200": json("templates", {
-            type: "object",
-            properties: { templates: { type: "array", items: { type: "object", properties: { id: { type: "string" }, name: { type: "string" }, latest: { type: "integer" }, createdAt: { type: "integer" }, updatedAt: { type: "integer" } } } } },
-          }),
-        },
-      },
-    },
-    "/v1/templates/{id}": {
-      get: {
-        operationId: "getTemplate",
-        tags: ["templates"],
-        summary: "One template: its latest version, or `?version=n`",
-        parameters: [templateId, { name: "version", in: "query", required: false, schema: { type: "integer", minimum: 1 } }],
-        responses: { "200": json("the version", ref("TemplateView")), "404": {} },
-      },
-      put: {
-        operationId: "updateTemplate",
-        tags: ["templates"],
-        summary: "Store the next version (earlier ones stay readable and sendable by number)",
-        parameters: [templateId],
-        requestBody: body(ref("TemplateInput")),
-        responses: { "200": json("the new version", ref("TemplateView")), "404": {} },
-      },
-      delete: {
-        operationId: "deleteTemplate",
-        tags: ["templates"],
-        summary: "Delete the template and all its versions",
-        parameters: [templateId],
-        responses: { "204": { description: "deleted" }, "404": {} },
-      },
-    },
-    "/v1/templates/{id}/render": {
-      post: {
-        operationId: "renderTemplate",
-        tags: ["templates"],
-        summary: "Preview: the template filled with `vars` as the node fills it (html-escaped in html); `missing` lists what was left empty",
-        parameters: [templateId],
-        requestBody: body({ type: "object", properties: { vars: { type: "object", additionalProperties: { type: "string" } }, version: { type: "integer", minimum: 1 } } }),
-        responses: {
-          "200": json("rendered", {
-            type: "object",
-            required: ["id", "version", "subject", "missing"],
-            properties: { id: { type: "string" }, version: { type: "integer" }, subject: { type: "string" }, text: { type: "string" }, html: { type: "string" }, missing: { type: "array", items: { type: "string" } } },
-          }),
-          "404": {},
-        },
-      },
-    },
-    "/v1/batches/{id}/recipients": {
-      get: {
-        operationId: "listBatchRecipients",
-        tags: ["results"],
-        summary: "A batch's recipients in order, with address, status and last event; cursor-paginated (one request reads at most 5,000 recipients)",
-        parameters: [pathParam("id", "batch id"), ...queryParams(RecipientPageQuery, { status: "only recipients in this status", cursor: "from the previous page", limit: "rows per page (1-1000)" })],
-        responses: { "200": json("a page", { type: "object", required: ["batchId", "recipients"], properties: { batchId: { type: "string" }, recipients: { type: "array", items: ref("RecipientRow") }, cursor } }), "404": {} },
-      },
-    },
     "/v1/stats": {
       get: {
         operationId: "getStats",
-        tags: ["operations"],
         summary: "Delivery figures: the tenant's own, or (operator key) the whole cluster's with history",
         parameters: [
           { name: "tenant", in: "query", required: false, schema: { type: "string" }, description: "operator keys: another tenant's figures" },
@@ -134,29 +28,10 @@ export function dxOpenApiPaths(): Record<string, unknown> {
     "/metrics": {
       get: {
         operationId: "getMetrics",
-        tags: ["operations"],
         summary: "Prometheus exposition of this process's sluice_ metrics (operator key)",
         responses: { "200": { description: "metrics", content: { "text/plain": { schema: { type: "string" } } } } },
       },
     },
-  };
-}
-
-/** Query parameters of the activity search (GET /v1/messages), merged into that path. */
-export function activitySearchOperation(): unknown {
-  return {
-    operationId: "searchMessages",
-    tags: ["results"],
-    summary: "Message activity of the tenant, most recently updated last, filtered by address, tag, status and time; cursor-paginated (one request reads at most 5,000 records of the status index)",
-    parameters: queryParams(ActivityQuery, {
-      to: "recipient address (compared case-insensitively in the domain)",
-      tag: "one of the message's tags",
-      status: "current status",
-      since: "updated at or after this time: epoch milliseconds or ISO 8601",
-      cursor: "from the previous page",
-      limit: "rows per page (1-1000)",
-    }),
-    responses: { "200": json("a page", { type: "object", required: ["messages"], properties: { messages: { type: "array", items: ref("RecipientRow") }, cursor } }) },
   };
 }
 
@@ -174,7 +49,7 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   "500": "a bug: see the gateway log",
   "503": "NATS unreachable, stream full, or not ready: nothing was accepted; see Retry-After",
 };
-const errorResponse = (status: string) => ({ description: ERROR_DESCRIPTIONS[status] ?? "error", content: { "application/json": { schema: ref("Error") } } });
+export const errorResponse = (status: string) => ({ description: ERROR_DESCRIPTIONS[status] ?? "error", content: { "application/json": { schema: ref("Error") } } });
 /** The reference's sections, by path. */
 const tagOf = (method: string, path: string): string => {
   if (path === "/v1/messages" || path === "/v1/batches") return method === "post" ? "sending" : "results";

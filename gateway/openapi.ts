@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BatchRequest, MESSAGE_STATUSES, SendRequest } from "../protocol/index.ts";
 import { failureOpenApiPaths } from "./routes/failure-openapi.ts";
-import { activitySearchOperation, dxOpenApiPaths, dxSchemas, finishOperations, NAMED_OPERATIONS, withTemplateFields } from "./openapi-dx.ts";
+import { dxOpenApiPaths, finishOperations, NAMED_OPERATIONS, withTemplateFields } from "./openapi-dx.ts";
 
 const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
 
@@ -47,7 +47,11 @@ const idempotencyHeader = {
   description: "Same key + same body within 24 h returns the first answer and sends nothing again; another body → 409.",
 };
 
-/** The OpenAPI document, generated from the same zod schemas that validate requests. Built once. */
+/**
+ * The hand-written part of the OpenAPI document (request bodies from the same zod schemas
+ * that validate them), for routes that declare no `schema` of their own; gateway/api-spec.ts
+ * merges in the operations generated from route schemas. Served at /docs/openapi.json.
+ */
 export function openApiDocument(): unknown {
   const doc = {
     openapi: "3.0.3",
@@ -60,7 +64,7 @@ export function openApiDocument(): unknown {
     servers: [{ url: "/", description: "this gateway" }],
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key from `sluice keys create` (make run prints one): `Authorization: Bearer <key>`" } },
-      schemas: { SendRequest: withTemplateFields(schema(SendRequest)), BatchRequest: withTemplateFields(schema(BatchRequest)), Error: ErrorBody, ...dxSchemas() },
+      schemas: { SendRequest: withTemplateFields(schema(SendRequest)), BatchRequest: withTemplateFields(schema(BatchRequest)), Error: ErrorBody },
     },
     security: [{ bearer: [] }],
     paths: {
@@ -148,7 +152,6 @@ export function openApiDocument(): unknown {
     },
   };
   const paths = doc.paths as unknown as Record<string, Record<string, Record<string, unknown>>>;
-  (paths["/v1/messages"] ??= {}).get = activitySearchOperation() as Record<string, unknown>;
   for (const [path, ops] of Object.entries(paths)) for (const [method, op] of Object.entries(ops)) op.operationId ??= NAMED_OPERATIONS[`${method} ${path}`];
   finishOperations(paths);
   return doc;

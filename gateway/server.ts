@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { connectNats, STREAMS, type Config, errorMessage } from "../protocol/index.ts";
 import { authenticate, KEY_CACHE_MS } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
+import { installApiSpec } from "./api-spec.ts";
 import { installErrorHandling } from "./http-error.ts";
 import { installJsonBody } from "./json-body.ts";
 import { clientErrorHandler, frameworkErrors, requireHost } from "./client-errors.ts";
@@ -102,6 +103,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
   app.removeContentTypeParser("text/plain");
   installJsonBody(app);
   installErrorHandling(app);
+  installApiSpec(app);
   options.configure?.(app);
   requireHost(app);
   traceRoutes(app);

@@ -2,7 +2,7 @@ import type { KV } from "@nats-io/kv";
 import { decode, encode } from "./codec.ts";
 import { newId, ID_PATTERN } from "./ids.ts";
 import { listKeys } from "./kv-keys.ts";
-import { TemplateHead, TemplateVersion, templateVariables, type TemplateInput } from "./templates.ts";
+import { TemplateHead, TemplateVersion, templateVariables, type TemplateInput, type TemplateView } from "./templates.ts";
 
 /**
  * Stored templates in KV `sluice_templates` (NATS I/O; the pure part is templates.ts):
@@ -13,17 +13,6 @@ import { TemplateHead, TemplateVersion, templateVariables, type TemplateInput } 
  */
 const headKey = (tenant: string, id: string): string => `${tenant}.${id}`;
 const versionKey = (tenant: string, id: string, version: number): string => `${tenant}.${id}.${version}`;
-
-export interface TemplateView {
-  id: string;
-  name: string;
-  version: number;
-  subject: string;
-  text?: string;
-  html?: string;
-  variables: string[];
-  createdAt: number;
-}
 
 const viewOf = (t: TemplateVersion): TemplateView => {
   const { v: _v, tenant: _t, ...view } = t;

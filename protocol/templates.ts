@@ -55,6 +55,44 @@ export const TemplateHead = z
   .strict();
 export type TemplateHead = z.infer<typeof TemplateHead>;
 
+/** What the API shows of one version (answers of POST, GET and PUT /v1/templates/{id}). */
+export const TemplateView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    version: z.number().int().positive(),
+    subject: z.string(),
+    text: z.string().optional(),
+    html: z.string().optional(),
+    variables: z.array(z.string()).describe("the {{placeholders}} it uses"),
+    createdAt: z.number().int(),
+  })
+  .strict();
+export type TemplateView = z.output<typeof TemplateView>;
+
+/** GET /v1/templates */
+export const TemplateList = z
+  .object({ templates: z.array(z.object({ id: z.string(), name: z.string(), latest: z.number().int(), createdAt: z.number().int(), updatedAt: z.number().int() }).strict()) })
+  .strict();
+
+/** POST /v1/templates/{id}/render: the body and the answer. */
+export const RenderRequest = z
+  .object({ vars: z.record(z.string(), z.string()).optional(), version: z.number().int().positive().optional().describe("default: the latest") })
+  .strict();
+export const RenderedTemplate = z
+  .object({
+    id: z.string(),
+    version: z.number().int(),
+    subject: z.string(),
+    text: z.string().optional(),
+    html: z.string().optional(),
+    missing: z.array(z.string()).describe("variables the preview left empty"),
+  })
+  .strict();
+
+/** GET /v1/templates/{id}?version= */
+export const TemplateVersionQuery = z.object({ version: z.coerce.number().int().positive().optional() }).strict();
+
 /** The fields a send request may carry instead of subject/text/html (`strictVars` also without a template). */
 export const TemplateRef = z
   .object({

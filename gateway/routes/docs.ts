@@ -1,7 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import { openApiDocument } from "../openapi.ts";
 
 type Doc = { paths: Record<string, Record<string, { operationId?: string; summary?: string }>> };
 
@@ -19,15 +17,14 @@ function operationIndex(doc: Doc): string {
 
 /**
  * GET /docs: the HTML reference (Swagger UI, served from the @fastify/swagger-ui package
- * itself — no CDN, and no spec validator call-out), and GET /docs/openapi.json: the spec.
- * No auth. The UI and its static files live in one encapsulated plugin.
+ * itself — no CDN, and no spec validator call-out), and GET /docs/openapi.json: the spec
+ * (gateway/api-spec.ts builds it once all routes are known). No auth. The UI and its
+ * static files live in one encapsulated plugin.
  */
 export function docsRoutes(app: FastifyInstance): void {
-  const doc = openApiDocument() as Doc;
-  const index = operationIndex(doc);
-  app.get("/docs/openapi.json", async () => doc);
+  let index: string | undefined;
+  app.get("/docs/openapi.json", async () => app.swagger());
   void app.register(async (docs) => {
-    await docs.register(fastifySwagger, { mode: "static", specification: { document: doc as never } });
     await docs.register(fastifySwaggerUi, {
       routePrefix: "/docs",
       validatorUrl: false,
@@ -37,6 +34,7 @@ export function docsRoutes(app: FastifyInstance): void {
     docs.addHook("onSend", async (request, reply, payload) => {
       const type = String(reply.getHeader("content-type") ?? "");
       if (typeof payload !== "string" || !type.startsWith("text/html") || !/^\/docs\/?(\?|$)/.test(request.url)) return payload;
+      index ??= operationIndex(app.swagger() as unknown as Doc);
       return payload.replace("</body>", `${index}</body>`);
     });
   });

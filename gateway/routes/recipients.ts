@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
-import { ActivityQuery, activityMatcher, check, readBatchRecipients, RecipientList, RecipientPageQuery, searchStatusIndex, decode } from "../../protocol/index.ts";
+import { ActivityPage, ActivityQuery, activityMatcher, check, readBatchRecipients, RecipientList, RecipientPage, RecipientPageQuery, searchStatusIndex, decode } from "../../protocol/index.ts";
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
+import { errorStatuses, idParam } from "../route-docs.ts";
 import { loadBatch } from "./batches.ts";
 import { asAcceptFailure } from "./messages.ts";
 
@@ -15,7 +16,13 @@ const MAX_SCAN = 5000;
  * an answer without one is the last page.
  */
 export function recipientRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  app.get<{ Params: { id: string } }>("/v1/batches/:id/recipients", { preHandler: requireScope("read") }, async (request) => {
+  const page = {
+    operationId: "listBatchRecipients",
+    tags: ["results"],
+    summary: "A batch's recipients in order, with address, status and last event; cursor-paginated (one request reads at most 5,000 recipients)",
+  };
+  const pageSchema = { ...page, params: idParam("batch id"), querystring: RecipientPageQuery, response: { 200: RecipientPage, ...errorStatuses(404) } };
+  app.get<{ Params: { id: string } }>("/v1/batches/:id/recipients", { schema: pageSchema, preHandler: requireScope("read") }, async (request) => {
     const { tenant } = authOf(request);
     const q = check(RecipientPageQuery, request.query ?? {}, "query");
     if (!q.ok) throw q.error;
@@ -33,7 +40,7 @@ export function recipientRoutes(app: FastifyInstance, ctx: GatewayContext): void
       return (await list)?.[index]?.to;
     };
     const status = q.value.status;
-    const page = await readBatchRecipients(deps.status, tenant, batch.batchId, {
+    const rows = await readBatchRecipients(deps.status, tenant, batch.batchId, {
       from: q.value.cursor === undefined ? 0 : Number(q.value.cursor),
       total: batch.total,
       limit: q.value.limit,
@@ -43,10 +50,16 @@ export function recipientRoutes(app: FastifyInstance, ctx: GatewayContext): void
     }).catch((e: unknown) => {
       throw asAcceptFailure(e);
     });
-    return { batchId: batch.batchId, recipients: page.rows, ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
+    return { batchId: batch.batchId, recipients: rows.rows, ...(rows.cursor === undefined ? {} : { cursor: rows.cursor }) };
   });
 
-  app.get("/v1/messages", { preHandler: requireScope("read") }, async (request) => {
+  const search = {
+    operationId: "searchMessages",
+    tags: ["results"],
+    summary:
+      "Message activity of the tenant in the order it was last updated, filtered by address, tag, status and time; cursor-paginated (one request reads at most 5,000 records of the status index)",
+  };
+  app.get("/v1/messages", { schema: { ...search, querystring: ActivityQuery, response: { 200: ActivityPage } }, preHandler: requireScope("read") }, async (request) => {
     const { tenant } = authOf(request);
     const q = check(ActivityQuery, request.query ?? {}, "query");
     if (!q.ok) throw q.error;
