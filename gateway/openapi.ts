@@ -11,7 +11,7 @@ const ErrorBody = {
     "Every error, from any layer (routing, body parsing, malformed HTTP), has this shape. Codes for bad input: " +
     "400 invalid_request, header_injection, control_character, reserved_header, invalid_json, invalid_utf8, invalid_unicode, " +
     "forbidden_key (__proto__ or constructor), too_deep, missing_body, invalid_content_length, invalid_chunk, incomplete_body, " +
-    "invalid_header, missing_host, bad_url, bad_request; 408 request_timeout; 413 payload_too_large (body over the limit), " +
+    "invalid_header, missing_host, bad_url, bad_request, missing_vars (strictVars: recipients lacking template variables); 404 not_found, template_not_found; 408 request_timeout; 413 payload_too_large (body over the limit), " +
     "message_too_large (one NATS message would exceed the server's max_payload: never retry it); 415 unsupported_media_type; " +
     "431 headers_too_large.",
   required: ["error"],
@@ -31,7 +31,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: "invalid request: `error.field` names the field, `error.message` says why, `error.code` is stable (see the Error schema)",
   401: "missing, unknown or revoked API key",
   403: "the key lacks the needed scope",
-  404: "no such resource for this tenant",
+  404: "no such resource for this tenant (on a send: templateId names no template of yours)",
   409: "Idempotency-Key reused with another body, or its first request is still running",
   413: "payload_too_large: body over SLUICE_MAX_MESSAGE_SIZE / SLUICE_MAX_BATCH_SIZE; message_too_large: a recipient's message (metadata, or a batch recipient's vars: `error.field`) would exceed NATS max_payload",
   415: "body is not application/json",
