@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import fastifySwagger from "@fastify/swagger";
 import { jsonSchemaTransform } from "fastify-type-provider-zod";
+import { z } from "zod";
 import { openApiDocument } from "./openapi.ts";
 import { errorResponse, finishOperations } from "./openapi-dx.ts";
 
@@ -22,7 +23,11 @@ const SUCCESS: Record<string, string> = { "200": "OK", "201": "created", "202": 
  */
 export function installApiSpec(app: FastifyInstance): void {
   const base = openApiDocument() as { paths: Paths; components: { schemas: Record<string, unknown> } } & Record<string, unknown>;
-  app.setValidatorCompiler(() => (data) => ({ value: data }));
+  app.setValidatorCompiler(({ schema, method, url }) => {
+    // A JSON Schema here would expect fastify to validate with it, and nothing would: refuse it loudly.
+    if (!(schema instanceof z.ZodType)) throw new Error(`${method} ${url}: route schemas are zod here (documentation; the handler validates with check())`);
+    return (data) => ({ value: data });
+  });
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   void app.register(fastifySwagger, {
     openapi: { openapi: "3.0.3" },
