@@ -7,6 +7,8 @@ import {
   encode,
   KV_BUCKETS,
   OBJECT_STORES,
+  partitionOf,
+  SIMULATOR_DOMAIN,
   STATS_INTERVAL_MS,
   statsSubject,
   unsubscribeKey,
@@ -25,6 +27,7 @@ import { Settler } from "./settle.ts";
 import { loadDkimKeys } from "./smtp/dkim.ts";
 import { SmtpSender } from "./smtp/sender.ts";
 import { SuppressionCache } from "./suppression-cache.ts";
+import { Simulator } from "./simulator/index.ts";
 import { tracedSend } from "./tracing.ts";
 
 export interface ActorNode {
@@ -93,13 +96,14 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     logger,
     released: (job) => held.release(job),
   });
+  const simulator = new Simulator({ js, suppressions: suppressionsKv, suppressionCache, priorAttempts: (job) => settler.priorAttempts(job), logger });
   const d = new Dispatcher({
     router,
     held,
     book,
     settler,
     suppressions: suppressionCache,
-    send: (key, job, host, policy) => tracedSend(key, job, host, logger, () => sender.send(key, job, host, policy)),
+    send: (key, job, host, policy) => tracedSend(key, job, host, logger, () => (key === SIMULATOR_DOMAIN ? simulator.send(job) : sender.send(key, job, host, policy))),
     maxAgeMs: config.retry.maxAgeMs,
     ackWaitMs: config.ackWaitMs,
     logger,
@@ -135,6 +139,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         clearInterval(statsTimer);
         await setPartitions([]);
         await d.close();
+        await simulator.close();
         policyWatch.stop();
         suppressionCache.stop();
         await sender.close();

@@ -158,7 +158,7 @@ export class Settler {
       await this.#bounce(job, attempts, extra);
       return;
     }
-    const delay = retryDelay(this.d.retry, n);
+    const delay = result.retryInMs ?? retryDelay(this.d.retry, n);
     const deadline = job.message.createdAt + this.d.retry.maxAgeMs;
     if (now + delay > deadline) {
       await this.#deadLetter(job, attempts, { code: "max_age", message: `not delivered within the maximum age; last reply: ${attempt.text}`, category: attempt.category }, "failed");
@@ -259,6 +259,7 @@ export class Settler {
     const event: MailEvent = { v: 1, id: eventId(m.id, type, attempt, m.replay), type, tenant: m.tenant, messageId: m.id, requestId: m.requestId, tier: m.tier, rcptTo: m.rcptTo, at: this.#now(), attempt };
     if (m.batchId !== undefined) event.batchId = m.batchId;
     if (m.metadata !== undefined) event.metadata = m.metadata;
+    if (m.tags !== undefined) event.tags = m.tags;
     if (extra.mx !== undefined) event.mx = extra.mx;
     if (extra.reply !== undefined) event.reply = extra.reply;
     if (extra.category !== undefined) event.category = extra.category;

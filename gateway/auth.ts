@@ -40,9 +40,7 @@ export function authenticate(nats: NatsState, defaultRate: number, cacheMs = KEY
     const header = request.headers.authorization;
     const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
     const key = m?.[1];
-    if (key === undefined) {
-      throw new HttpError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>", undefined, { "www-authenticate": "Bearer" });
-    }
+    if (key === undefined) throw new HttpError(401, "unauthorized", whyNoKey(header), undefined, { "www-authenticate": "Bearer" });
     const hash = hashApiKey(key);
     let cached = cache.get(hash);
     if (cached === undefined) {
@@ -101,4 +99,13 @@ export function authOf(request: FastifyRequest): AuthInfo {
   const auth = request.auth;
   if (auth === undefined) throw new HttpError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>");
   return auth;
+}
+
+/** What is wrong with an Authorization header that carries no usable key: the fix, not just "401". */
+export function whyNoKey(header: string | undefined): string {
+  if (header === undefined || header.trim() === "") return "missing API key: send Authorization: Bearer <key>";
+  const scheme = /^(\S+)(\s+\S.*)?$/.exec(header.trim());
+  if (scheme?.[1]?.toLowerCase() === "bearer") return "the Authorization header says Bearer but carries no key: send Authorization: Bearer <key>";
+  if (scheme?.[2] === undefined) return 'the Authorization header has no "Bearer " prefix: send Authorization: Bearer <key>, not the bare key';
+  return `the Authorization scheme is ${JSON.stringify(scheme[1]?.slice(0, 20) ?? "")}; API keys go as Authorization: Bearer <key>`;
 }

@@ -25,6 +25,7 @@ export interface GatewayDeps {
   status: KV;
   suppressions: KV;
   webhooks: KV;
+  templates: KV;
 }
 
 /**
@@ -85,7 +86,7 @@ export class NatsState {
   async #open(nc: NatsConnection): Promise<GatewayDeps> {
     const js = jetstream(nc, { timeout: 5000 });
     const kvm = new Kvm(js);
-    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, jsm] = await Promise.all([
+    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, jsm] = await Promise.all([
       new Objm(js).open(OBJECT_STORES.payloads),
       kvm.open(KV_BUCKETS.keys),
       kvm.open(KV_BUCKETS.idempotency),
@@ -94,6 +95,7 @@ export class NatsState {
       kvm.open(KV_BUCKETS.status),
       kvm.open(KV_BUCKETS.suppressions),
       kvm.open(KV_BUCKETS.webhooks),
+      kvm.open(KV_BUCKETS.templates),
       jetstreamManager(nc, { timeout: 5000 }),
     ]);
     const producer: ProducerDeps = {
@@ -106,6 +108,6 @@ export class NatsState {
       publishTimeoutMs: 5000,
       maxPayload: () => nc.info?.max_payload,
     };
-    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks };
+    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates };
   }
 }

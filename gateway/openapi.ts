@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BatchRequest, MESSAGE_STATUSES, SendRequest } from "../protocol/index.ts";
 import { failureOpenApiPaths } from "./routes/failure-openapi.ts";
+import { dxOpenApiPaths, finishOperations, NAMED_OPERATIONS, withTemplateFields } from "./openapi-dx.ts";
 
 const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
 
@@ -10,7 +11,7 @@ const ErrorBody = {
     "Every error, from any layer (routing, body parsing, malformed HTTP), has this shape. Codes for bad input: " +
     "400 invalid_request, header_injection, control_character, reserved_header, invalid_json, invalid_utf8, invalid_unicode, " +
     "forbidden_key (__proto__ or constructor), too_deep, missing_body, invalid_content_length, invalid_chunk, incomplete_body, " +
-    "invalid_header, missing_host, bad_url, bad_request; 408 request_timeout; 413 payload_too_large (body over the limit), " +
+    "invalid_header, missing_host, bad_url, bad_request, missing_vars (strictVars: recipients lacking template variables); 404 not_found, template_not_found; 408 request_timeout; 413 payload_too_large (body over the limit), " +
     "message_too_large (one NATS message would exceed the server's max_payload: never retry it); 415 unsupported_media_type; " +
     "431 headers_too_large.",
   required: ["error"],
@@ -30,7 +31,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: "invalid request: `error.field` names the field, `error.message` says why, `error.code` is stable (see the Error schema)",
   401: "missing, unknown or revoked API key",
   403: "the key lacks the needed scope",
-  404: "no such resource for this tenant",
+  404: "no such resource for this tenant (on a send: templateId names no template of yours)",
   409: "Idempotency-Key reused with another body, or its first request is still running",
   413: "payload_too_large: body over SLUICE_MAX_MESSAGE_SIZE / SLUICE_MAX_BATCH_SIZE; message_too_large: a recipient's message (metadata, or a batch recipient's vars: `error.field`) would exceed NATS max_payload",
   415: "body is not application/json",
@@ -46,14 +47,24 @@ const idempotencyHeader = {
   description: "Same key + same body within 24 h returns the first answer and sends nothing again; another body → 409.",
 };
 
-/** The OpenAPI document, generated from the same zod schemas that validate requests. Built once. */
+/**
+ * The hand-written part of the OpenAPI document (request bodies from the same zod schemas
+ * that validate them), for routes that declare no `schema` of their own; gateway/api-spec.ts
+ * merges in the operations generated from route schemas. Served at /docs/openapi.json.
+ */
 export function openApiDocument(): unknown {
-  return {
+  const doc = {
     openapi: "3.0.3",
-    info: { title: "Sluice HTTP API", version: "1" },
+    info: {
+      title: "Sluice HTTP API",
+      version: "1",
+      description: "Outbound email delivery: send, follow each recipient, handle failures. Every error answers `{\"error\": {\"code\", \"message\", \"field\"}}`.",
+      license: { name: "Apache-2.0", url: "https://www.apache.org/licenses/LICENSE-2.0" },
+    },
+    servers: [{ url: "/", description: "this gateway" }],
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key from `sluice keys create`" } },
-      schemas: { SendRequest: schema(SendRequest), BatchRequest: schema(BatchRequest), Error: ErrorBody },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key from `sluice keys create` (make run prints one): `Authorization: Bearer <key>`" } },
+      schemas: { SendRequest: withTemplateFields(schema(SendRequest)), BatchRequest: withTemplateFields(schema(BatchRequest)), Error: ErrorBody },
     },
     security: [{ bearer: [] }],
     paths: {
@@ -77,7 +88,7 @@ export function openApiDocument(): unknown {
                 },
               },
             },
-            ...errors(400, 401, 403, 409, 413, 415, 429, 503),
+            ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
           },
         },
       },
@@ -91,7 +102,7 @@ export function openApiDocument(): unknown {
               description: "payload, recipient list and job stored; fan-out follows",
               content: { "application/json": { schema: { type: "object", properties: { batchId: { type: "string" }, accepted: { type: "integer" } } } } },
             },
-            ...errors(400, 401, 403, 409, 413, 415, 429, 503),
+            ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
           },
         },
       },
@@ -108,7 +119,12 @@ export function openApiDocument(): unknown {
                     type: "object",
                     properties: {
                       batchId: { type: "string" },
-                      state: { type: "string", enum: ["queued", "expanding", "expanded", "failed"], description: "failed: some or all recipients could not be expanded (see reason); each of those got a failed event" },
+                      state: {
+                        type: "string",
+                        enum: ["queued", "expanding", "expanded", "completed", "failed"],
+                        description: "completed: expanded and every recipient is in a terminal status; failed: some or all recipients could not be expanded (see reason); each of those got a failed event",
+                      },
+                      missingVars: { type: "integer", description: "recipients that lacked some {{variable}} of the content (filled with an empty string); strictVars: true refuses such a batch instead" },
                       total: { type: "integer" },
                       expanded: { type: "integer" },
                       failed: { type: "integer", description: "recipients that could not be expanded" },
@@ -130,14 +146,18 @@ export function openApiDocument(): unknown {
         },
       },
       ...failureOpenApiPaths(),
+      ...dxOpenApiPaths(),
       "/healthz": { get: { summary: "process is up", security: [], responses: { "200": { description: "up" } } } },
       "/readyz": { get: { summary: "NATS connected and topology present", security: [], responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
       // The reputation loop: one-click unsubscribe (RFC 8058), authorised by its signed token.
       "/v1/unsubscribe/{token}": {
-        parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" }, description: "the signed token of a List-Unsubscribe link" }],
-        get: { summary: "confirmation page with a button that POSTs (GET never unsubscribes: link scanners follow links)", security: [], responses: { "200": { description: "HTML page" }, "404": { description: "not a valid token" } } },
-        post: { summary: "one-click unsubscribe: suppress the address for its tenant (reason unsubscribe) and publish an unsubscribed event", security: [], responses: { "200": { description: "unsubscribed (HTML)" }, "404": { description: "not a valid token" }, "503": { description: "NATS unavailable" } } },
+        get: { parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" }, description: "the signed token of a List-Unsubscribe link" }], operationId: "showUnsubscribePage", summary: "confirmation page with a button that POSTs (GET never unsubscribes: link scanners follow links)", security: [], responses: { "200": { description: "HTML page" }, "404": { description: "not a valid token" } } },
+        post: { parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" }, description: "the signed token of a List-Unsubscribe link" }], operationId: "unsubscribeOneClick", summary: "one-click unsubscribe: suppress the address for its tenant (reason unsubscribe) and publish an unsubscribed event", security: [], responses: { "200": { description: "unsubscribed (HTML)" }, "404": { description: "not a valid token" }, "503": { description: "NATS unavailable" } } },
       },
     },
   };
+  const paths = doc.paths as unknown as Record<string, Record<string, Record<string, unknown>>>;
+  for (const [path, ops] of Object.entries(paths)) for (const [method, op] of Object.entries(ops)) op.operationId ??= NAMED_OPERATIONS[`${method} ${path}`];
+  finishOperations(paths);
+  return doc;
 }

@@ -6,6 +6,7 @@ import { STREAMS, type Config, errorMessage } from "../protocol/index.ts";
 import { connectNats } from "../protocol/io/index.ts";
 import { authenticate, KEY_CACHE_MS } from "./auth.ts";
 import type { GatewayContext } from "./context.ts";
+import { installApiSpec } from "./api-spec.ts";
 import { installErrorHandling } from "./http-error.ts";
 import { installJsonBody } from "./json-body.ts";
 import { clientErrorHandler, frameworkErrors, requireHost } from "./client-errors.ts";
@@ -19,6 +20,8 @@ import { suppressionRoutes } from "./routes/suppressions.ts";
 import { unsubscribeRoutes } from "./routes/unsubscribe.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { statusRoutes } from "./routes/status.ts";
+import { templateRoutes } from "./routes/templates.ts";
+import { recipientRoutes } from "./routes/recipients.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
@@ -34,6 +37,8 @@ export interface Gateway {
 export interface GatewayOptions {
   /** How long a key lookup is cached (revocation delay). */
   keyCacheMs?: number;
+  /** Called on the app before any route is added: tests install their response check here. */
+  configure?: (app: FastifyInstance) => void;
 }
 
 /** What the app is built from: the config, a logger, and the NATS connection as it comes and goes. */
@@ -100,6 +105,8 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
   app.removeContentTypeParser("text/plain");
   installJsonBody(app);
   installErrorHandling(app);
+  installApiSpec(app);
+  options.configure?.(app);
   requireHost(app);
   traceRoutes(app);
 
@@ -118,6 +125,8 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
     suppressionRoutes(authenticated, ctx);
     webhookRoutes(authenticated, ctx);
     statusRoutes(authenticated, ctx);
+    templateRoutes(authenticated, ctx);
+    recipientRoutes(authenticated, ctx);
     statsRoutes(authenticated, ctx);
     metricsRoutes(authenticated);
   });

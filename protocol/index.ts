@@ -91,6 +91,7 @@ export {
   HeaderName,
   MAX_ADDRESS_LENGTH,
   checkAddress,
+  echoValue,
   EmailAddress,
   Mailbox,
 } from "./schemas/address.ts";
@@ -301,3 +302,41 @@ export {
   attribute,
   type Attribution,
 } from "./inbound/attribute.ts";
+export {
+  SIMULATOR_DOMAIN,
+  SIMULATOR_SCENARIOS,
+  SIMULATOR_SOFT_BOUNCES,
+  simulatorScenario,
+  simulatorAddressLines,
+  type SimulatorScenario,
+} from "./simulator.ts";
+export {
+  PLACEHOLDER_PATTERN,
+  TEMPLATE_NAME_MAX,
+  TemplateInput,
+  TemplateVersion,
+  TemplateHead,
+  TemplateView,
+  TemplateList,
+  RenderRequest,
+  RenderedTemplate,
+  TemplateVersionQuery,
+  TemplateRef,
+  templateVariables,
+  renderPreview,
+  missingVariables,
+  missingVarsError,
+  templateRefOf,
+  withTemplate,
+} from "./templates.ts";
+export {
+  ActivityQuery,
+  RecipientPageQuery,
+  RecipientRow,
+  RecipientPage,
+  ActivityPage,
+  rowOf,
+  activityMatcher,
+  TERMINAL_STATUSES,
+  batchState,
+} from "./activity.ts";

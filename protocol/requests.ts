@@ -5,7 +5,7 @@ import { validationError, type SluiceError } from "./errors.ts";
 import { eventId } from "./events.ts";
 import { recipientId } from "./ids.ts";
 import { fnv1a32 } from "./partition.ts";
-import { checkAddress, HeaderText, Mailbox } from "./schemas/address.ts";
+import { checkAddress, echoValue, HeaderText, Mailbox } from "./schemas/address.ts";
 import { StringMap, Tenant, Vars, type DeliveryMessage } from "./schemas/delivery.ts";
 import type { MailEvent } from "./schemas/event.ts";
 import { BatchRecipient, type BatchJob } from "./schemas/job.ts";
@@ -23,8 +23,10 @@ export const MAX_MESSAGE_RECIPIENTS = 50;
 export const MAX_BATCH_RECIPIENTS = 100_000;
 
 /** "a@b.c", "Ann <a@b.c>", {address, name} or an array of them → always an array. */
-const oneOrMany = (max: number) =>
-  z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(Mailbox).min(1, "needs at least one address").max(max));
+const oneOrMany = (max: number, tooMany = `has more than ${max} addresses`) =>
+  z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(Mailbox).min(1, "needs at least one address").max(max, tooMany));
+/** Too many recipients is the same answer whichever field holds them: a batch is the way. */
+const TOO_MANY = `has more than ${MAX_MESSAGE_RECIPIENTS} recipients; a message takes at most ${MAX_MESSAGE_RECIPIENTS} in to, cc and bcc together: send to more with POST /v1/batches (up to ${MAX_BATCH_RECIPIENTS.toLocaleString("en")}, each with its own vars)`;
 
 const tier = (fallback: TierName) =>
   z.enum(TIERS, { message: `is not a tier (expected ${TIERS.join(", ")})` }).default(fallback);
@@ -38,9 +40,9 @@ const MISSING_BODY = { message: "missing body: give text or html (or both)", pat
 export const SendRequest = z
   .object({
     from: Mailbox,
-    to: oneOrMany(MAX_MESSAGE_RECIPIENTS),
-    cc: oneOrMany(MAX_MESSAGE_RECIPIENTS).optional(),
-    bcc: oneOrMany(MAX_MESSAGE_RECIPIENTS).optional(),
+    to: oneOrMany(MAX_MESSAGE_RECIPIENTS, TOO_MANY),
+    cc: oneOrMany(MAX_MESSAGE_RECIPIENTS, TOO_MANY).optional(),
+    bcc: oneOrMany(MAX_MESSAGE_RECIPIENTS, TOO_MANY).optional(),
     replyTo: oneOrMany(10).optional(),
     subject: HeaderText,
     text: z.string().optional(),
@@ -54,7 +56,7 @@ export const SendRequest = z
   .strict()
   .refine(hasBody, MISSING_BODY)
   .refine((r) => envelopeRecipients(r).length <= MAX_MESSAGE_RECIPIENTS, {
-    message: `has more than ${MAX_MESSAGE_RECIPIENTS} recipients in to, cc and bcc together; use POST /v1/batches`,
+    message: TOO_MANY,
     path: ["to"],
   });
 export type SendRequest = z.output<typeof SendRequest>;
@@ -107,6 +109,10 @@ export const BatchProgress = z
     /** Recipients that could not be expanded, and why. */
     failed: z.number().int().nonnegative().optional(),
     reason: z.string().optional(),
+    /** Recipients that lacked some template variable (filled with ""); see protocol/templates.ts. */
+    missingVars: z.number().int().nonnegative().optional(),
+    /** The recipient list in the object store: addresses of recipients the status index has not seen yet. */
+    recipientsRef: z.string().optional(),
     createdAt: z.number().int(),
     updatedAt: z.number().int(),
   })
@@ -173,7 +179,7 @@ function firstBadRecipientAddress(input: unknown): SluiceError | undefined {
     const problem = typeof to === "string" ? checkAddress(to) : undefined;
     if (problem !== undefined) {
       const field = `recipients.${i}.to`;
-      return validationError(codeOf(problem, field), `${field} ${problem}`, field);
+      return validationError(codeOf(problem, field), `${field} ${problem}: ${echoValue(String(to))}`, field);
     }
   }
   return undefined;

@@ -38,7 +38,10 @@ export const StatusEvent = z
   .strict();
 export type StatusEvent = z.infer<typeof StatusEvent>;
 
-export const RecipientRecord = z.object({ status: z.enum(MESSAGE_STATUSES), events: z.array(StatusEvent) }).strict();
+/** `to` and `tags` (from the events) make the index searchable: GET /v1/messages?to=&tag=, batch recipient pages. */
+export const RecipientRecord = z
+  .object({ status: z.enum(MESSAGE_STATUSES), to: z.string().optional(), tags: z.array(z.string()).optional(), events: z.array(StatusEvent) })
+  .strict();
 export type RecipientRecord = z.infer<typeof RecipientRecord>;
 export const RequestRecord = z.object({ recipients: z.number().int().nonnegative(), accepted: StatusEvent }).strict();
 export type RequestRecord = z.infer<typeof RequestRecord>;
@@ -131,7 +134,12 @@ export function applyEvent(
   // the fold over the events in time order, not the last one applied.
   const events = [...record.events, compactEvent(event)].sort(inTimeOrder).slice(-STATUS_EVENTS);
   const status = events.reduce<MessageStatus | undefined>((s, e) => nextStatus(s, e.type), undefined) ?? "queued";
-  return { key: statusKey(event.tenant, event.messageId), value: encode({ status, events }), previous, status };
+  const next: RecipientRecord = { status, events };
+  const to = record.to ?? event.rcptTo;
+  const tags = record.tags ?? event.tags;
+  if (to !== undefined) next.to = to;
+  if (tags !== undefined) next.tags = tags;
+  return { key: statusKey(event.tenant, event.messageId), value: encode(next), previous, status };
 }
 
 /**

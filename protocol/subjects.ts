@@ -49,6 +49,8 @@ export const KV_BUCKETS = {
   webhooks: "sluice_webhooks",
   /** Attempt history of messages that failed at least once (a JetStream message cannot change on nak). */
   attempts: "sluice_attempts",
+  /** Stored templates: `<tenant>.<id>` (latest version) and `<tenant>.<id>.<version>`; see protocol/templates.ts. */
+  templates: "sluice_templates",
 } as const;
 
 /**

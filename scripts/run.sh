@@ -25,6 +25,8 @@ else
 fi
 
 export SLUICE_PROFILE="${SLUICE_PROFILE:-local}"
+# One person's machine: a webhook receiver on loopback is the usual first one.
+if [ "$SLUICE_PROFILE" = "local" ]; then export SLUICE_WEBHOOK_ALLOW_PRIVATE="${SLUICE_WEBHOOK_ALLOW_PRIVATE:-1}"; fi
 node bin/sluice.js up &
 SLUICE_PID=$!
 trap 'kill $SLUICE_PID 2>/dev/null || true; wait $SLUICE_PID 2>/dev/null || true; cleanup' EXIT INT TERM
@@ -39,7 +41,7 @@ done
 # dashboard and /metrics answer it.
 try_line=""
 if [ "$SLUICE_PROFILE" = "local" ]; then
-  key_file=.data/local-api-key
+  key_file="${SLUICE_DATA_DIR:-.data}/local-api-key"; mkdir -p "${SLUICE_DATA_DIR:-.data}"
   key=""
   if [ -s "$key_file" ]; then
     key="$(cat "$key_file")"
@@ -57,13 +59,19 @@ if [ "$SLUICE_PROFILE" = "local" ]; then
 "
 fi
 
+# The mailbox simulator answers these in every profile, inside the node (no network).
+sim_lines="
+  Simulated recipients (no network; real events, statuses and webhooks):
+$(node --import tsx -e 'import("./protocol/simulator.ts").then((m) => console.log(m.simulatorAddressLines().map((l) => "    " + l).join("\n")))')
+"
+
 cat <<MSG
 
   Sluice is up.
     gateway:       http://127.0.0.1:$http_port   (try: curl http://127.0.0.1:$http_port/healthz)
     NATS:          $NATS_URL
     captured mail: .data/outbox/*.eml  (local profile: every domain goes to the capture server${SLUICE_ROUTES:+, except as SLUICE_ROUTES=$SLUICE_ROUTES says})
-$try_line
+$try_line$sim_lines
   Ctrl-C stops everything this command started.
 
 MSG

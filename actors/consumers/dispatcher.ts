@@ -1,6 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { DeliveryMessage, decode, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { simulatedSuppression } from "../simulator/index.ts";
+import { DeliveryMessage, decode, SIMULATOR_DOMAIN, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
 import { DestinationActor, type Clock } from "../domain/destination.ts";
 import { DomainMemo } from "../domain-memo.ts";
 import type { Job, PostponeReason, SendResult } from "../domain/job.ts";
@@ -77,7 +78,7 @@ export class Dispatcher {
     const m = job.message;
     if (m.tier !== tier) this.d.logger.warn({ messageId: m.id, subjectTier: tier, tier: m.tier }, "message tier differs from its subject; serving it by its subject");
     if (Date.now() >= m.createdAt + this.d.maxAgeMs) return this.d.settler.expired(job);
-    const suppressed = await this.d.suppressions.get(m.tenant, m.rcptTo);
+    const suppressed = (job.domain === SIMULATOR_DOMAIN ? simulatedSuppression(m.rcptTo) : undefined) ?? (await this.d.suppressions.get(m.tenant, m.rcptTo));
     if (suppressed) return this.d.settler.suppressed(job, suppressed);
     const resolution = await this.d.router.resolve(job.domain);
     if (!resolution.ok) {

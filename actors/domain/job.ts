@@ -31,6 +31,8 @@ export type SendResult =
       limit?: "connections" | "rate";
       /** Sessions to this host open and working when this one failed (what the destination allows). */
       working?: number;
+      /** A retry sooner than the schedule says (the mailbox simulator's soft bounce). */
+      retryInMs?: number;
     };
 
 /** Why a job goes back to JetStream without an SMTP attempt. */

@@ -29,6 +29,9 @@ export const BUILTIN_GROUP_POLICIES: Record<string, PolicyOverride> = {
   "mx:mailru": { messagesPerSecond: 10, burst: 20, maxConnections: 3, maxMessagesPerConnection: 50 },
   "mx:proofpoint": { messagesPerSecond: 10, burst: 20, maxConnections: 3, maxMessagesPerConnection: 50 },
   "mx:mimecast": { messagesPerSecond: 10, burst: 20, maxConnections: 3, maxMessagesPerConnection: 50 },
+  // The mailbox simulator (actors/simulator): no network behind it, so no reason to be shy;
+  // still a budget of its own, so a demo flood of simulated mail cannot starve real mail.
+  "simulator.invalid": { messagesPerSecond: 500, burst: 500, maxConnections: 50, maxMessagesPerConnection: 1000 },
 };
 
 /** Consumer mailbox domains and their provider, so the table applies before any MX lookup. */

@@ -1,4 +1,4 @@
-import { routeFor, isSluiceError, type Route, type SluiceError } from "../../protocol/index.ts";
+import { routeFor, isSluiceError, SIMULATOR_DOMAIN, type Route, type SluiceError } from "../../protocol/index.ts";
 import { providerOfMx } from "../policies/index.ts";
 import type { PolicyBook } from "../policies/index.ts";
 import { lookupMx, systemDns, type DnsLike, type MxHost } from "./mx.ts";
@@ -57,6 +57,9 @@ export class Router {
   }
 
   async #lookup(domain: string): Promise<Resolution> {
+    // The mailbox simulator answers here, whatever SLUICE_ROUTES says (a catch-all route
+    // must not send it to a real server); the node hands its sends to actors/simulator.
+    if (domain === SIMULATOR_DOMAIN) return { ok: true, target: { key: SIMULATOR_DOMAIN, hosts: [{ host: SIMULATOR_DOMAIN, port: 0, secure: false }] } };
     const route = routeFor(this.o.routes, domain);
     if (route) {
       const host: MxHost = { host: route.host, port: route.port, secure: route.secure };

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { checkAddress, TIERS, validationError, type TierName, errorMessage } from "../../protocol/index.ts";
 import { CsvError } from "../send/csv.ts";
@@ -6,6 +7,7 @@ import { gatewaySubmitter, type GatewayTarget, type Submitter } from "../send/ga
 import { ProgressBar } from "../send/progress.ts";
 import { recipientsFromCsv, type CsvRecipient, type Rejected } from "../send/recipients.ts";
 import { formatSummary, type SendSummary } from "../send/summary.ts";
+import { LOCAL_KEY_FILE, localApiKey } from "../send/local-key.ts";
 import { unknownVars } from "../send/template.ts";
 
 export const help = `sluice send
@@ -21,7 +23,8 @@ Send one message, or one per row of a CSV, through the gateway (or straight to N
   --html HTML          HTML body template         (--html-file FILE to read it)
   --tier NAME          critical, transactional (default for --to) or bulk (default for --csv)
   --url URL            gateway URL (default SLUICE_URL, else http://127.0.0.1:8080)
-  --key KEY            API key (default SLUICE_API_KEY)
+  --key KEY            API key (default SLUICE_API_KEY; for a gateway on this machine,
+                       the local profile's key in .data/local-api-key that make run writes)
   --direct             publish straight to NATS (NATS_URL) with the producer SDK
   --tenant NAME        tenant for --direct (default SLUICE_TENANT, else "default")
   --chunk N            recipients per batch request (default 1000)
@@ -81,11 +84,11 @@ export async function run(args: string[]): Promise<void> {
     submit = direct.submitter;
     done = direct.close;
   } else {
-    const target: GatewayTarget = {
-      url: values.url ?? process.env.SLUICE_URL ?? "http://127.0.0.1:8080",
-      key: values.key ?? process.env.SLUICE_API_KEY ?? "",
-    };
-    if (target.key === "") throw validationError("invalid_arguments", "no API key: set SLUICE_API_KEY or pass --key", "key");
+    const url = values.url ?? process.env.SLUICE_URL ?? "http://127.0.0.1:8080";
+    const target: GatewayTarget = { url, key: values.key ?? process.env.SLUICE_API_KEY ?? localApiKey(url) ?? "" };
+    if (target.key === "") {
+      throw validationError("invalid_arguments", `no API key: set SLUICE_API_KEY or pass --key (for a gateway on this machine, make run writes one to ${join(process.env.SLUICE_DATA_DIR ?? ".data", LOCAL_KEY_FILE)})`, "key");
+    }
     submit = gatewaySubmitter(target);
   }
   let summary: SendSummary;

@@ -4,7 +4,7 @@ import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
 import { startGateway } from "../../gateway/index.ts";
-import { loadConfig, withCatchAll, type Config } from "../../protocol/index.ts";
+import { loadConfig, simulatorAddressLines, withCatchAll, type Config } from "../../protocol/index.ts";
 import { connectNats } from "../../protocol/io/index.ts";
 import { startCaptureServer, type CaptureServer } from "../capture-server.ts";
 import { onShutdown } from "../lifecycle.ts";
@@ -15,7 +15,12 @@ export const help = `sluice up
 Everything in one process, for trying Sluice on one machine: the gateway, one actor node
 and, in the local profile (the default for 'up'), a capture SMTP server on
 SLUICE_CAPTURE_PORT that every route points to; delivered mail lands as .eml files in
-SLUICE_DATA_DIR/outbox. Set SLUICE_PROFILE=production to deliver by MX instead.`;
+SLUICE_DATA_DIR/outbox. Set SLUICE_PROFILE=production to deliver by MX instead.
+
+In every profile, mail to these addresses is answered inside the node, with no network
+and the real events, statuses and webhooks (a +tag is allowed: bounce+7@simulator.invalid):
+
+${simulatorAddressLines().map((l) => `  ${l}`).join("\n")}`;
 
 export async function run(): Promise<void> {
   const profile = process.env.SLUICE_PROFILE ?? "local";

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import { metrics } from "@opentelemetry/api";
-import { BatchProgress, decode, ID_PATTERN, parseBatchRequest } from "../../protocol/index.ts";
+import { BatchProgress, batchState, decode, ID_PATTERN, parseBatchRequest } from "../../protocol/index.ts";
 import { publishBatch, readBatchCounts } from "../../protocol/io/index.ts";
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { idempotent } from "../idempotency.ts";
+import { checkBatchVars, resolveTemplate } from "../templates.ts";
 import { asAcceptFailure, idempotencyKeyOf } from "./messages.ts";
 
 const accepted = metrics.getMeter("sluice").createCounter("sluice_batch_recipients_accepted", {
@@ -16,12 +17,16 @@ const accepted = metrics.getMeter("sluice").createCounter("sluice_batch_recipien
 export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   app.post("/v1/batches", { bodyLimit: ctx.config.limits.maxBatchBytes, preHandler: requireScope("send") }, async (request, reply) => {
     const { tenant } = authOf(request);
-    const parsed = parseBatchRequest(request.body);
+    const resolved = await resolveTemplate(ctx, tenant, request.body).catch((e: unknown) => {
+      throw asAcceptFailure(e);
+    });
+    const parsed = parseBatchRequest(resolved.body);
     if (!parsed.ok) throw parsed.error;
+    const missingVars = checkBatchVars(parsed.value, resolved.ref?.strictVars === true);
     try {
       const deps = await ctx.deps();
       const answer = await idempotent(deps.idempotency, { tenant, route: "batches" }, idempotencyKeyOf(request), request.body, (requestId) =>
-        publishBatch(deps.producer, tenant, parsed.value, requestId),
+        publishBatch(deps.producer, tenant, parsed.value, requestId, { missingVars }),
       );
       if (answer.replayed) reply.header("idempotent-replayed", "true");
       else accepted.add(parsed.value.recipients.length, { tier: parsed.value.tier });
@@ -33,32 +38,36 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
 
   app.get<{ Params: { id: string } }>("/v1/batches/:id", { preHandler: requireScope("read") }, async (request) => {
     const { tenant } = authOf(request);
-    const id = request.params.id;
-    const notFound = new HttpError(404, "not_found", `no batch ${id}`);
-    if (!ID_PATTERN.test(id)) throw notFound;
-    const deps = await ctx.deps();
-    const entry = await deps.batches.get(id).catch((e: unknown) => {
-      throw asAcceptFailure(e);
-    });
-    if (entry === null || entry.operation !== "PUT") throw notFound;
-    const decoded = decode(BatchProgress, entry.value, "batch progress");
-    // Another tenant's batch is indistinguishable from a missing one.
-    if (!decoded.ok || decoded.value.tenant !== tenant) throw notFound;
-    const p = decoded.value;
+    const p = await loadBatch(ctx, tenant, request.params.id);
     // Per-status counts from the status index (recipients not indexed yet count as queued).
     const counts = await readBatchCounts((await ctx.deps()).batchCounts, tenant, p.batchId, p.total).catch((e: unknown) => {
       throw asAcceptFailure(e);
     });
     return {
       batchId: p.batchId,
-      state: p.state,
+      state: batchState(p.state, p.total, counts),
       total: p.total,
       expanded: p.expanded,
       ...(p.failed === undefined ? {} : { failed: p.failed }),
       ...(p.reason === undefined ? {} : { reason: p.reason }),
+      missingVars: p.missingVars ?? 0,
       counts,
       createdAt: p.createdAt,
       updatedAt: p.updatedAt,
     };
   });
+}
+
+/** A batch's progress record; 404 when missing or another tenant's (indistinguishable). */
+export async function loadBatch(ctx: GatewayContext, tenant: string, id: string): Promise<BatchProgress> {
+  const notFound = new HttpError(404, "not_found", `no batch ${id}`, "id");
+  if (!ID_PATTERN.test(id)) throw notFound;
+  const deps = await ctx.deps();
+  const entry = await deps.batches.get(id).catch((e: unknown) => {
+    throw asAcceptFailure(e);
+  });
+  if (entry === null || entry.operation !== "PUT") throw notFound;
+  const decoded = decode(BatchProgress, entry.value, "batch progress");
+  if (!decoded.ok || decoded.value.tenant !== tenant) throw notFound;
+  return decoded.value;
 }

@@ -6,6 +6,7 @@ import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { idempotent } from "../idempotency.ts";
+import { checkMessageVars, resolveTemplate } from "../templates.ts";
 
 const accepted = metrics.getMeter("sluice").createCounter("sluice_messages_accepted", {
   description: "Recipient messages accepted by the gateway (stored on MAIL_SEND)",
@@ -26,8 +27,12 @@ export function messageRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     { bodyLimit: ctx.config.limits.maxMessageBytes, preHandler: requireScope("send") },
     async (request, reply) => {
       const { tenant } = authOf(request);
-      const parsed = parseSendRequest(request.body);
+      const resolved = await resolveTemplate(ctx, tenant, request.body).catch((e: unknown) => {
+        throw asAcceptFailure(e);
+      });
+      const parsed = parseSendRequest(resolved.body);
       if (!parsed.ok) throw parsed.error;
+      checkMessageVars(parsed.value, resolved.ref?.strictVars === true);
       try {
         const deps = await ctx.deps();
         const answer = await idempotent(deps.idempotency, { tenant, route: "messages" }, idempotencyKeyOf(request), request.body, (requestId) =>

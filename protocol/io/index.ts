@@ -66,6 +66,10 @@ export {
   tenantStats,
 } from "./stats.ts";
 export {
+  searchStatusIndex,
+  readBatchRecipients,
+} from "./status-scan.ts";
+export {
   readBatchCounts,
   readMessageStatus,
   applyStatusLimits,
@@ -76,6 +80,14 @@ export {
   removeSuppression,
   listSuppressions,
 } from "./suppressions.ts";
+export {
+  createTemplate,
+  updateTemplate,
+  getTemplate,
+  templateView,
+  listTemplates,
+  deleteTemplate,
+} from "./template-store.ts";
 export {
   sendStreamDescription,
   ADVISORY_STREAM,

@@ -109,7 +109,7 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
  * so a re-sent one is not stored again), its progress record, one job on MAIL_JOBS and one
  * accepted event. The fan-out actor does the per-recipient work.
  */
-export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequest, batchId: string = newId()): Promise<BatchAccepted> {
+export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequest, batchId: string = newId(), extra: { missingVars?: number } = {}): Promise<BatchAccepted> {
   const now = d.now?.() ?? Date.now();
   checkBatchSizes(r, batchId, tenant, now, d.maxPayload?.());
   try {
@@ -119,6 +119,8 @@ export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequ
     ]);
     const job = buildBatchJob(r, payload, list.ref, { batchId, tenant, requestId: batchId, now });
     const progress: BatchProgress = { v: 1, batchId, tenant, total: r.recipients.length, expanded: 0, state: "queued", createdAt: now, updatedAt: now };
+    if (extra.missingVars) progress.missingVars = extra.missingVars;
+    progress.recipientsRef = list.ref;
     await createOnce(d.batches, batchId, encode(progress));
     const event = acceptedEvent({ tenant, requestId: batchId, batchId, tier: r.tier, recipients: r.recipients.length, now });
     await Promise.all([d.js.publish(subjects.jobs, encode(job), { msgID: batchId, headers: traceHeaders() }), publishEvent(d.js, event)]);

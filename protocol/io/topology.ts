@@ -243,6 +243,8 @@ function kvBucketsFor(o: TopologyOptions): KvSpec[] {
     // Only messages that failed pay for this; the TTL outlives the longest retry.
     { name: KV_BUCKETS.attempts, options: { history: 1, ttl: o.retry.maxAgeMs + dayMs, replicas: o.replicas } },
     { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    // No TTL: a template lives until it is deleted. Versions are separate keys, never rewritten.
+    { name: KV_BUCKETS.templates, options: { history: 1, replicas: o.replicas } },
   ];
 }
 

@@ -45,6 +45,14 @@ export function checkAddress(address: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The value an error is about, quoted and cut short, so that a caller with a list of
+ * hundreds of addresses sees which one at once (`to.3 has an invalid domain: "ann@exa mple.com"`).
+ */
+export function echoValue(value: string, max = 80): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
+}
+
 // IDN normalisation is the dearest step of checking an address, and a batch of 100,000
 // recipients goes to a few hundred domains: remember the verdicts (bounded, cleared when full).
 const domainVerdicts = new Map<string, boolean>();
@@ -63,7 +71,7 @@ function isMailDomain(raw: string): boolean {
 /** A bare address: `user@example.com`, IDN domains allowed (`user@bücher.de`). */
 export const EmailAddress = z.string().max(MAX_ADDRESS_LENGTH, `is longer than ${MAX_ADDRESS_LENGTH} characters`).superRefine((value, ctx) => {
   const problem = checkAddress(value);
-  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}: ${echoValue(value)}` });
 });
 
 const DisplayName = headerText(200);
@@ -83,7 +91,7 @@ export const Mailbox = z.union([
     .transform((value, ctx) => {
       const parsed = parseMailbox(value);
       if (!parsed.ok) {
-        ctx.addIssue({ code: "custom", message: parsed.problem });
+        ctx.addIssue({ code: "custom", message: `${parsed.problem}: ${echoValue(value)}` });
         return z.NEVER;
       }
       const mailbox = parsed.name === undefined ? { address: parsed.address } : { name: parsed.name, address: parsed.address };

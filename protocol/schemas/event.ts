@@ -25,6 +25,8 @@ export const MailEvent = z
     batchId: RequestId.optional(),
     tier: Tier.optional(),
     rcptTo: z.string().optional(),
+    /** The message's tags: activity search (`GET /v1/messages?tag=`) and webhooks see them. */
+    tags: z.array(z.string().max(64)).max(20).optional(),
     at: z.number().int(),
     attempt: z.number().int().nonnegative().optional(),
     mx: z.string().optional(),

@@ -14,7 +14,12 @@ export const CreateWebhookRequest = z
       .max(2048)
       .url("is not a URL")
       .refine((u) => /^https?:\/\//i.test(u), "must be an http:// or https:// URL"),
-    events: z.array(z.enum(EVENT_TYPES)).min(1, "needs at least one event type").max(EVENT_TYPES.length),
+    /** Left out: every event type there is (the answer lists them). */
+    events: z
+      .array(z.enum(EVENT_TYPES))
+      .min(1, "needs at least one event type (leave the field out to subscribe to all)")
+      .max(EVENT_TYPES.length)
+      .default(() => [...EVENT_TYPES]),
   })
   .strict();
 export type CreateWebhookRequest = z.infer<typeof CreateWebhookRequest>;

@@ -13,6 +13,7 @@ import {
 } from "../../protocol/index.ts";
 import { createApiKey, ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
+import { assertResponsesDocumented, responseCheck } from "./support/response-check.ts";
 
 /** A real nats-server, the topology (without MAIL_SEND consumers, so tests can read the stream), and a gateway. */
 export interface GatewayFixture {
@@ -45,7 +46,8 @@ export async function startGatewayFixture(env: Partial<Record<EnvName, string>> 
   await ensureTopology(nc, { ...topology, consumers: topology.consumers.filter((c) => c.stream !== STREAMS.send) });
   const jsm = await jetstreamManager(nc);
   const keys = await new Kvm(nc).open(KV_BUCKETS.keys);
-  const gateway = await startGateway(config, pino({ level: "silent" }), undefined, { keyCacheMs: 200 });
+  const check = responseCheck();
+  const gateway = await startGateway(config, pino({ level: "silent" }), undefined, { keyCacheMs: 200, configure: check.install });
   const url = `http://127.0.0.1:${gateway.port}`;
   const answer = async (res: Response) => {
     const text = await res.text();
@@ -80,6 +82,7 @@ export async function startGatewayFixture(env: Partial<Record<EnvName, string>> 
       await gateway.close();
       await nc.close();
       await server.dispose();
+      assertResponsesDocumented(check.problems);
     },
   };
   return fx;

@@ -185,7 +185,10 @@ test("429 with Retry-After for a key over its own rate, and the key recovers", a
 test("healthz, readyz and docs (OpenAPI from the zod schemas) need no key", async () => {
   assert.equal((await fx.get("/healthz", undefined)).status, 200);
   assert.equal((await fx.get("/readyz", undefined)).status, 200);
-  const docs = await fx.get("/docs", undefined);
+  const page = await fx.get("/docs", undefined);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+  const docs = await fx.get("/docs/openapi.json", undefined);
   assert.equal(docs.status, 200);
   assert.equal(docs.body.openapi, "3.0.3");
   assert.ok(docs.body.components.schemas.SendRequest.properties.tier.enum.includes("bulk"));

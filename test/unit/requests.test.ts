@@ -92,3 +92,22 @@ test("the accepted event is one per request with the recipient count", () => {
   assert.equal(e.id, "01jabcdefghjkmnpqrstvwxyz0-0.accepted.0");
   assert.deepEqual(e.metadata, { recipients: "3" });
 });
+
+test("errors that teach: too many recipients points to /v1/batches whatever the field; a bad address is echoed, cut short", () => {
+  const many = Array.from({ length: 51 }, (_, i) => `u${i}@example.com`);
+  for (const field of ["to", "cc", "bcc"]) {
+    const r = parseSendRequest({ from: "a@example.com", to: field === "to" ? many : "x@example.com", [field === "to" ? "cc" : field]: field === "to" ? undefined : many, subject: "s", text: "t" });
+    assert.ok(!r.ok, field);
+    assert.match(r.error.message, /POST \/v1\/batches/, field);
+  }
+  const split = parseSendRequest({ from: "a@example.com", to: many.slice(0, 30), cc: many.slice(30), subject: "s", text: "t" });
+  assert.ok(!split.ok);
+  assert.match(split.error.message, /POST \/v1\/batches/);
+
+  const bad = parseSendRequest({ from: "a@example.com", to: ["ok@example.com", "ann@exa mple.com"], subject: "s", text: "t" });
+  assert.ok(!bad.ok);
+  assert.equal(bad.error.message, 'to.1 has an invalid domain: "ann@exa mple.com"');
+  const long = parseBatchRequest({ from: "a@example.com", subject: "s", text: "t", recipients: [{ to: `${"x".repeat(200)}@bad` }] });
+  assert.ok(!long.ok);
+  assert.match(long.error.message, /^recipients\.0\.to .*: "x{80}…"$/);
+});

@@ -16,6 +16,7 @@ import { createApiKey, publishEvent } from "../../../protocol/io/index.ts";
 import { startSmtpPeer, type SmtpPeer, type SmtpPeerOptions } from "../../harness/smtp-peer.ts";
 import { startWorld, type DeliveryWorld } from "../delivery-fixtures.ts";
 import { untilEndpointLive } from "./endpoint-live.ts";
+import { assertResponsesDocumented, responseCheck } from "./response-check.ts";
 
 /** A webhook POST as the receiver got it. */
 export interface ReceivedHook {
@@ -55,7 +56,8 @@ export async function startPipeline(peerOptions: SmtpPeerOptions, env: Partial<R
   });
   const node: ActorNode = await startNode(world.config, world.logger, world.nc);
   const services: NodeServices = await startNodeServices(world.nc, world.config, world.logger);
-  const gateway: Gateway = await startGateway(world.config, pino({ level: "silent" }), world.nc, { keyCacheMs: 200 });
+  const check = responseCheck();
+  const gateway: Gateway = await startGateway(world.config, pino({ level: "silent" }), world.nc, { keyCacheMs: 200, configure: check.install });
   const base = `http://127.0.0.1:${gateway.port}`;
   const key = (await createApiKey(await new Kvm(world.nc).open(KV_BUCKETS.keys), { tenant: "acme", scopes: ["admin"] })).key;
   const hooks: ReceivedHook[] = [];
@@ -114,6 +116,7 @@ export async function startPipeline(peerOptions: SmtpPeerOptions, env: Partial<R
       receiver.closeAllConnections();
       await new Promise<void>((r) => receiver.close(() => r()));
       await world.dispose();
+      assertResponsesDocumented(check.problems);
     },
   };
 }

@@ -1,0 +1,1 @@
+export { Simulator, simulatedSuppression, type SimulatorDeps } from "./simulator.ts";
