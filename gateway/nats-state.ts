@@ -18,6 +18,7 @@ export interface GatewayDeps {
   status: KV;
   suppressions: KV;
   webhooks: KV;
+  domains: KV;
 }
 
 /**
@@ -78,7 +79,7 @@ export class NatsState {
   async #open(nc: NatsConnection): Promise<GatewayDeps> {
     const js = jetstream(nc, { timeout: 5000 });
     const kvm = new Kvm(js);
-    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, jsm] = await Promise.all([
+    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, domains, jsm] = await Promise.all([
       new Objm(js).open(OBJECT_STORES.payloads),
       kvm.open(KV_BUCKETS.keys),
       kvm.open(KV_BUCKETS.idempotency),
@@ -87,6 +88,7 @@ export class NatsState {
       kvm.open(KV_BUCKETS.status),
       kvm.open(KV_BUCKETS.suppressions),
       kvm.open(KV_BUCKETS.webhooks),
+      kvm.open(KV_BUCKETS.domains),
       jetstreamManager(nc, { timeout: 5000 }),
     ]);
     const producer: ProducerDeps = {
@@ -99,6 +101,6 @@ export class NatsState {
       publishTimeoutMs: 5000,
       maxPayload: () => nc.info?.max_payload,
     };
-    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks };
+    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, domains };
   }
 }

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { z } from "zod";
 import { validationError } from "./errors.ts";
 import { describeRoute, parseRoutes } from "./routes.ts";
+import { spfMechanisms } from "./domains.ts";
 import { formatDuration, parseDuration, parseSize } from "./units.ts";
 
 /**
@@ -91,6 +92,87 @@ const natsUrls = z.string().transform((s, ctx) => {
   return urls;
 });
 
+// ---- Sender domains (issue 14): DNS, verification, per-tenant DKIM keys -------------------
+// One block so it moves as a unit; spread into ENV_DEFAULTS, EnvSchema, Config and describeConfig.
+
+const DOMAIN_ENV_DEFAULTS = {
+  /** DNS servers for MX lookups and domain verification (`127.0.0.1:5353,10.0.0.2`); empty = the system resolver. */
+  SLUICE_DNS_SERVERS: "",
+  /** Seals tenants' DKIM private keys in KV; required in the production profile. */
+  SLUICE_SECRET_KEY: "",
+  /** 403 domain_not_verified for a `from` domain the tenant has not verified; empty = by profile (production 1, local 0). */
+  SLUICE_REQUIRE_VERIFIED_DOMAINS: "",
+  /** SPF mechanisms tenants publish for Sluice's hosts (`_spf.example.net`, `ip4:203.0.113.5`); empty = a:<EHLO name>. */
+  SLUICE_SPF_INCLUDE: "",
+  /** The MX of every `bounces.<domain>` (the return path's inbound host); empty = the EHLO name. */
+  SLUICE_INBOUND_HOST: "",
+  /** How often nodes re-check every domain's records (a removed DKIM record turns a domain `failed`). */
+  SLUICE_DOMAIN_RECHECK: "1h",
+  /** How long a rotated-out DKIM key stays published and valid after its successor is seen. */
+  SLUICE_DKIM_ROTATION_GRACE: "48h",
+} as const;
+
+const dnsServers = z.string().transform((s, ctx) => {
+  const list = s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  for (const x of list) {
+    if (!/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:]+\](:\d{1,5})?|[0-9a-fA-F:]+)$/.test(x)) {
+      ctx.addIssue({ code: "custom", message: `expected IP[:port] addresses separated by commas (127.0.0.1:5353,10.0.0.2), got "${x}"` });
+      return z.NEVER;
+    }
+  }
+  return list;
+});
+
+const DOMAIN_ENV_SCHEMA = {
+  SLUICE_DNS_SERVERS: dnsServers,
+  SLUICE_SECRET_KEY: z.string().refine((s) => s === "" || s.length >= 16, "must be at least 16 characters (e.g. openssl rand -base64 32)"),
+  SLUICE_REQUIRE_VERIFIED_DOMAINS: z.union([z.literal("").transform(() => undefined), flag]),
+  SLUICE_SPF_INCLUDE: z.string().regex(/^[\w.:/,\s~+?-]*$/, "expected SPF mechanisms or host names"),
+  SLUICE_INBOUND_HOST: z.string().regex(/^[\w.-]*$/, "expected a host name"),
+  SLUICE_DOMAIN_RECHECK: duration("how often verified domains' DNS records are checked again"),
+  SLUICE_DKIM_ROTATION_GRACE: duration("how long a rotated-out DKIM key stays valid"),
+};
+
+/** Key used when the local profile has no SLUICE_SECRET_KEY: keys stay sealed, but not secret. */
+export const LOCAL_INSECURE_SECRET_KEY = "sluice-local-profile-insecure-key";
+
+export interface DomainsConfig {
+  dnsServers: string[];
+  /** undefined in production without SLUICE_SECRET_KEY: `sluice gateway|node|up` refuse to start. */
+  secretKey: string | undefined;
+  requireVerified: boolean;
+  spf: string[];
+  inboundHost: string;
+  recheckMs: number;
+  rotationGraceMs: number;
+}
+
+function domainsConfigOf(e: Env, profile: "local" | "production", ehloName: string): DomainsConfig {
+  const spf = e.SLUICE_SPF_INCLUDE.trim() === "" ? [`a:${ehloName}`] : spfMechanisms(e.SLUICE_SPF_INCLUDE);
+  return {
+    dnsServers: e.SLUICE_DNS_SERVERS,
+    secretKey: e.SLUICE_SECRET_KEY || (profile === "local" ? LOCAL_INSECURE_SECRET_KEY : undefined),
+    requireVerified: e.SLUICE_REQUIRE_VERIFIED_DOMAINS ?? profile === "production",
+    spf,
+    inboundHost: e.SLUICE_INBOUND_HOST || ehloName,
+    recheckMs: e.SLUICE_DOMAIN_RECHECK,
+    rotationGraceMs: e.SLUICE_DKIM_ROTATION_GRACE,
+  };
+}
+
+function describeDomainsConfig(c: DomainsConfig): string[] {
+  return [
+    `SLUICE_DNS_SERVERS=${c.dnsServers.join(",")}`,
+    `SLUICE_SECRET_KEY=${c.secretKey ? "****" : ""}`,
+    `SLUICE_REQUIRE_VERIFIED_DOMAINS=${c.requireVerified ? 1 : 0}`,
+    `SLUICE_SPF_INCLUDE=${c.spf.join(",")}`,
+    `SLUICE_INBOUND_HOST=${c.inboundHost}`,
+    `SLUICE_DOMAIN_RECHECK=${formatDuration(c.recheckMs)}`,
+    `SLUICE_DKIM_ROTATION_GRACE=${formatDuration(c.rotationGraceMs)}`,
+  ];
+}
+// ---- end of sender domains ----------------------------------------------------------------
+
 export const ENV_DEFAULTS = {
   NATS_URL: "nats://127.0.0.1:4222",
   NATS_TOKEN: "",
@@ -132,12 +214,13 @@ export const ENV_DEFAULTS = {
   SLUICE_KEY_RATE: "0",
   SLUICE_OTLP_ENDPOINT: "",
   SLUICE_SMTP_TIMEOUT: "60s",
+  ...DOMAIN_ENV_DEFAULTS,
 } as const;
 
 export type EnvName = keyof typeof ENV_DEFAULTS;
 
 /** Variables whose value is a secret: printed masked by `sluice config`. */
-export const SECRET_ENV: readonly EnvName[] = ["NATS_TOKEN"];
+export const SECRET_ENV: readonly EnvName[] = ["NATS_TOKEN", "SLUICE_SECRET_KEY"];
 
 const EnvSchema = z.object({
   NATS_URL: natsUrls,
@@ -187,6 +270,7 @@ const EnvSchema = z.object({
   SLUICE_KEY_RATE: integer(0, 10_000_000),
   SLUICE_OTLP_ENDPOINT: z.string(),
   SLUICE_SMTP_TIMEOUT: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
+  ...DOMAIN_ENV_SCHEMA,
 });
 
 type Env = z.output<typeof EnvSchema>;
@@ -229,6 +313,8 @@ export interface Config {
   otlpEndpoint: string | undefined;
   /** SMTP socket timeout: a peer silent this long fails the attempt (retried later). */
   smtpTimeoutMs: number;
+  /** Sender domains: resolver, key sealing, the verified-sender rule, record settings. */
+  domains: DomainsConfig;
 }
 
 /** Build the configuration from environment variables; throws a validation error naming the variable. */
@@ -277,6 +363,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keyRatePerSecond: e.SLUICE_KEY_RATE,
     otlpEndpoint: e.SLUICE_OTLP_ENDPOINT || undefined,
     smtpTimeoutMs: e.SLUICE_SMTP_TIMEOUT,
+    domains: domainsConfigOf(e, e.SLUICE_PROFILE, e.SLUICE_EHLO_NAME || hostname()),
   };
 }
 
@@ -325,5 +412,6 @@ export function describeConfig(config: Config): string[] {
     `SLUICE_KEY_RATE=${config.keyRatePerSecond}`,
     `SLUICE_OTLP_ENDPOINT=${config.otlpEndpoint ?? ""}`,
     `SLUICE_SMTP_TIMEOUT=${formatDuration(config.smtpTimeoutMs)}`,
+    ...describeDomainsConfig(config.domains),
   ];
 }

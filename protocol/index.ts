@@ -43,3 +43,8 @@ export * from "./webhooks.ts";
 export * from "./status.ts";
 export * from "./nats-write-coalescing.ts";
 export * from "./kv-keys.ts";
+export * from "./domains.ts";
+export * from "./domain-keys.ts";
+export * from "./domains-dns.ts";
+export * from "./domains-store.ts";
+export * from "./domains-service.ts";

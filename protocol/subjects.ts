@@ -41,6 +41,8 @@ export const KV_BUCKETS = {
   webhooks: "sluice_webhooks",
   /** Attempt history of messages that failed at least once (a JetStream message cannot change on nak). */
   attempts: "sluice_attempts",
+  /** Sender domains per tenant (`t.<tenant>.<domain>`, keys sealed) and their verified owner (`o.<domain>`). */
+  domains: "sluice_domains",
 } as const;
 
 /**

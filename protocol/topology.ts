@@ -207,6 +207,7 @@ export function topologyFor(o: TopologyOptions): Topology {
     // Only messages that failed pay for this; the TTL outlives the longest retry.
     { name: KV_BUCKETS.attempts, options: { history: 1, ttl: o.retry.maxAgeMs + dayMs, replicas: o.replicas } },
     { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.domains, options: { history: 1, replicas: o.replicas } },
   ];
 
   const objectStores: ObjectStoreSpec[] = [

@@ -17,6 +17,7 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const { tenant } = authOf(request);
     const parsed = parseBatchRequest(request.body);
     if (!parsed.ok) throw parsed.error;
+    await ctx.domains.requireVerified(tenant, parsed.value.from.address);
     try {
       const deps = await ctx.deps();
       const answer = await idempotent(deps.idempotency, { tenant, route: "batches" }, idempotencyKeyOf(request), request.body, (requestId) =>
