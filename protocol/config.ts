@@ -160,6 +160,19 @@ function domainsConfigOf(e: Env, profile: "local" | "production", ehloName: stri
   };
 }
 
+/**
+ * `sluice gateway|node|up` in production refuse to start without SLUICE_SECRET_KEY: tenants'
+ * DKIM keys would otherwise be stored unsealed or not at all.
+ */
+export function assertSecretKey(config: Config): void {
+  if (config.domains.secretKey !== undefined) return;
+  throw validationError(
+    "secret_key_missing",
+    "SLUICE_SECRET_KEY is not set: the production profile seals tenants' DKIM keys with it (generate one: openssl rand -base64 32; keep it, losing it loses the keys)",
+    "SLUICE_SECRET_KEY",
+  );
+}
+
 function describeDomainsConfig(c: DomainsConfig): string[] {
   return [
     `SLUICE_DNS_SERVERS=${c.dnsServers.join(",")}`,

@@ -2,7 +2,7 @@ import { startClusterNode } from "../../actors/cluster/index.ts";
 import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
-import { connectNats, ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
+import { assertSecretKey, connectNats, ensureTopology, loadConfig, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger, logEffectiveConfig } from "../logger.ts";
 
@@ -21,6 +21,7 @@ comma-separated list of delivery, fanout, dead-letterer, events, webhooks.`;
 
 export async function run(): Promise<void> {
   const config = loadConfig();
+  assertSecretKey(config);
   const logger = createLogger(config, "sluice-node");
   logEffectiveConfig(logger, config);
   const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true });

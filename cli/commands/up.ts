@@ -4,7 +4,7 @@ import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
 import { startGateway } from "../../gateway/index.ts";
-import { connectNats, loadConfig, withCatchAll, type Config } from "../../protocol/index.ts";
+import { assertSecretKey, connectNats, loadConfig, withCatchAll, type Config } from "../../protocol/index.ts";
 import { startCaptureServer, type CaptureServer } from "../capture-server.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger, logEffectiveConfig } from "../logger.ts";
@@ -19,6 +19,7 @@ SLUICE_DATA_DIR/outbox. Set SLUICE_PROFILE=production to deliver by MX instead.`
 export async function run(): Promise<void> {
   const profile = process.env.SLUICE_PROFILE ?? "local";
   let config: Config = loadConfig(process.env, { SLUICE_PROFILE: profile, SLUICE_NODE_ROLES: "all" });
+  assertSecretKey(config);
   const logger = createLogger(config, "sluice");
   let capture: CaptureServer | undefined;
   if (config.profile === "local") {
