@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import {
   connectNats,
+  dnsResolver,
   encode,
   ensureTopology,
   KV_BUCKETS,
@@ -27,6 +28,7 @@ import { loadPolicyFile, PolicyBook, watchPolicies } from "./policies/index.ts";
 import { Router } from "./routing/index.ts";
 import { Settler } from "./settle.ts";
 import { loadDkimKeys } from "./smtp/dkim.ts";
+import { watchTenantKeys } from "./smtp/tenant-keys.ts";
 import { SmtpSender } from "./smtp/sender.ts";
 import { SuppressionCache } from "./suppression-cache.ts";
 import { tracedSend } from "./tracing.ts";
@@ -70,14 +72,18 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
   const js = jetstream(nc);
   const kvm = new Kvm(nc);
-  const [attemptsKv, suppressionsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions)]);
+  const [attemptsKv, suppressionsKv, domainsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions), kvm.open(KV_BUCKETS.domains)]);
   const payloads = new PayloadCache(await new Objm(nc).open(OBJECT_STORES.payloads));
 
   const book = new PolicyBook(loadPolicyFile(config.policiesFile));
   const policyWatch = await watchPolicies(nc, book, logger);
   await policyWatch.ready;
-  const router = new Router({ routes: config.routes, book });
-  const sender = new SmtpSender({ ehloName: config.ehloName, dkim: loadDkimKeys(config.dkimKeysFile, logger), listUnsubscribe: config.listUnsubscribe, timeoutMs: config.smtpTimeoutMs, logger }, payloads);
+  // SLUICE_DNS_SERVERS: MX lookups use the same resolver as sender-domain verification.
+  const router = new Router({ routes: config.routes, book, dns: dnsResolver(config.domains.dnsServers) });
+  const dkim = loadDkimKeys(config.dkimKeysFile, logger);
+  const tenantKeys = await watchTenantKeys(domainsKv, dkim, config.domains.secretKey, logger);
+  await tenantKeys.ready;
+  const sender = new SmtpSender({ ehloName: config.ehloName, dkim, listUnsubscribe: config.listUnsubscribe, timeoutMs: config.smtpTimeoutMs, logger }, payloads);
   const suppressionCache = new SuppressionCache(suppressionsKv);
   await suppressionCache.start(logger);
 
@@ -197,6 +203,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         await d.close();
         policyWatch.stop();
         suppressionCache.stop();
+        tenantKeys.stop();
         await sender.close();
         if (!injected) await nc.drain().catch(() => undefined); // shutting down: everything was settled above; a closed connection has nothing to drain
         logger.info({ nodeId: config.nodeId }, "actor node stopped");

@@ -6,7 +6,7 @@ import type { Job, SendResult } from "../domain/job.ts";
 import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
 import { DomainMemo } from "../domain-memo.ts";
-import type { DkimKeys } from "./dkim.ts";
+import type { DkimKey, DkimKeys } from "./dkim.ts";
 import { envelopeOf, SMTPUTF8_UNSUPPORTED } from "./envelope.ts";
 import { listUnsubscribeFor, render } from "./mime.ts";
 import { SMTPUTF8_REFUSED, SmtpPool, type SmtpError } from "./pool.ts";
@@ -30,7 +30,8 @@ export interface SenderOptions {
  */
 export class SmtpSender {
   #pools = new Map<string, { pool: SmtpPool; lastUsed: number }>();
-  #signers = new Map<string, DKIM>();
+  // One signer per key object: a rotated key is a new object, so its signer is new too.
+  #signers = new WeakMap<DkimKey, DKIM>();
   #sweeper: NodeJS.Timeout;
 
   constructor(private readonly o: SenderOptions, private readonly payloads: PayloadCache) {
@@ -74,14 +75,14 @@ export class SmtpSender {
 
   #senderDomains = new DomainMemo(10_000, "sluice.invalid");
 
-  // One signer per (tenant, sender domain) that has a key.
+  // The key of (tenant, sender domain), if any, and its signer.
   #signer(tenant: string, domain: string): DKIM | undefined {
-    let s = this.#signers.get(`${tenant} ${domain}`);
+    const key = this.o.dkim.get(tenant, domain);
+    if (key === undefined) return undefined;
+    let s = this.#signers.get(key);
     if (s === undefined) {
-      const key = this.o.dkim.get(tenant, domain);
-      if (key === undefined) return undefined;
       s = new DKIM(key);
-      this.#signers.set(`${tenant} ${domain}`, s);
+      this.#signers.set(key, s);
     }
     return s;
   }
