@@ -7,7 +7,7 @@ SHELL := /bin/bash
 NATS_URL ?= nats://127.0.0.1:4222
 export NATS_URL
 
-.PHONY: run test bench deps nats-server chromium postfix typecheck unit integration clean
+.PHONY: run test bench deps nats-server chromium postfix dnsmasq typecheck unit integration clean
 
 deps: node_modules/.sluice-installed
 
@@ -26,6 +26,10 @@ chromium:
 postfix:
 	@bash scripts/ensure-postfix.sh
 
+# The sender-domain tests run a real DNS server (dnsmasq) serving the records they publish.
+dnsmasq:
+	@bash scripts/ensure-dnsmasq.sh
+
 typecheck: deps
 	npx tsc --noEmit -p .
 
@@ -34,7 +38,7 @@ run: deps nats-server
 
 # One runner invocation so that its closing summary counts every test; files run one at
 # a time because integration tests measure rates and concurrency on a 2-core machine.
-test: deps nats-server chromium postfix typecheck
+test: deps nats-server chromium postfix dnsmasq typecheck
 	node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
 	  $$(find test/unit test/integration -name '*.test.ts' | sort)
 	@bash scripts/check-test-leftovers.sh
@@ -42,7 +46,7 @@ test: deps nats-server chromium postfix typecheck
 unit: deps
 	node --import tsx --test $$(find test/unit -name '*.test.ts' | sort)
 
-integration: deps nats-server chromium postfix
+integration: deps nats-server chromium postfix dnsmasq
 	node --import tsx --test --test-concurrency=1 $$(find test/integration -name '*.test.ts' | sort)
 
 bench: deps nats-server postfix
