@@ -12,9 +12,9 @@ import type { DkimKeys } from "./dkim.ts";
  */
 export async function watchTenantKeys(kv: KV, keys: DkimKeys, secretKey: string | undefined, logger: Logger): Promise<{ ready: Promise<void>; stop(): void }> {
   const sealing = secretKey === undefined ? undefined : sealingKey(secretKey);
-  if (sealing === undefined) logger.warn("SLUICE_SECRET_KEY is not set: tenants' sender-domain DKIM keys cannot be opened; their mail goes out unsigned");
   // The watch marks the end of its replay with delta 0 only when it replays something.
   const empty = (await listKeys(kv, domainKeys.allEntries)).length === 0;
+  if (sealing === undefined && !empty) logger.warn("SLUICE_SECRET_KEY is not set: tenants' sender-domain DKIM keys cannot be opened; their mail goes out unsigned");
   const iter = await kv.watch({ key: domainKeys.allEntries });
   let markReady: () => void = () => undefined;
   const ready = empty ? Promise.resolve() : new Promise<void>((r) => (markReady = r));

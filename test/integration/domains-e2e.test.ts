@@ -1,5 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { Kvm } from "@nats-io/kv";
 import { dkimVerify } from "mailauth/lib/dkim/verify.js";
 import { createApiKey, KV_BUCKETS } from "../../protocol/index.ts";
@@ -11,6 +13,7 @@ import { startPipeline, type Pipeline } from "./support/pipeline.ts";
 // → verify → send → an independent DKIM verifier (mailauth, resolving through the same
 // dnsmasq) passes the signature → another tenant gets 409/403 → the record goes → failed.
 
+const run = promisify(execFile);
 let dns: DnsServer;
 let p: Pipeline;
 let bravoKey: string;
@@ -150,4 +153,23 @@ test("rotation: the new selector signs once DNS shows it, the old one stays publ
   assert.equal((await send("news@rotate.test", "gone@dest.test")).status, 403);
   // Freed: another tenant may add it now.
   assert.equal((await p.api("POST", "/v1/domains", { domain: "rotate.test" }, bravoKey)).status, 201);
+});
+
+test("sluice domains: add prints the records, verify through SLUICE_DNS_SERVERS, list shows state and what is missing, rm", async () => {
+  const env = { ...process.env, NATS_URL: p.world.nats.url, SLUICE_DNS_SERVERS: dns.address, SLUICE_SECRET_KEY: "domains-e2e-secret-key-0123456789", SLUICE_INBOUND_HOST: "inbound.sluice.test", SLUICE_LOG_LEVEL: "silent" };
+  const cli = async (...args: string[]): Promise<string> => (await run(process.execPath, ["bin/sluice.js", "domains", ...args], { env, timeout: 30_000 })).stdout;
+  const added = JSON.parse(await cli("add", "cli.test", "--tenant", "acme", "--json")) as View;
+  assert.equal(added.status, "pending");
+  const dkim = added.records.find((r) => r.purpose === "dkim");
+  assert.ok(dkim);
+  dns.txt(dkim.name, dkim.strings ?? [dkim.value]);
+  await dns.apply();
+  const verified = await cli("verify", "cli.test", "--tenant", "acme");
+  assert.match(verified, /^cli\.test: verified; DKIM selector s\d{8}-[0-9a-f]{4}/);
+  assert.match(verified, new RegExp(`\\[ok\\] dkim \\(required\\)\\n    ${dkim.name.replace(/\./g, "\\.")}\\. IN TXT "v=DKIM1; k=rsa; p=[^"]+" "[^"]+"`));
+  assert.match(verified, /\[missing\] spf: no TXT record at cli\.test/);
+  const list = await cli("list", "--tenant", "acme");
+  assert.match(list, /^cli\.test\s+acme\s+verified\s+s\d{8}-[0-9a-f]{4}\s+spf,dmarc,return_path$/m);
+  assert.match(await cli("rm", "cli.test", "--tenant", "acme"), /removed cli\.test/);
+  assert.equal((await p.api("GET", "/v1/domains/cli.test")).status, 404);
 });
