@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Kvm } from "@nats-io/kv";
 import { dkimVerify } from "mailauth/lib/dkim/verify.js";
-import { createApiKey, KV_BUCKETS } from "../../protocol/index.ts";
+import { createApiKey, createProducer, isSluiceError, KV_BUCKETS } from "../../protocol/index.ts";
 import { startDnsServer, type DnsServer } from "../harness/dnsmasq.ts";
 import { waitFor } from "../harness/ports.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
@@ -110,6 +110,15 @@ test("a sender domain: records, DNS verification, DKIM signing by the tenant's k
   const spoof = await send("ceo@acme.test", "victim@dest.test", bravoKey);
   assert.equal(spoof.status, 403);
   assert.equal((spoof.json.error as { code: string }).code, "domain_not_verified");
+  const batch = await p.api("POST", "/v1/batches", { from: { address: "ceo@acme.test" }, subject: "Hi {{name}}", text: "x", recipients: [{ to: "v1@dest.test", vars: { name: "V" } }] }, bravoKey);
+  assert.equal(batch.status, 403);
+  assert.equal((batch.json.error as { code: string }).code, "domain_not_verified");
+  // The producer SDK (what `sluice send --direct` uses) applies the same rule.
+  const bravoSdk = await createProducer(p.world.nc, { tenant: "bravo", partitions: p.world.config.partitions, requireVerifiedDomains: true });
+  await assert.rejects(bravoSdk.send({ from: { address: "ceo@acme.test" }, to: [{ address: "v2@dest.test" }], subject: "Hi", text: "x" }), (e: unknown) => isSluiceError(e) && e.code === "domain_not_verified");
+  const acmeSdk = await createProducer(p.world.nc, { tenant: "acme", partitions: p.world.config.partitions, requireVerifiedDomains: true });
+  assert.equal((await acmeSdk.send({ from: { address: "news@acme.test" }, to: [{ address: "sdk@dest.test" }], subject: "Hi", text: "x" })).recipients.length, 1);
+  assert.deepEqual(await verifyDkim(await received("sdk@dest.test")), [["acme.test", view.selector, "pass"]]);
 
   // The DKIM record disappears: the periodic re-check (1 s here) marks the domain failed, and its mail is refused again.
   dns.remove(dkim.name);
