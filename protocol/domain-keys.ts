@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPair, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
 import { validationError, internalError, errorMessage } from "./errors.ts";
 
 /**
@@ -54,9 +55,11 @@ export interface RsaKeyPair {
 
 const publicOf = (k: KeyObject): string => createPublicKey(k).export({ type: "spki", format: "der" }).toString("base64");
 
-/** A new RSA 2048 key (about 100 ms of CPU). */
-export function generateDkimKey(): RsaKeyPair {
-  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const generateRsa = promisify(generateKeyPair);
+
+/** A new RSA 2048 key: 50-500 ms of CPU, on libuv's thread pool so the gateway keeps serving meanwhile. */
+export async function generateDkimKey(): Promise<RsaKeyPair> {
+  const { privateKey } = await generateRsa("rsa", { modulusLength: 2048 });
   return { privateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString(), publicKey: publicOf(privateKey) };
 }
 

@@ -46,7 +46,7 @@ export async function addDomain(d: DomainServiceDeps, tenant: string, req: Creat
   const owner = await getDomainOwner(d.kv, req.domain);
   if (owner !== undefined && owner.tenant !== tenant) throw takenBy(req.domain);
   if ((await getDomainEntry(d.kv, tenant, req.domain)) !== undefined) throw conflict("domain_exists", `${req.domain} is already added; GET /v1/domains/${req.domain} shows its records`);
-  const pair: RsaKeyPair = req.dkim === undefined ? generateDkimKey() : importDkimKey(req.dkim.privateKey);
+  const pair: RsaKeyPair = req.dkim === undefined ? await generateDkimKey() : importDkimKey(req.dkim.privateKey);
   const selector = req.dkim?.selector ?? newSelector(now);
   const entry: DomainEntry = {
     v: 1,
@@ -124,7 +124,7 @@ export async function rotateDkim(d: DomainServiceDeps, tenant: string, domain: s
   const stored = await getDomainEntry(d.kv, tenant, domain);
   if (stored === undefined) throw domainNotFound(domain);
   const now = (d.now ?? Date.now)();
-  const pair = generateDkimKey();
+  const pair = await generateDkimKey();
   const selector = newSelector(now);
   const keys = stored.entry.keys.filter((k) => k.state !== "next"); // a second rotation replaces an unpublished one
   keys.push({ selector, publicKey: pair.publicKey, sealedKey: seal(sealingKeyOf(d.settings), pair.privateKey, { tenant, domain, selector }), state: "next", uploaded: false, createdAt: now });

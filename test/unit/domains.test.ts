@@ -53,8 +53,8 @@ test("records: exact TXT and MX values for DKIM, SPF, DMARC and the return path"
   assert.equal(records[1]?.zone, 'acme.test. IN TXT "v=spf1 include:_spf.sluice.example ~all"');
 });
 
-test("a 2048-bit key's DKIM record is split into 255-byte strings that join back to the value", () => {
-  const key = generateDkimKey();
+test("a 2048-bit key's DKIM record is split into 255-byte strings that join back to the value", async () => {
+  const key = await generateDkimKey();
   const [dkim] = domainRecords(entry({ keys: [{ selector: "s1", publicKey: key.publicKey, sealedKey: "x", state: "active", uploaded: false, createdAt: 1 }] }), settings);
   assert.ok(dkim?.strings);
   assert.equal(dkim.value, dkimRecordValue(key.publicKey));
