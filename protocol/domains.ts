@@ -204,11 +204,15 @@ export function recordTags(value: string): Map<string, string> {
 /** What DNS answered for one name: TXT records (each joined from its strings), MX exchanges, or why the lookup failed. */
 export type Answer = { ok: true; values: string[] } | { ok: false; missing: boolean; error: string };
 
+const MAX_FOUND = 10;
+const MAX_FOUND_CHARS = 1024;
+
 /** Judge one expected record against what DNS answered. */
 export function checkRecord(record: DnsRecord, answer: Answer): RecordCheck {
   const base = { name: record.name, type: record.type, purpose: record.purpose, ...(record.selector === undefined ? {} : { selector: record.selector }) };
   if (!answer.ok) return { ...base, ok: false, found: [], problem: answer.missing ? `no ${record.type} record at ${record.name}` : `lookup failed: ${answer.error}` };
-  const found = answer.values;
+  // DNS answers are outside input: judged whole, but stored and shown bounded.
+  const found = answer.values.slice(0, MAX_FOUND).map((v) => (v.length > MAX_FOUND_CHARS ? `${v.slice(0, MAX_FOUND_CHARS)}…` : v));
   const matches = (v: string): boolean => {
     switch (record.purpose) {
       case "dkim": {
@@ -226,7 +230,7 @@ export function checkRecord(record: DnsRecord, answer: Answer): RecordCheck {
         return v.replace(/\.$/, "").toLowerCase() === record.value.toLowerCase();
     }
   };
-  if (found.some(matches)) return { ...base, ok: true, found };
+  if (answer.values.some(matches)) return { ...base, ok: true, found };
   const problem =
     found.length === 0
       ? `no ${record.type} record at ${record.name}`

@@ -95,6 +95,11 @@ test("checks: a DKIM record with the key passes (strings joined, spaces ignored)
   assert.equal(checkRecord(dmarc, { ok: true, values: ["v=DMARC1; p=reject"] }).ok, true);
   assert.equal(checkRecord(mx, { ok: true, values: ["INBOUND.sluice.example."] }).ok, true);
   assert.equal(checkRecord(mx, { ok: true, values: ["mx.elsewhere.example"] }).ok, false);
+  // What DNS answers is kept bounded (it is stored and shown), but judged whole.
+  const flood = checkRecord(dmarc, { ok: true, values: [...Array.from({ length: 50 }, () => "x".repeat(5000)), "v=DMARC1; p=none"] });
+  assert.equal(flood.ok, true);
+  assert.equal(flood.found.length, 10);
+  assert.ok(flood.found.every((v) => v.length <= 1025));
 });
 
 const dkimCheck = (selector: string, ok: boolean): RecordCheck => ({ name: `${selector}._domainkey.acme.test`, type: "TXT", purpose: "dkim", selector, ok, found: [], ...(ok ? {} : { problem: "no TXT record" }) });
