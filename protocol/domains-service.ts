@@ -68,8 +68,10 @@ export async function addDomain(d: DomainServiceDeps, tenant: string, req: Creat
   };
   try {
     await putDomainEntry(d.kv, entry, 0);
-  } catch {
-    throw conflict("domain_exists", `${req.domain} is already added`);
+  } catch (e) {
+    // Added by a concurrent request (create refuses an existing key), or the store failed.
+    if ((await getDomainEntry(d.kv, tenant, req.domain)) !== undefined) throw conflict("domain_exists", `${req.domain} is already added`);
+    throw e;
   }
   return entry;
 }
@@ -111,7 +113,7 @@ export async function verifyDomain(d: DomainServiceDeps, tenant: string, domain:
     try {
       await putDomainEntry(d.kv, next, stored.revision);
     } catch (e) {
-      if (attempt < 2) continue;
+      if (attempt < 4) continue; // changed meanwhile (another check, a rotation): check again
       throw e;
     }
     if (next.status !== "verified") await releaseDomain(d.kv, domain, tenant);
@@ -121,16 +123,24 @@ export async function verifyDomain(d: DomainServiceDeps, tenant: string, domain:
 
 /** A new key under a new selector, published beside the active one; it signs once DNS shows it. */
 export async function rotateDkim(d: DomainServiceDeps, tenant: string, domain: string): Promise<DomainEntry> {
-  const stored = await getDomainEntry(d.kv, tenant, domain);
-  if (stored === undefined) throw domainNotFound(domain);
+  if ((await getDomainEntry(d.kv, tenant, domain)) === undefined) throw domainNotFound(domain);
   const now = (d.now ?? Date.now)();
+  // The key first: generating it takes long enough for a re-check to rewrite the entry meanwhile.
   const pair = await generateDkimKey();
   const selector = newSelector(now);
-  const keys = stored.entry.keys.filter((k) => k.state !== "next"); // a second rotation replaces an unpublished one
-  keys.push({ selector, publicKey: pair.publicKey, sealedKey: seal(sealingKeyOf(d.settings), pair.privateKey, { tenant, domain, selector }), state: "next", uploaded: false, createdAt: now });
-  const next: DomainEntry = { ...stored.entry, keys, updatedAt: now };
-  await putDomainEntry(d.kv, next, stored.revision);
-  return next;
+  const key = { selector, publicKey: pair.publicKey, sealedKey: seal(sealingKeyOf(d.settings), pair.privateKey, { tenant, domain, selector }), state: "next" as const, uploaded: false, createdAt: now };
+  for (let attempt = 0; ; attempt++) {
+    const stored = await getDomainEntry(d.kv, tenant, domain);
+    if (stored === undefined) throw domainNotFound(domain);
+    const keys = [...stored.entry.keys.filter((k) => k.state !== "next"), key]; // a second rotation replaces an unpublished one
+    const next: DomainEntry = { ...stored.entry, keys, updatedAt: now };
+    try {
+      await putDomainEntry(d.kv, next, stored.revision);
+      return next;
+    } catch (e) {
+      if (attempt >= 4) throw e; // changed meanwhile (a re-check): read it again
+    }
+  }
 }
 
 export async function removeDomain(kv: KV, tenant: string, domain: string): Promise<void> {

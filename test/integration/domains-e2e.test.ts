@@ -1,6 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { promisify } from "node:util";
 import { Kvm } from "@nats-io/kv";
 import { dkimVerify } from "mailauth/lib/dkim/verify.js";
@@ -162,6 +163,29 @@ test("rotation: the new selector signs once DNS shows it, the old one stays publ
   assert.equal((await send("news@rotate.test", "gone@dest.test")).status, 403);
   // Freed: another tenant may add it now.
   assert.equal((await p.api("POST", "/v1/domains", { domain: "rotate.test" }, bravoKey)).status, 201);
+});
+
+test("a tenant's own key, another tenant's view, bad input and scopes", async () => {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  const own = await p.api("POST", "/v1/domains", { domain: "own-key.test", dkim: { selector: "k1", privateKey: pem } });
+  assert.equal(own.status, 201, JSON.stringify(own.json));
+  const dkim = (own.json as unknown as View).records.find((r) => r.purpose === "dkim");
+  assert.equal(dkim?.name, "k1._domainkey.own-key.test");
+  assert.equal(dkim?.value, `v=DKIM1; k=rsa; p=${publicKey.export({ type: "spki", format: "der" }).toString("base64")}`);
+  assert.doesNotMatch(JSON.stringify(own.json), /PRIVATE KEY/);
+  assert.equal((await p.api("POST", "/v1/domains", { domain: "own-key.test" })).status, 409); // domain_exists
+  // Another tenant's domain is not there for bravo; its list is its own.
+  assert.equal((await p.api("GET", "/v1/domains/own-key.test", undefined, bravoKey)).status, 404);
+  assert.ok(!((await p.api("GET", "/v1/domains", undefined, bravoKey)).json.domains as View[]).some((d) => d.domain === "own-key.test"));
+  const bad = await p.api("POST", "/v1/domains", { domain: "not a domain" });
+  assert.equal(bad.status, 400);
+  assert.equal((bad.json.error as { field: string }).field, "domain");
+  assert.equal((await p.api("POST", "/v1/domains", { domain: "ec.test", dkim: { privateKey: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString() } })).status, 400);
+  const reader = (await createApiKey(await new Kvm(p.world.nc).open(KV_BUCKETS.keys), { tenant: "acme", scopes: ["send", "read"] })).key;
+  assert.equal((await p.api("GET", "/v1/domains/own-key.test", undefined, reader)).status, 200);
+  assert.equal((await p.api("POST", "/v1/domains", { domain: "x.test" }, reader)).status, 403);
+  assert.equal((await p.api("DELETE", "/v1/domains/own-key.test", undefined, reader)).status, 403);
 });
 
 test("sluice domains: add prints the records, verify through SLUICE_DNS_SERVERS, list shows state and what is missing, rm", async () => {
