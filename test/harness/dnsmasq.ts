@@ -19,7 +19,9 @@ export interface DnsServer {
   /** `127.0.0.1:<port>`, for SLUICE_DNS_SERVERS. */
   address: string;
   port: number;
+  /** The TXT record of `name` (replaces the one set before). */
   txt(name: string, strings: string | string[]): void;
+  /** One more MX record of `name`. */
   mx(name: string, host: string, priority?: number): void;
   remove(name: string): void;
   /** Serve the records written so far. */
@@ -103,7 +105,7 @@ export async function startDnsServer(): Promise<DnsServer> {
     address,
     port,
     txt: (name, strings) => records.set(`txt ${name}`, [`txt-record=${name},${(Array.isArray(strings) ? strings : [strings]).map(quote).join(",")}`]),
-    mx: (name, host, priority = 10) => records.set(`mx ${name}`, [`mx-host=${name},${host},${priority}`]),
+    mx: (name, host, priority = 10) => records.set(`mx ${name}`, [...(records.get(`mx ${name}`) ?? []), `mx-host=${name},${host},${priority}`]),
     remove: (name) => {
       records.delete(`txt ${name}`);
       records.delete(`mx ${name}`);
