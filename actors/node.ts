@@ -78,8 +78,10 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const book = new PolicyBook(loadPolicyFile(config.policiesFile));
   const policyWatch = await watchPolicies(nc, book, logger);
   await policyWatch.ready;
-  // SLUICE_DNS_SERVERS: MX lookups use the same resolver as sender-domain verification.
-  const router = new Router({ routes: config.routes, book, dns: dnsResolver(config.domains.dnsServers) });
+  // SLUICE_DNS_SERVERS: MX lookups and the MX hosts' addresses ask the same servers as
+  // sender-domain verification (nodemailer would look the addresses up with the system's).
+  const dnsServers = config.domains.dnsServers;
+  const router = new Router({ routes: config.routes, book, dns: dnsResolver(dnsServers), resolveAddresses: dnsServers.length > 0 });
   const dkim = loadDkimKeys(config.dkimKeysFile, logger);
   const tenantKeys = await watchTenantKeys(domainsKv, dkim, config.domains.secretKey, logger);
   await tenantKeys.ready;

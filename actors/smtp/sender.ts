@@ -117,7 +117,9 @@ export class SmtpSender {
   #connectionOptions(host: MxHost, policy: Policy): SMTPConnection.Options {
     const timeout = this.o.timeoutMs ?? 60_000;
     return {
-      host: host.host,
+      host: host.address ?? host.host,
+      // Connecting to an address looked up with SLUICE_DNS_SERVERS: TLS still names the MX host.
+      ...(host.address === undefined ? {} : { servername: host.host }),
       port: host.port,
       secure: host.secure,
       requireTLS: policy.requireTLS,

@@ -21,6 +21,8 @@ export interface DnsServer {
   port: number;
   /** The TXT record of `name` (replaces the one set before). */
   txt(name: string, strings: string | string[]): void;
+  /** The A record of `name`. */
+  a(name: string, address: string): void;
   /** One more MX record of `name`. */
   mx(name: string, host: string, priority?: number): void;
   remove(name: string): void;
@@ -105,10 +107,12 @@ export async function startDnsServer(): Promise<DnsServer> {
     address,
     port,
     txt: (name, strings) => records.set(`txt ${name}`, [`txt-record=${name},${(Array.isArray(strings) ? strings : [strings]).map(quote).join(",")}`]),
+    a: (name, address) => records.set(`a ${name}`, [`host-record=${name},${address}`]),
     mx: (name, host, priority = 10) => records.set(`mx ${name}`, [...(records.get(`mx ${name}`) ?? []), `mx-host=${name},${host},${priority}`]),
     remove: (name) => {
       records.delete(`txt ${name}`);
       records.delete(`mx ${name}`);
+      records.delete(`a ${name}`);
     },
     apply,
     resolver,
