@@ -27,7 +27,7 @@ export function messageRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       const { tenant } = authOf(request);
       const parsed = parseSendRequest(request.body);
       if (!parsed.ok) throw parsed.error;
-    await ctx.domains.requireVerified(tenant, parsed.value.from.address);
+      await ctx.domains.requireVerified(tenant, parsed.value.from.address);
       try {
         const deps = await ctx.deps();
         const answer = await idempotent(deps.idempotency, { tenant, route: "messages" }, idempotencyKeyOf(request), request.body, (requestId) =>
