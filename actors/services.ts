@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Config, NodeRole } from "../protocol/index.ts";
 import { startDeadLetterer } from "./dead-letterer.ts";
 import { startDomainRechecker } from "./domains/rechecker.ts";
+import { startDomainEvents } from "./domains/domain-events.ts";
 import { startFanout } from "./fanout/index.ts";
 import { startStatusIndexer } from "./status-indexer.ts";
 import { startWebhookActor } from "./webhooks/index.ts";
@@ -29,6 +30,7 @@ export async function startNodeServices(nc: NatsConnection, config: Config, logg
     if (runs("dead-letterer")) started.push({ name: "dead-letterer", ...(await startDeadLetterer(nc, config, logger)) });
     if (runs("events")) started.push({ name: "events", ...(await startStatusIndexer(nc, config, logger)) });
     if (runs("events")) started.push({ name: "domain-rechecker", ...(await startDomainRechecker(nc, config, logger)) });
+    if (runs("events")) started.push({ name: "domain-events", ...(await startDomainEvents(nc, config, logger)) });
     if (runs("webhooks")) started.push({ name: "webhooks", ...(await startWebhookActor(nc, config, logger)) });
   } catch (e) {
     await closeAll(started, logger);

@@ -295,3 +295,36 @@ export function domainView(entry: DomainEntry, s: RecordSettings) {
   };
 }
 export type DomainView = ReturnType<typeof domainView>;
+
+/**
+ * Webhook events of a domain's state (subscribed like the message events: POST
+ * /v1/webhooks {"events": ["domain.verified", "domain.failed"]}). They are not message
+ * events: no message id, never in the status index; their webhook lane is the domain's.
+ */
+export const DOMAIN_EVENT_TYPES = ["domain.verified", "domain.failed"] as const;
+
+export const DomainEvent = z
+  .object({
+    v: z.literal(1),
+    /** Deterministic per transition: every node that sees it publishes the same id, stored once. */
+    id: z.string().min(1).max(400),
+    type: z.enum(DOMAIN_EVENT_TYPES),
+    tenant: Tenant,
+    domain: z.string().min(1),
+    at: z.number().int(),
+    reason: z.string().optional(),
+    missing: z.array(z.string()).optional(),
+  })
+  .strict();
+export type DomainEvent = z.infer<typeof DomainEvent>;
+
+/** The event of a stored change from `previous` to the entry's status, if it is one worth telling. */
+export function domainEventOf(previous: DomainStatus | undefined, entry: DomainEntry, s: RecordSettings): DomainEvent | undefined {
+  if (previous === undefined || previous === entry.status || entry.status === "pending") return undefined;
+  const type = entry.status === "verified" ? "domain.verified" : "domain.failed";
+  const event: DomainEvent = { v: 1, id: `${entry.tenant}.${entry.domain}.${type}.${entry.updatedAt}`, type, tenant: entry.tenant, domain: entry.domain, at: entry.updatedAt };
+  if (entry.reason !== undefined) event.reason = entry.reason;
+  const missing = domainView(entry, s).missing;
+  if (missing.length > 0) event.missing = missing;
+  return event;
+}

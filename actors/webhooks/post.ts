@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { Agent, buildConnector, request } from "undici";
-import { isPrivateAddress, publicOnlyLookup, SIGNATURE_HEADER, signWebhook, type MailEvent, errorMessage } from "../../protocol/index.ts";
+import { isPrivateAddress, publicOnlyLookup, SIGNATURE_HEADER, signWebhook, type WebhookEvent, errorMessage } from "../../protocol/index.ts";
 
 export type PostOutcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
 
@@ -31,7 +31,7 @@ export function webhookAgent(opts: { allowPrivate: boolean; timeoutMs: number })
 }
 
 /** POST one event, signed; 2xx is success, anything else (or no answer) is retried by the caller. */
-export async function postEvent(agent: Agent, url: string, secret: string, event: MailEvent, timeoutMs: number): Promise<PostOutcome> {
+export async function postEvent(agent: Agent, url: string, secret: string, event: WebhookEvent, timeoutMs: number): Promise<PostOutcome> {
   const body = JSON.stringify(event);
   try {
     const res = await request(url, {

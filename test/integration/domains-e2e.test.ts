@@ -11,8 +11,9 @@ import { waitFor } from "../harness/ports.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
 
 // Sender domains end to end against a real DNS server: add → publish the records in dnsmasq
-// → verify → send → an independent DKIM verifier (mailauth, resolving through the same
-// dnsmasq) passes the signature → another tenant gets 409/403 → the record goes → failed.
+// → verify (domain.verified webhook) → send → an independent DKIM verifier (mailauth,
+// resolving through the same dnsmasq) passes the signature → another tenant gets 409/403 →
+// the record goes → failed (domain.failed webhook).
 
 const run = promisify(execFile);
 let dns: DnsServer;
@@ -36,6 +37,7 @@ before(async () => {
       SLUICE_DKIM_ROTATION_GRACE: "1h",
     },
   );
+  await p.registerHook(["delivered", "domain.verified", "domain.failed"]);
   bravoKey = (await createApiKey(await new Kvm(p.world.nc).open(KV_BUCKETS.keys), { tenant: "bravo", scopes: ["admin"] })).key;
 });
 
@@ -60,6 +62,9 @@ const verifyDkim = async (raw: Buffer) => {
   const result = await dkimVerify(raw, { resolver: async (name: string) => r.resolveTxt(name) });
   return result.results.map((x) => [x.signingDomain, x.selector, x.status.result]);
 };
+
+const domainHook = (type: string, domain: string) =>
+  waitFor(`${type} webhook for ${domain}`, () => p.hooks.map((h) => h.event as unknown as { type: string; domain?: string; reason?: string; missing?: string[] }).find((e) => e.type === type && e.domain === domain), 15_000);
 
 const received = (to: string) => waitFor(`mail for ${to} at the peer`, () => p.peer.messages.find((m) => m.rcptTo[0] === to)?.raw, 20_000);
 
@@ -99,6 +104,7 @@ test("a sender domain: records, DNS verification, DKIM signing by the tenant's k
   assert.equal(verified.status, 200, JSON.stringify(verified.json));
   assert.equal((verified.json as unknown as View).status, "verified");
   assert.deepEqual((verified.json as unknown as View).missing, []);
+  assert.equal((await domainHook("domain.verified", "acme.test")).type, "domain.verified");
 
   const accepted = await send("news@acme.test", "ann@dest.test");
   assert.equal(accepted.status, 202, JSON.stringify(accepted.json));
@@ -129,6 +135,10 @@ test("a sender domain: records, DNS verification, DKIM signing by the tenant's k
     return (got.json as unknown as View).status === "failed" ? (got.json as unknown as View) : undefined;
   }, 15_000, 200);
   assert.match(failed.reason ?? "", /no TXT record/);
+  const failedHook = await domainHook("domain.failed", "acme.test");
+  assert.match(failedHook.reason ?? "", /no TXT record/);
+  assert.deepEqual(failedHook.missing, [`dkim:${view.selector}`]);
+  assert.equal(p.hooks.filter((h) => (h.event as unknown as { type: string }).type === "domain.failed").length, 1, "one event per transition");
   assert.deepEqual(failed.missing, [`dkim:${view.selector}`]);
   await waitFor("mail from the failed domain refused", async () => ((await send("news@acme.test", `late-${Date.now()}@dest.test`)).status === 403 ? true : undefined), 15_000, 500);
   const list = await p.api("GET", "/v1/domains");
@@ -201,6 +211,8 @@ test("sluice domains: add prints the records, verify through SLUICE_DNS_SERVERS,
   assert.match(verified, /^cli\.test: verified; DKIM selector s\d{8}-[0-9a-f]{4}/);
   assert.match(verified, new RegExp(`\\[ok\\] dkim \\(required\\)\\n    ${dkim.name.replace(/\./g, "\\.")}\\. IN TXT "v=DKIM1; k=rsa; p=[^"]+" "[^"]+"`));
   assert.match(verified, /\[missing\] spf: no TXT record at cli\.test/);
+  // A status the CLI wrote is told like any other (the node watches the store, not the API).
+  assert.deepEqual((await domainHook("domain.verified", "cli.test")).missing, ["spf", "dmarc", "return_path"]);
   const list = await cli("list", "--tenant", "acme");
   assert.match(list, /^cli\.test\s+acme\s+verified\s+s\d{8}-[0-9a-f]{4}\s+spf,dmarc,return_path$/m);
   // `rm` shares removeDomain with DELETE /v1/domains (tested above); one spawn less on a 2-core machine.
