@@ -7,6 +7,7 @@ import {
   checkRecord,
   describeConfig,
   dkimRecordValue,
+  domainEventOf,
   domainRecords,
   domainView,
   generateDkimKey,
@@ -181,4 +182,16 @@ test("config: verified sender domains are required in production, not in local; 
   assert.throws(() => loadConfig({ SLUICE_DNS_SERVERS: "dns.example" }), /SLUICE_DNS_SERVERS/);
   const lines = describeConfig(loadConfig({ SLUICE_SECRET_KEY: "0123456789abcdef" }));
   assert.ok(lines.includes("SLUICE_SECRET_KEY=****"));
+});
+
+test("domain events: only a stored change to verified or failed is told, with a deterministic id", () => {
+  const verified = afterCheck(entry(), [dkimCheck("s1", true)], 100, 1000);
+  const ev = domainEventOf("pending", verified, settings);
+  assert.deepEqual(ev, { v: 1, id: "acme.acme.test.domain.verified.100", type: "domain.verified", tenant: "acme", domain: "acme.test", at: 100, missing: ["spf", "dmarc", "return_path"] });
+  assert.equal(domainEventOf("verified", verified, settings), undefined, "no change, no event");
+  assert.equal(domainEventOf(undefined, verified, settings), undefined, "first sight is not a change");
+  const failed = afterCheck(verified, [dkimCheck("s1", false)], 200, 1000);
+  assert.equal(domainEventOf("verified", failed, settings)?.type, "domain.failed");
+  assert.equal(domainEventOf("verified", failed, settings)?.reason, "no TXT record");
+  assert.equal(domainEventOf("verified", { ...failed, status: "pending" }, settings), undefined);
 });
