@@ -7,7 +7,7 @@ SHELL := /bin/bash
 NATS_URL ?= nats://127.0.0.1:4222
 export NATS_URL
 
-.PHONY: run test bench deps nats-server chromium postfix typecheck unit integration clean
+.PHONY: run test bench deps nats-server chromium postfix dnsmasq typecheck unit integration clean
 
 deps: node_modules/.sluice-installed
 
@@ -26,6 +26,10 @@ chromium:
 postfix:
 	@bash scripts/ensure-postfix.sh
 
+# The sender-domain tests run a real DNS server (dnsmasq) serving the records they publish.
+dnsmasq:
+	@bash scripts/ensure-dnsmasq.sh
+
 typecheck: deps
 	npx tsc --noEmit -p .
 
@@ -34,14 +38,14 @@ run: deps nats-server
 
 # Unit and condition-waiting integration files two at a time, then the files that measure
 # rates and timing one at a time (scripts/test.sh says which and why).
-test: deps nats-server chromium postfix typecheck
+test: deps nats-server chromium postfix dnsmasq typecheck
 	@bash scripts/test.sh
 	@bash scripts/check-test-leftovers.sh
 
 unit: deps
 	node --import tsx --test $$(find test/unit -name '*.test.ts' | sort)
 
-integration: deps nats-server chromium postfix
+integration: deps nats-server chromium postfix dnsmasq
 	node --import tsx --test --test-concurrency=1 $$(find test/integration -name '*.test.ts' | sort)
 
 bench: deps nats-server postfix

@@ -16,6 +16,7 @@ import {
   type Config,
   type NodeStats,
 } from "../protocol/index.ts";
+import { dnsResolver } from "../protocol/io/index.ts";
 import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom } from "../protocol/io/index.ts";
 import { Dispatcher } from "./consumers/dispatcher.ts";
 import { HeldWork } from "./consumers/held-work.ts";
@@ -25,6 +26,7 @@ import { loadPolicyFile, PolicyBook, watchPolicies } from "./policies/index.ts";
 import { Router } from "./routing/index.ts";
 import { Settler } from "./settle.ts";
 import { loadDkimKeys } from "./smtp/dkim.ts";
+import { watchTenantKeys } from "./smtp/tenant-keys.ts";
 import { SmtpSender } from "./smtp/sender.ts";
 import { SuppressionCache } from "./suppression-cache.ts";
 import { Simulator } from "./simulator/index.ts";
@@ -61,17 +63,23 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
   const js = jetstream(nc);
   const kvm = new Kvm(nc);
-  const [attemptsKv, suppressionsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions)]);
+  const [attemptsKv, suppressionsKv, domainsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions), kvm.open(KV_BUCKETS.domains)]);
   const payloads = new PayloadCache(await new Objm(nc).open(OBJECT_STORES.payloads));
 
   const book = new PolicyBook(loadPolicyFile(config.policiesFile));
   const policyWatch = await watchPolicies(nc, book, logger);
   await policyWatch.ready;
-  const router = new Router({ routes: config.routes, book });
+  // SLUICE_DNS_SERVERS: MX lookups and the MX hosts' addresses ask the same servers as
+  // sender-domain verification (nodemailer would look the addresses up with the system's).
+  const dnsServers = config.domains.dnsServers;
+  const router = new Router({ routes: config.routes, book, dns: dnsResolver(dnsServers), resolveAddresses: dnsServers.length > 0 });
+  const dkim = loadDkimKeys(config.dkimKeysFile, logger);
+  const tenantKeys = await watchTenantKeys(domainsKv, dkim, config.domains.secretKey, logger);
+  await tenantKeys.ready;
   const sender = new SmtpSender(
     {
       ehloName: config.ehloName,
-      dkim: loadDkimKeys(config.dkimKeysFile, logger),
+      dkim,
       listUnsubscribe: config.listUnsubscribe,
       timeoutMs: config.smtpTimeoutMs,
       logger,
@@ -142,6 +150,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         await simulator.close();
         policyWatch.stop();
         suppressionCache.stop();
+        tenantKeys.stop();
         await sender.close();
         if (!injected) await nc.drain().catch(() => undefined); // shutting down: everything was settled above; a closed connection has nothing to drain
         logger.info({ nodeId: config.nodeId }, "actor node stopped");

@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const domains = Array.from({ length: DOMAINS }, (_, i) => `bench${i}.test`);
   const policiesFile = join(dir, "policies.json");
   writeFileSync(policiesFile, JSON.stringify({ defaults: { messagesPerSecond: 1000, burst: 1000, maxConnections: 4, maxMessagesPerConnection: 1000 } }));
-  const env = { NATS_URL: nats.url, SLUICE_ROUTES: `*=127.0.0.1:${sinkPort}`, SLUICE_POLICIES: policiesFile, SLUICE_LOG_LEVEL: "warn", SLUICE_NODE_ID: "bench", SLUICE_METRICS_PORT: "0" };
+  const env = { NATS_URL: nats.url, SLUICE_ROUTES: `*=127.0.0.1:${sinkPort}`, SLUICE_POLICIES: policiesFile, SLUICE_LOG_LEVEL: "warn", SLUICE_NODE_ID: "bench", SLUICE_METRICS_PORT: "0", SLUICE_SECRET_KEY: "bench-secret-key-0000" };
   const config = loadConfig({}, env);
   const nc = await connect({ servers: nats.url });
   cleanups.push(() => nc.close());

@@ -39,7 +39,7 @@ try {
   const start = async (dir: string) => {
     const gw = spawn(process.execPath, ["--import", "tsx", `${dir}/bench/ingest-gateway.ts`], {
       cwd: dir,
-      env: { ...process.env, NATS_URL: server.url, SLUICE_PARTITIONS: String(PARTITIONS), SLUICE_HTTP_HOST: "127.0.0.1", SLUICE_HTTP_PORT: "0", SLUICE_LOG_LEVEL: "warn" },
+      env: { ...process.env, NATS_URL: server.url, SLUICE_PARTITIONS: String(PARTITIONS), SLUICE_HTTP_HOST: "127.0.0.1", SLUICE_HTTP_PORT: "0", SLUICE_LOG_LEVEL: "warn", SLUICE_SECRET_KEY: "bench-secret-key-0000", SLUICE_REQUIRE_VERIFIED_DOMAINS: "0" },
       stdio: ["ignore", "pipe", "inherit"],
     });
     children.push(gw);

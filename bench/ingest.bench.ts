@@ -133,7 +133,7 @@ try {
   // ---- gateway in its own process
   const profile = env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE}`] : [];
   const gw = spawn(process.execPath, [...profile, "--import", "tsx", "bench/ingest-gateway.ts"], {
-    env: { ...env, NATS_URL: server.url, SLUICE_PARTITIONS: String(PARTITIONS), SLUICE_HTTP_HOST: "127.0.0.1", SLUICE_HTTP_PORT: "0", SLUICE_LOG_LEVEL: "warn" },
+    env: { ...env, NATS_URL: server.url, SLUICE_PARTITIONS: String(PARTITIONS), SLUICE_HTTP_HOST: "127.0.0.1", SLUICE_HTTP_PORT: "0", SLUICE_LOG_LEVEL: "warn", SLUICE_SECRET_KEY: "bench-secret-key-0000", SLUICE_REQUIRE_VERIFIED_DOMAINS: "0" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(gw);

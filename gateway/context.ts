@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Config } from "../protocol/index.ts";
+import type { SenderDomains } from "./domain-guard.ts";
 import type { GatewayDeps } from "./nats-state.ts";
 
 /** What every route may use; built once by the server. */
@@ -11,4 +12,6 @@ export interface GatewayContext {
   ready(): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** JetStream client and stores; throws a temporary error (answered 503 + Retry-After) while NATS is away. */
   deps(): Promise<GatewayDeps>;
+  /** Sender domains: the resolver for verification and the verified-sender check (403 domain_not_verified). */
+  domains: SenderDomains;
 }

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { ClosedConnectionError, ConnectionError, DrainingConnectionError, NoRespondersError, RequestError, TimeoutError } from "@nats-io/transport-node";
 import { JetStreamError } from "@nats-io/jetstream";
 import { isSluiceError, type SluiceError } from "../protocol/index.ts";
+import { DOMAIN_ERROR_STATUS } from "../protocol/io/index.ts";
 
 /** An answer other than 2xx with its stable code; rendered as {"error": {code, message, field?}}. */
 export class HttpError extends Error {
@@ -20,7 +21,7 @@ export class HttpError extends Error {
 const RETRY_AFTER_S: Record<string, string> = { stream_full: "30", nats_unavailable: "2" };
 
 /** Validation errors that are not a 400. */
-const VALIDATION_STATUS: Record<string, number> = { message_too_large: 413 };
+const VALIDATION_STATUS: Record<string, number> = { message_too_large: 413, ...DOMAIN_ERROR_STATUS };
 
 /** How a SluiceError is answered: the caller's fault is 4xx, a temporary failure 503 with Retry-After. */
 function fromSluiceError(e: SluiceError): HttpError {

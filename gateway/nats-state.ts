@@ -26,6 +26,7 @@ export interface GatewayDeps {
   suppressions: KV;
   webhooks: KV;
   templates: KV;
+  domains: KV;
 }
 
 /**
@@ -86,7 +87,7 @@ export class NatsState {
   async #open(nc: NatsConnection): Promise<GatewayDeps> {
     const js = jetstream(nc, { timeout: 5000 });
     const kvm = new Kvm(js);
-    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, jsm] = await Promise.all([
+    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, domains, jsm] = await Promise.all([
       new Objm(js).open(OBJECT_STORES.payloads),
       kvm.open(KV_BUCKETS.keys),
       kvm.open(KV_BUCKETS.idempotency),
@@ -96,6 +97,7 @@ export class NatsState {
       kvm.open(KV_BUCKETS.suppressions),
       kvm.open(KV_BUCKETS.webhooks),
       kvm.open(KV_BUCKETS.templates),
+      kvm.open(KV_BUCKETS.domains),
       jetstreamManager(nc, { timeout: 5000 }),
     ]);
     const producer: ProducerDeps = {
@@ -108,6 +110,6 @@ export class NatsState {
       publishTimeoutMs: 5000,
       maxPayload: () => nc.info?.max_payload,
     };
-    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates };
+    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, domains };
   }
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { BatchRequest, MESSAGE_STATUSES, SendRequest } from "../protocol/index.ts";
 import { failureOpenApiPaths } from "./routes/failure-openapi.ts";
 import { dxOpenApiPaths, finishOperations, NAMED_OPERATIONS, withTemplateFields } from "./openapi-dx.ts";
+import { domainOpenApiPaths } from "./routes/domains-openapi.ts";
 
 const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
 
@@ -30,7 +31,7 @@ const errors = (...codes: number[]) =>
 const DESCRIPTIONS: Record<number, string> = {
   400: "invalid request: `error.field` names the field, `error.message` says why, `error.code` is stable (see the Error schema)",
   401: "missing, unknown or revoked API key",
-  403: "the key lacks the needed scope",
+  403: "the key lacks the needed scope; domain_not_verified: the `from` domain is not verified for the key's tenant (SLUICE_REQUIRE_VERIFIED_DOMAINS, on in production)",
   404: "no such resource for this tenant (on a send: templateId names no template of yours)",
   409: "Idempotency-Key reused with another body, or its first request is still running",
   413: "payload_too_large: body over SLUICE_MAX_MESSAGE_SIZE / SLUICE_MAX_BATCH_SIZE; message_too_large: a recipient's message (metadata, or a batch recipient's vars: `error.field`) would exceed NATS max_payload",
@@ -147,6 +148,7 @@ export function openApiDocument(): unknown {
       },
       ...failureOpenApiPaths(),
       ...dxOpenApiPaths(),
+      ...domainOpenApiPaths(),
       "/healthz": { get: { summary: "process is up", security: [], responses: { "200": { description: "up" } } } },
       "/readyz": { get: { summary: "NATS connected and topology present", security: [], responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
       // The reputation loop: one-click unsubscribe (RFC 8058), authorised by its signed token.

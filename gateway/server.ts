@@ -26,6 +26,8 @@ import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { traceRoutes } from "./tracing.ts";
+import { SenderDomains } from "./domain-guard.ts";
+import { domainRoutes } from "./routes/domains.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -128,6 +130,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
     templateRoutes(authenticated, ctx);
     recipientRoutes(authenticated, ctx);
     statsRoutes(authenticated, ctx);
+    domainRoutes(authenticated, ctx);
     metricsRoutes(authenticated);
   });
   return app;
@@ -139,6 +142,7 @@ function contextOf({ config, logger, nats }: GatewayDependencies): GatewayContex
     logger,
     nats: () => nats.connection(),
     deps: () => nats.deps(),
+    domains: new SenderDomains(config, async () => (await nats.deps()).domains),
     ready: async () => {
       const nc = nats.connection();
       if (!nc || nc.isClosed()) return { ok: false, reason: "not connected to NATS" };

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { validationError } from "./errors.ts";
+import { spfMechanisms } from "./domains.ts";
 import { describeRoute, parseRoutes } from "./routes.ts";
 import { formatDuration, parseDuration, parseSize } from "./units.ts";
 
@@ -89,6 +90,17 @@ const fraction = z.string().transform((s, ctx) => {
   return n;
 });
 
+const dnsServers = z.string().transform((s, ctx) => {
+  const list = s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  for (const x of list) {
+    if (!/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:]+\](:\d{1,5})?|[0-9a-fA-F:]+)$/.test(x)) {
+      ctx.addIssue({ code: "custom", message: `expected IP[:port] addresses separated by commas (127.0.0.1:5353,10.0.0.2), got "${x}"` });
+      return z.NEVER;
+    }
+  }
+  return list;
+});
+
 const natsUrls = z.string().transform((s, ctx) => {
   const urls = s.split(",").map((u) => u.trim()).filter((u) => u !== "");
   for (const u of urls) {
@@ -112,11 +124,17 @@ const showOptional = (v: string | undefined): string => v ?? "";
 interface Setting<T> {
   default: string;
   schema: z.ZodType<T>;
-  show?: (value: T) => string;
+  /** The effective value as text; `env` for values whose default depends on another variable. */
+  show?: (value: T, env: ShownWith) => string;
   /** Printed masked by `sluice config` and the startup log. */
   secret?: boolean;
 }
 const setting = <T>(s: Setting<T>): Setting<T> => s;
+/** The variables other defaults are derived from (declared apart: `Env` itself comes from the table). */
+interface ShownWith {
+  SLUICE_PROFILE: "local" | "production";
+  SLUICE_EHLO_NAME: string;
+}
 
 /**
  * Every setting, declared once. ENV_DEFAULTS, the parsed `Env`, `loadConfig` and
@@ -189,7 +207,7 @@ export const SETTINGS = {
     default: "",
     schema: z
       .string()
-      .refine((s) => s === "" || s.length >= 16, "expected at least 16 characters (a random secret)")
+      .refine((s) => s === "" || s.length >= 16, "expected at least 16 characters (a random secret: openssl rand -base64 32)")
       .transform((s) => s || undefined),
     secret: true,
   }),
@@ -206,7 +224,66 @@ export const SETTINGS = {
   // NATS refuses a message above its max_payload (1 MB by default): the raw mail is one message.
   SLUICE_INBOUND_MAX_SIZE: setting({ default: "900KB", schema: size("largest inbound message (bounce, report) accepted; must fit a NATS message") }),
   SLUICE_INBOUND_RATE: setting({ default: "120", schema: integer(1, 1_000_000) }),
+  // Sender domains (issue 14): DNS, verification, per-tenant DKIM keys. SLUICE_SECRET_KEY above
+  // also seals tenants' DKIM private keys.
+  /** DNS servers for MX lookups and domain verification (`127.0.0.1:5353,10.0.0.2`); empty = the system resolver. */
+  SLUICE_DNS_SERVERS: setting({ default: "", schema: dnsServers, show: (v) => v.join(",") }),
+  /** 403 domain_not_verified for a `from` domain the tenant has not verified; empty = by profile (production 1, local 0). */
+  SLUICE_REQUIRE_VERIFIED_DOMAINS: setting({
+    default: "",
+    schema: z.union([z.literal("").transform(() => undefined), flag]),
+    show: (v, e) => ((v ?? e.SLUICE_PROFILE === "production") ? "1" : "0"),
+  }),
+  /** SPF mechanisms tenants publish for Sluice's hosts (`_spf.example.net`, `ip4:203.0.113.5`); empty = a:<EHLO name>. */
+  SLUICE_SPF_INCLUDE: setting({ default: "", schema: z.string().regex(/^[\w.:/,\s~+?-]*$/, "expected SPF mechanisms or host names"), show: (v, e) => spfOf(v, e.SLUICE_EHLO_NAME).join(",") }),
+  /** The MX published for every `bounces.<domain>` (where the inbound role listens); empty = the EHLO name. */
+  SLUICE_INBOUND_MX: setting({ default: "", schema: z.string().regex(/^[\w.-]*$/, "expected a host name"), show: (v, e) => v || e.SLUICE_EHLO_NAME }),
+  /** How often nodes re-check every domain's records (a removed DKIM record turns a domain `failed`). */
+  SLUICE_DOMAIN_RECHECK: setting({ default: "1h", schema: duration("how often verified domains' DNS records are checked again"), show: showDuration }),
+  /** How long a rotated-out DKIM key stays published and valid after its successor is seen. */
+  SLUICE_DKIM_ROTATION_GRACE: setting({ default: "48h", schema: duration("how long a rotated-out DKIM key stays valid"), show: showDuration }),
 };
+
+const spfOf = (include: string, ehloName: string): string[] => (include.trim() === "" ? [`a:${ehloName}`] : spfMechanisms(include));
+
+/** Key used when the local profile has no SLUICE_SECRET_KEY: keys stay sealed, but not secret. */
+export const LOCAL_INSECURE_SECRET_KEY = "sluice-local-profile-insecure-key";
+
+export interface DomainsConfig {
+  dnsServers: string[];
+  /** undefined in production without SLUICE_SECRET_KEY: `sluice gateway|node|up` refuse to start. */
+  secretKey: string | undefined;
+  requireVerified: boolean;
+  spf: string[];
+  inboundHost: string;
+  recheckMs: number;
+  rotationGraceMs: number;
+}
+
+function domainsConfigOf(e: Env): DomainsConfig {
+  return {
+    dnsServers: e.SLUICE_DNS_SERVERS,
+    secretKey: e.SLUICE_SECRET_KEY ?? (e.SLUICE_PROFILE === "local" ? LOCAL_INSECURE_SECRET_KEY : undefined),
+    requireVerified: e.SLUICE_REQUIRE_VERIFIED_DOMAINS ?? e.SLUICE_PROFILE === "production",
+    spf: spfOf(e.SLUICE_SPF_INCLUDE, e.SLUICE_EHLO_NAME),
+    inboundHost: e.SLUICE_INBOUND_MX || e.SLUICE_EHLO_NAME,
+    recheckMs: e.SLUICE_DOMAIN_RECHECK,
+    rotationGraceMs: e.SLUICE_DKIM_ROTATION_GRACE,
+  };
+}
+
+/**
+ * `sluice gateway|node|up` in production refuse to start without SLUICE_SECRET_KEY: tenants'
+ * DKIM keys would otherwise be stored unsealed or not at all.
+ */
+export function assertSecretKey(config: Config): void {
+  if (config.domains.secretKey !== undefined) return;
+  throw validationError(
+    "secret_key_missing",
+    "SLUICE_SECRET_KEY is not set: the production profile seals tenants' DKIM keys with it (generate one: openssl rand -base64 32; keep it, losing it loses the keys)",
+    "SLUICE_SECRET_KEY",
+  );
+}
 
 export type EnvName = keyof typeof SETTINGS;
 type ValueOf<S> = S extends Setting<infer T> ? T : never;
@@ -268,6 +345,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** The inbound SMTP server (node role `inbound`): where bounces and feedback reports arrive. */
   inbound: { host: string; port: number; maxMessageBytes: number; messagesPerMinute: number };
+  /** Sender domains: resolver, key sealing, the verified-sender rule, record settings. */
+  domains: DomainsConfig;
 }
 
 /** Parse every variable; throws one validation error listing each bad variable by name. */
@@ -338,6 +417,7 @@ function configOf(e: Env): Config {
     secretKey: e.SLUICE_SECRET_KEY,
     publicUrl: e.SLUICE_PUBLIC_URL,
     inbound: { host: e.SLUICE_INBOUND_HOST, port: e.SLUICE_INBOUND_PORT, maxMessageBytes: e.SLUICE_INBOUND_MAX_SIZE, messagesPerMinute: e.SLUICE_INBOUND_RATE },
+    domains: domainsConfigOf(e),
   };
 }
 
@@ -347,6 +427,6 @@ export function describeConfig(config: Config): string[] {
     const s = SETTINGS[name] as Setting<unknown>;
     const value = config.settings[name];
     if (s.secret) return `${name}=${value ? "****" : ""}`;
-    return `${name}=${s.show ? s.show(value) : String(value)}`;
+    return `${name}=${s.show ? s.show(value, config.settings) : String(value)}`;
   });
 }

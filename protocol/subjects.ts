@@ -51,6 +51,8 @@ export const KV_BUCKETS = {
   attempts: "sluice_attempts",
   /** Stored templates: `<tenant>.<id>` (latest version) and `<tenant>.<id>.<version>`; see protocol/templates.ts. */
   templates: "sluice_templates",
+  /** Sender domains per tenant (`t.<tenant>.<domain>`, keys sealed) and their verified owner (`o.<domain>`). */
+  domains: "sluice_domains",
 } as const;
 
 /**

@@ -3,6 +3,8 @@ import { permanentError, temporaryError } from "../../protocol/index.ts";
 
 export interface MxHost {
   host: string;
+  /** Where to connect when it is not `host` itself: the address looked up with SLUICE_DNS_SERVERS (`host` stays the TLS name). */
+  address?: string;
   port: number;
   secure: boolean;
   auth?: { user: string; pass: string };
@@ -52,4 +54,21 @@ export async function lookupMx(domain: string, resolver: DnsLike = systemDns): P
     throw permanentError("domain_not_found", `${domain} has no MX and no address record`);
   }
   throw temporaryError("dns_failed", `address lookup of ${domain} failed: ${codes.join(",")}`);
+}
+
+/**
+ * The first IPv4 (else IPv6) address of an MX host through `resolver`, or undefined (then
+ * the connection looks the name up itself). Used when SLUICE_DNS_SERVERS is set, so that
+ * the whole route — MX records and their hosts' addresses — comes from the same servers.
+ */
+export async function addressOf(host: string, resolver: DnsLike): Promise<string | undefined> {
+  for (const lookup of [() => resolver.resolve4(host, { ttl: true }), () => resolver.resolve6(host, { ttl: true })]) {
+    try {
+      const first = (await lookup())[0];
+      if (first !== undefined) return first.address;
+    } catch {
+      // try the other family, then leave it to the connection
+    }
+  }
+  return undefined;
 }

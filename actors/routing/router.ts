@@ -1,7 +1,7 @@
 import { routeFor, isSluiceError, SIMULATOR_DOMAIN, type Route, type SluiceError } from "../../protocol/index.ts";
 import { providerOfMx } from "../policies/index.ts";
 import type { PolicyBook } from "../policies/index.ts";
-import { lookupMx, systemDns, type DnsLike, type MxHost } from "./mx.ts";
+import { addressOf, lookupMx, systemDns, type DnsLike, type MxHost } from "./mx.ts";
 
 /** Where a domain's mail goes, and which budget it spends. */
 export interface Target {
@@ -21,6 +21,8 @@ export interface RouterOptions {
   routes: readonly Route[];
   book: PolicyBook;
   dns?: DnsLike;
+  /** Look the MX hosts' addresses up with `dns` too (SLUICE_DNS_SERVERS set). */
+  resolveAddresses?: boolean;
   /**
    * node:dns does not expose the TTL of MX records, so answers are kept this long
    * (a typical MX TTL); a failed lookup is kept shorter so a fixed zone is seen soon.
@@ -67,8 +69,14 @@ export class Router {
       return { ok: true, target: { key: domain, hosts: [host] } };
     }
     try {
-      const names = await lookupMx(domain, this.o.dns ?? systemDns);
-      const hosts = names.map((host) => ({ host, port: 25, secure: false }));
+      const dns = this.o.dns ?? systemDns;
+      const names = await lookupMx(domain, dns);
+      const hosts = await Promise.all(
+        names.map(async (host): Promise<MxHost> => {
+          const address = this.o.resolveAddresses === true ? await addressOf(host, dns) : undefined;
+          return address === undefined ? { host, port: 25, secure: false } : { host, address, port: 25, secure: false };
+        }),
+      );
       const group = names[0] === undefined ? undefined : providerOfMx(names[0]);
       const grouped = this.o.book.groupByMx && group !== undefined && !this.o.book.isExplicit(domain);
       return { ok: true, target: { key: grouped ? group : domain, hosts } };

@@ -9,7 +9,8 @@ const KeyEntry = z.object({ selector: z.string().regex(/^[A-Za-z0-9._-]+$/), pri
 /**
  * `SLUICE_DKIM_KEYS`: tenant → sender domain → key. A key signs only its tenant's mail: a
  * tenant that writes another tenant's domain in `from` goes out unsigned, never under
- * someone else's d=.
+ * someone else's d=. It is the operator-level fallback for setups without tenants' sender
+ * domains: a verified sender domain's own key (KV sluice_domains, tenant-keys.ts) wins.
  */
 const DkimFile = z.record(Tenant, z.record(z.string().min(1), KeyEntry));
 
@@ -23,25 +24,35 @@ function fail(message: string): never {
   throw validationError("dkim_keys_invalid", `SLUICE_DKIM_KEYS: ${message}`, "SLUICE_DKIM_KEYS");
 }
 
-/** The keys of every tenant, looked up by (tenant, sender domain). */
+/**
+ * The keys of every tenant, looked up by (tenant, sender domain): the active key of the
+ * tenant's verified sender domain first, else the operator's SLUICE_DKIM_KEYS entry.
+ */
 export class DkimKeys {
   readonly #keys = new Map<string, DkimKey>();
+  readonly #domainKeys = new Map<string, DkimKey>();
   readonly #missesLogged = new Set<string>();
 
   constructor(private readonly logger?: Logger) {}
 
   get size(): number {
-    return this.#keys.size;
+    return this.#keys.size + this.#domainKeys.size;
   }
 
   set(tenant: string, domain: string, key: DkimKey): void {
     this.#keys.set(`${tenant} ${domain}`, key);
   }
 
+  /** The signing key of a tenant's verified sender domain (replaces its previous one); undefined removes it. */
+  setDomainKey(tenant: string, domain: string, key: DkimKey | undefined): void {
+    if (key === undefined) this.#domainKeys.delete(`${tenant} ${domain}`);
+    else this.#domainKeys.set(`${tenant} ${domain}`, key);
+  }
+
   /** The tenant's key for `domain` (canonical), or undefined: that mail goes out unsigned. */
   get(tenant: string, domain: string): DkimKey | undefined {
     const id = `${tenant} ${domain}`;
-    const key = this.#keys.get(id);
+    const key = this.#domainKeys.get(id) ?? this.#keys.get(id);
     if (key === undefined && this.#keys.size > 0 && !this.#missesLogged.has(id) && this.#missesLogged.size < 10_000) {
       this.#missesLogged.add(id);
       this.logger?.debug({ tenant, domain }, "no DKIM key of this tenant for this sender domain; sending unsigned");

@@ -6,7 +6,7 @@ import type { Job, SendResult } from "../domain/job.ts";
 import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
 import { DomainMemo } from "../domain-memo.ts";
-import type { DkimKeys } from "./dkim.ts";
+import { type DkimKeys, type DkimKey } from "./dkim.ts";
 import { envelopeOf, envelopeSenderOf, SMTPUTF8_UNSUPPORTED, type ReturnPath } from "./envelope.ts";
 import { feedbackIdOf, listUnsubscribeFor, render, SIGNED_HEADER_FIELDS } from "./mime.ts";
 import { SMTPUTF8_REFUSED, SmtpPool, type SmtpError } from "./pool.ts";
@@ -34,7 +34,8 @@ export interface SenderOptions {
  */
 export class SmtpSender {
   #pools = new Map<string, { pool: SmtpPool; lastUsed: number }>();
-  #signers = new Map<string, DKIM>();
+  // One signer per key object: a rotated key is a new object, so its signer is new too.
+  #signers = new WeakMap<DkimKey, DKIM>();
   #sweeper: NodeJS.Timeout;
 
   constructor(private readonly o: SenderOptions, private readonly payloads: PayloadCache) {
@@ -85,14 +86,14 @@ export class SmtpSender {
     return out;
   }
 
-  // One signer per (tenant, sender domain) that has a key.
+  // The key of (tenant, sender domain), if any, and its signer.
   #signer(tenant: string, domain: string): DKIM | undefined {
-    let s = this.#signers.get(`${tenant} ${domain}`);
+    const key = this.o.dkim.get(tenant, domain);
+    if (key === undefined) return undefined;
+    let s = this.#signers.get(key);
     if (s === undefined) {
-      const key = this.o.dkim.get(tenant, domain);
-      if (key === undefined) return undefined;
       s = new DKIM({ ...key, headerFieldNames: SIGNED_HEADER_FIELDS });
-      this.#signers.set(`${tenant} ${domain}`, s);
+      this.#signers.set(key, s);
     }
     return s;
   }
@@ -127,7 +128,9 @@ export class SmtpSender {
   #connectionOptions(host: MxHost, policy: Policy): SMTPConnection.Options {
     const timeout = this.o.timeoutMs ?? 60_000;
     return {
-      host: host.host,
+      host: host.address ?? host.host,
+      // Connecting to an address looked up with SLUICE_DNS_SERVERS: TLS still names the MX host.
+      ...(host.address === undefined ? {} : { servername: host.host }),
       port: host.port,
       secure: host.secure,
       requireTLS: policy.requireTLS,

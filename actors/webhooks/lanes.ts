@@ -2,7 +2,7 @@ import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-i
 import { metrics } from "@opentelemetry/api";
 import type { Agent } from "undici";
 import type { Logger } from "pino";
-import { decode, webhookLaneConsumerName, STREAMS, WebhookJob, type WebhookEndpoint } from "../../protocol/index.ts";
+import { decode, webhookLaneConsumerName, webhookSubjectOf, STREAMS, WebhookJob, type WebhookEndpoint } from "../../protocol/index.ts";
 import { sluiceMetrics } from "../../protocol/telemetry/index.ts";
 import { postEvent } from "./post.ts";
 import { tracedPost } from "./traced-post.ts";
@@ -69,7 +69,7 @@ export class EndpointLanes {
     }
     const ageMs = Date.now() - m.info.timestampNanos / 1e6;
     if (ageMs > settings.maxAgeMs) {
-      log.warn({ endpointId: endpoint.id, messageId: event.messageId, eventId: event.id, deliveries: m.info.deliveryCount }, "webhook event dropped: endpoint did not accept it within SLUICE_WEBHOOK_MAX_AGE");
+      log.warn({ endpointId: endpoint.id, messageId: webhookSubjectOf(event), eventId: event.id, deliveries: m.info.deliveryCount }, "webhook event dropped: endpoint did not accept it within SLUICE_WEBHOOK_MAX_AGE");
       dropped.add(1, { type: event.type });
       m.term();
       return;
@@ -86,7 +86,7 @@ export class EndpointLanes {
     // Never wait past the max age: the last try comes just before giving up.
     const delay = Math.max(0, Math.min(step, settings.maxAgeMs - ageMs));
     failed.add(1, { type: event.type });
-    log.debug({ endpointId: endpoint.id, messageId: event.messageId, error: outcome.error, retryInMs: delay }, "webhook POST failed; retrying");
+    log.debug({ endpointId: endpoint.id, messageId: webhookSubjectOf(event), error: outcome.error, retryInMs: delay }, "webhook POST failed; retrying");
     m.nak(delay);
   }
 }

@@ -6,6 +6,7 @@ import {
   signWebhook,
   type MailEvent,
   errorMessage,
+  type WebhookEvent,
 } from "../../protocol/index.ts";
 import { publicOnlyLookup } from "../../protocol/io/index.ts";
 
@@ -38,7 +39,7 @@ export function webhookAgent(opts: { allowPrivate: boolean; timeoutMs: number })
 }
 
 /** POST one event, signed; 2xx is success, anything else (or no answer) is retried by the caller. */
-export async function postEvent(agent: Agent, url: string, secret: string, event: MailEvent, timeoutMs: number): Promise<PostOutcome> {
+export async function postEvent(agent: Agent, url: string, secret: string, event: WebhookEvent, timeoutMs: number): Promise<PostOutcome> {
   const body = JSON.stringify(event);
   try {
     const res = await request(url, {

@@ -1,11 +1,11 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { extractTrace, tracer } from "../../protocol/telemetry/index.ts";
-import type { MailEvent } from "../../protocol/index.ts";
+import { webhookSubjectOf, type WebhookEvent } from "../../protocol/index.ts";
 import type { PostOutcome } from "./post.ts";
 
 /** The webhook POST as a CLIENT span in the trace of the message the event is about. */
-export async function tracedPost(m: JsMsg, url: string, event: MailEvent, post: () => Promise<PostOutcome>): Promise<PostOutcome> {
+export async function tracedPost(m: JsMsg, url: string, event: WebhookEvent, post: () => Promise<PostOutcome>): Promise<PostOutcome> {
   const span = tracer().startSpan(
     "webhook POST",
     {
@@ -14,7 +14,7 @@ export async function tracedPost(m: JsMsg, url: string, event: MailEvent, post: 
         "url.full": url,
         "http.request.method": "POST",
         "sluice.event.type": event.type,
-        "messaging.message.id": event.messageId,
+        "messaging.message.id": webhookSubjectOf(event),
         "sluice.webhook.attempt": m.info.deliveryCount,
       },
     },

@@ -1,5 +1,5 @@
 import { startGateway } from "../../gateway/index.ts";
-import { loadConfig } from "../../protocol/index.ts";
+import { assertSecretKey, loadConfig } from "../../protocol/index.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger, logEffectiveConfig } from "../logger.ts";
 
@@ -10,6 +10,7 @@ Listens on SLUICE_HTTP_HOST:SLUICE_HTTP_PORT and talks to NATS_URL.`;
 
 export async function run(): Promise<void> {
   const config = loadConfig();
+  assertSecretKey(config);
   const logger = createLogger(config, "sluice-gateway");
   logEffectiveConfig(logger, config);
   const gateway = await startGateway(config, logger);

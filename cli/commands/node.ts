@@ -2,7 +2,7 @@ import { startClusterNode } from "../../actors/cluster/index.ts";
 import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
-import { loadConfig } from "../../protocol/index.ts";
+import { loadConfig, assertSecretKey } from "../../protocol/index.ts";
 import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom } from "../../protocol/io/index.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { createLogger, logEffectiveConfig } from "../logger.ts";
@@ -24,6 +24,7 @@ SLUICE_BOUNCE_DOMAIN, see 'sluice inbound --help').`;
 
 export async function run(): Promise<void> {
   const config = loadConfig();
+  assertSecretKey(config);
   const logger = createLogger(config, "sluice-node");
   logEffectiveConfig(logger, config);
   const nc = await connectNats(config.nats, `sluice-node-${config.nodeId}`, { waitOnFirstConnect: true, noAsyncTraces: true, coalesceWrites: true });

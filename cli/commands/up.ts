@@ -4,7 +4,13 @@ import { startMetricsServer } from "../../actors/metrics-server.ts";
 import { startNodeServices } from "../../actors/services.ts";
 import { observeNodeStats } from "../../protocol/telemetry/index.ts";
 import { startGateway } from "../../gateway/index.ts";
-import { loadConfig, simulatorAddressLines, withCatchAll, type Config } from "../../protocol/index.ts";
+import {
+  loadConfig,
+  simulatorAddressLines,
+  withCatchAll,
+  type Config,
+  assertSecretKey,
+} from "../../protocol/index.ts";
 import { connectNats } from "../../protocol/io/index.ts";
 import { startCaptureServer, type CaptureServer } from "../capture-server.ts";
 import { onShutdown } from "../lifecycle.ts";
@@ -25,6 +31,7 @@ ${simulatorAddressLines().map((l) => `  ${l}`).join("\n")}`;
 export async function run(): Promise<void> {
   const profile = process.env.SLUICE_PROFILE ?? "local";
   let config: Config = loadConfig(process.env, { SLUICE_PROFILE: profile, SLUICE_NODE_ROLES: "all" });
+  assertSecretKey(config);
   const logger = createLogger(config, "sluice");
   let capture: CaptureServer | undefined;
   if (config.profile === "local") {

@@ -5,7 +5,7 @@ import {
   temporaryError,
   errorMessage,
 } from "../../protocol/index.ts";
-import { connectNats, createProducer } from "../../protocol/io/index.ts";
+import { connectNats, createProducer, DOMAIN_ERROR_STATUS } from "../../protocol/io/index.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RETRIES, type Answer, type Submitter } from "./gateway-client.ts";
 
@@ -22,7 +22,12 @@ export async function directSubmitter(tenant: string): Promise<{ submitter: Subm
   const nc = await connectNats(config.nats, "sluice-send").catch((e: unknown) => {
     throw temporaryError("nats_unavailable", `cannot reach NATS at ${config.nats.servers.join(",")}: ${errorMessage(e)}`);
   });
-  const producer = await createProducer(nc, { tenant, partitions: config.partitions, inlinePayloadMaxBytes: config.inlinePayloadMaxBytes });
+  const producer = await createProducer(nc, {
+    tenant,
+    partitions: config.partitions,
+    inlinePayloadMaxBytes: config.inlinePayloadMaxBytes,
+    requireVerifiedDomains: config.domains.requireVerified,
+  });
   const answer = async <T>(publish: (requestId: string) => Promise<T>): Promise<Answer<T>> => {
     const requestId = newId();
     for (let attempt = 0; ; attempt++) {
@@ -34,7 +39,7 @@ export async function directSubmitter(tenant: string): Promise<{ submitter: Subm
           await sleep(500 * 2 ** attempt);
           continue;
         }
-        const a: Answer<T> = { ok: false, status: e.kind === "validation" ? 400 : 503, code: e.code, message: e.message };
+        const a: Answer<T> = { ok: false, status: e.kind === "validation" ? (DOMAIN_ERROR_STATUS[e.code] ?? 400) : 503, code: e.code, message: e.message };
         if (e.field !== undefined) a.field = e.field;
         return a;
       }

@@ -196,6 +196,31 @@
     }
   }
 
+  // The key's tenant's sender domains: state and which DNS records are missing (GET /v1/domains).
+  async function refreshDomains() {
+    if (!apiKey) return;
+    try {
+      const { domains } = await api("GET", "/v1/domains");
+      $("domains-note").textContent = domains.length === 0 ? "No sender domains for this tenant (POST /v1/domains or sluice domains add)." : "";
+      $("domains").tBodies[0].replaceChildren(
+        ...domains.map((d) => {
+          const tr = document.createElement("tr");
+          tr.dataset.status = d.status;
+          tr.append(
+            cell(d.domain),
+            cell(d.status + (d.reason ? ` (${d.reason})` : "")),
+            cell(d.selector || "-"),
+            cell(d.missing.length === 0 ? "-" : d.missing.join(", ")),
+            cell(d.checkedAt ? new Date(d.checkedAt).toLocaleString() : "never"),
+          );
+          return tr;
+        }),
+      );
+    } catch (e) {
+      $("domains-note").textContent = `Sender domains unavailable: ${e.message}`;
+    }
+  }
+
   $("api-key").value = apiKey;
   $("key-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -203,10 +228,13 @@
     localStorage.setItem("sluice.apiKey", apiKey);
     refreshStats();
     refreshDlq();
+    refreshDomains();
   });
 
   refreshStats();
   refreshDlq();
+  refreshDomains();
+  setInterval(refreshDomains, 10000);
   setInterval(refreshStats, 2000);
   setInterval(refreshDlq, 10000);
 })();

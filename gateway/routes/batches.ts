@@ -23,6 +23,7 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const parsed = parseBatchRequest(resolved.body);
     if (!parsed.ok) throw parsed.error;
     const missingVars = checkBatchVars(parsed.value, resolved.ref?.strictVars === true);
+    await ctx.domains.requireVerified(tenant, parsed.value.from.address);
     try {
       const deps = await ctx.deps();
       const answer = await idempotent(deps.idempotency, { tenant, route: "batches" }, idempotencyKeyOf(request), request.body, (requestId) =>

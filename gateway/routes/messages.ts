@@ -33,6 +33,7 @@ export function messageRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       const parsed = parseSendRequest(resolved.body);
       if (!parsed.ok) throw parsed.error;
       checkMessageVars(parsed.value, resolved.ref?.strictVars === true);
+      await ctx.domains.requireVerified(tenant, parsed.value.from.address);
       try {
         const deps = await ctx.deps();
         const answer = await idempotent(deps.idempotency, { tenant, route: "messages" }, idempotencyKeyOf(request), request.body, (requestId) =>

@@ -33,6 +33,35 @@ export {
   type DeadLetterPage,
 } from "./dlq-admin.ts";
 export {
+  dnsResolver,
+  checkRecords,
+  type SluiceResolver,
+} from "./domains-dns.ts";
+export {
+  domainNotFound,
+  DOMAIN_ERROR_STATUS,
+  addDomain,
+  getDomain,
+  listDomains,
+  verifyDomain,
+  rotateDkim,
+  removeDomain,
+  type DomainSettings,
+  type DomainServiceDeps,
+  type CheckOutcome,
+} from "./domains-service.ts";
+export {
+  getDomainEntry,
+  listDomainEntries,
+  putDomainEntry,
+  getDomainOwner,
+  claimDomain,
+  releaseDomain,
+  domainNotVerified,
+  VerifiedSenders,
+  type StoredDomain,
+} from "./domains-store.ts";
+export {
   ensureTopology,
 } from "./ensure-topology.ts";
 export {

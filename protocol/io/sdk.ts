@@ -29,6 +29,7 @@ import { Tenant } from "../schemas/delivery.ts";
 import { traceHeaders } from "../telemetry/propagation.ts";
 import type { PayloadPointer } from "../schemas/payload.ts";
 import { KV_BUCKETS, OBJECT_STORES, subjects } from "../subjects.ts";
+import { VerifiedSenders } from "./domains-store.ts";
 
 /**
  * Accepting mail = storing it durably on JetStream. The gateway and direct producers
@@ -206,7 +207,13 @@ function requestIdOf(options: SendOptions | undefined): string {
  */
 export async function createProducer(
   nc: NatsConnection,
-  opts: { tenant: string; partitions: number; inlinePayloadMaxBytes?: number },
+  opts: {
+    tenant: string;
+    partitions: number;
+    inlinePayloadMaxBytes?: number;
+    /** SLUICE_REQUIRE_VERIFIED_DOMAINS: refuse a `from` domain the tenant has not verified (domain_not_verified), as the gateway does. */
+    requireVerifiedDomains?: boolean;
+  },
 ): Promise<Producer> {
   if (!Tenant.safeParse(opts.tenant).success) throw validationError("invalid_tenant", `tenant ${JSON.stringify(opts.tenant)} is not a tenant name`, "tenant");
   const deps: ProducerDeps = {
@@ -218,15 +225,19 @@ export async function createProducer(
     inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 16 * 1024, // = SLUICE_INLINE_PAYLOAD_MAX default
     maxPayload: () => nc.info?.max_payload,
   };
+  const domainsKv = opts.requireVerifiedDomains === true ? await new Kvm(nc).open(KV_BUCKETS.domains) : undefined;
+  const senders = domainsKv === undefined ? undefined : new VerifiedSenders(async () => domainsKv);
   return {
     send: async (request, options) => {
       const parsed = parseSendRequest(request);
       if (!parsed.ok) throw parsed.error;
+      await senders?.check(opts.tenant, parsed.value.from.address);
       return publishSend(deps, opts.tenant, parsed.value, requestIdOf(options));
     },
     sendBatch: async (request, options) => {
       const parsed = parseBatchRequest(request);
       if (!parsed.ok) throw parsed.error;
+      await senders?.check(opts.tenant, parsed.value.from.address);
       return publishBatch(deps, opts.tenant, parsed.value, requestIdOf(options));
     },
   };

@@ -245,6 +245,7 @@ function kvBucketsFor(o: TopologyOptions): KvSpec[] {
     { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
     // No TTL: a template lives until it is deleted. Versions are separate keys, never rewritten.
     { name: KV_BUCKETS.templates, options: { history: 1, replicas: o.replicas } },
+    { name: KV_BUCKETS.domains, options: { history: 1, replicas: o.replicas } },
   ];
 }
 

@@ -2,9 +2,20 @@ import { z } from "zod";
 import { ID_PATTERN } from "../ids.ts";
 import { EVENT_TYPES } from "../subjects.ts";
 import { MailEvent } from "./event.ts";
+import { DOMAIN_EVENT_TYPES, DomainEvent } from "../domains.ts";
 import { Tenant } from "./delivery.ts";
 
 export const WebhookId = z.string().regex(ID_PATTERN, "is not a webhook id");
+
+/** What an endpoint may subscribe to: every message event type, and the sender-domain events. */
+export const WEBHOOK_EVENT_TYPES = [...EVENT_TYPES, ...DOMAIN_EVENT_TYPES] as const;
+
+/** What a webhook POST carries: a message's event, or a sender domain's. */
+export const WebhookEvent = z.union([MailEvent, DomainEvent]);
+export type WebhookEvent = z.infer<typeof WebhookEvent>;
+
+/** What the event is about, for its webhook lane and logs: the message, or the domain. */
+export const webhookSubjectOf = (event: WebhookEvent): string => ("messageId" in event ? event.messageId : event.domain);
 
 /** POST /v1/webhooks */
 export const CreateWebhookRequest = z
@@ -16,10 +27,10 @@ export const CreateWebhookRequest = z
       .refine((u) => /^https?:\/\//i.test(u), "must be an http:// or https:// URL"),
     /** Left out: every event type there is (the answer lists them). */
     events: z
-      .array(z.enum(EVENT_TYPES))
+      .array(z.enum(WEBHOOK_EVENT_TYPES))
       .min(1, "needs at least one event type (leave the field out to subscribe to all)")
-      .max(EVENT_TYPES.length)
-      .default(() => [...EVENT_TYPES]),
+      .max(WEBHOOK_EVENT_TYPES.length)
+      .default(() => [...WEBHOOK_EVENT_TYPES]),
   })
   .strict();
 export type CreateWebhookRequest = z.infer<typeof CreateWebhookRequest>;
@@ -31,7 +42,7 @@ export const WebhookEndpoint = z
     id: WebhookId,
     tenant: Tenant,
     url: z.string(),
-    events: z.array(z.enum(EVENT_TYPES)),
+    events: z.array(z.enum(WEBHOOK_EVENT_TYPES)),
     secret: z.string().min(16),
     /** Work lanes of this endpoint = its concurrency cap; fixed at creation so messages keep their lane. */
     lanes: z.number().int().min(1).max(1000),
@@ -48,7 +59,7 @@ export const WebhookJob = z
   .object({
     v: z.literal(1),
     endpointId: WebhookId,
-    event: MailEvent,
+    event: WebhookEvent,
   })
   .strict();
 export type WebhookJob = z.infer<typeof WebhookJob>;

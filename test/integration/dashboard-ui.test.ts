@@ -22,6 +22,7 @@ import {
   createApiKey,
   ensureTopology,
   publishDeadLetter,
+  putDomainEntry,
   topologyFor,
   topologyOptionsFrom,
 } from "../../protocol/io/index.ts";
@@ -128,6 +129,19 @@ before(async () => {
     },
     attempts: [{ at: now, code: 550, text: "5.1.1 user unknown", outcome: "bounce" }],
   });
+  // A sender domain whose DKIM record went missing: the dashboard shows it failed and what is missing.
+  await putDomainEntry(await new Kvm(nc).open(KV_BUCKETS.domains), {
+    v: 1,
+    tenant: "acme",
+    domain: "shop.acme.test",
+    status: "failed",
+    reason: "no TXT record at s1._domainkey.shop.acme.test",
+    keys: [{ selector: "s1", publicKey: "PUB", sealedKey: "v1.x.y.z", state: "active", uploaded: false, createdAt: now }],
+    checks: [{ name: "s1._domainkey.shop.acme.test", type: "TXT", purpose: "dkim", selector: "s1", ok: false, found: [] }],
+    createdAt: now,
+    updatedAt: now,
+    checkedAt: now,
+  });
   let tick = 0;
   publisher = setInterval(() => {
     tick++;
@@ -229,6 +243,13 @@ test("the dashboard lists the tenant's dead letters and replays one back onto MA
   const queuedAfter = (await jsm.streams.info(STREAMS.send)).state.messages;
   assert.equal(queuedAfter, queuedBefore + 1, "the replayed message is back on MAIL_SEND");
   assert.equal((await jsm.streams.info(STREAMS.dlq)).state.messages, 0);
+});
+
+test("the dashboard lists the tenant's sender domains with their state and missing records", async () => {
+  assert.ok(page, "the first test opened the dashboard");
+  const row = page.locator('#domains tbody tr[data-status="failed"]');
+  await row.waitFor({ timeout: 15_000 });
+  assert.match((await row.textContent()) ?? "", /shop\.acme\.test.*failed \(no TXT record at s1\._domainkey\.shop\.acme\.test\).*s1.*dkim:s1, spf, dmarc, return_path/);
 });
 
 test("/v1/stats takes an operator admin key, and ?since= returns only newer samples", async () => {

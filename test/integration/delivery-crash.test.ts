@@ -20,6 +20,7 @@ const env = () => ({
   SLUICE_ACK_WAIT: "3s",
   SLUICE_PARTITIONS: "4",
   SLUICE_METRICS_PORT: "0",
+  SLUICE_SECRET_KEY: "crash-test-secret-key",
 });
 
 before(async () => {

@@ -36,7 +36,7 @@ export interface DeliveryWorld {
 
 export async function startWorld(env: Partial<Record<EnvName, string>>): Promise<DeliveryWorld> {
   const nats = await startNatsServer("sluice-delivery-test");
-  const config = loadConfig({}, { NATS_URL: nats.url, SLUICE_PARTITIONS: "4", SLUICE_ACK_WAIT: "30s", SLUICE_LOG_LEVEL: "warn", SLUICE_NODE_ID: `test-${process.pid}`, ...env });
+  const config = loadConfig({}, { NATS_URL: nats.url, SLUICE_PARTITIONS: "4", SLUICE_ACK_WAIT: "30s", SLUICE_LOG_LEVEL: "warn", SLUICE_NODE_ID: `test-${process.pid}`, SLUICE_REQUIRE_VERIFIED_DOMAINS: "0", ...env });
   const nc = await connect({ servers: nats.url });
   await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "warn" });

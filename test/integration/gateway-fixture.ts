@@ -39,6 +39,8 @@ export async function startGatewayFixture(env: Partial<Record<EnvName, string>> 
     SLUICE_HTTP_PORT: "0",
     SLUICE_PARTITIONS: "4",
     SLUICE_LOG_LEVEL: "silent",
+    // Tests send from domains no tenant verified; domains-*.test.ts turn the rule on.
+    SLUICE_REQUIRE_VERIFIED_DOMAINS: "0",
     ...env,
   });
   const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });

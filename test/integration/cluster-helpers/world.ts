@@ -69,6 +69,8 @@ export async function startClusterWorld(o: { servers: 1 | 3; env: Partial<Record
     SLUICE_LOG_LEVEL: process.env.TEST_LOG ? "info" : "warn",
     SLUICE_DATA_DIR: dir,
     SLUICE_METRICS_PORT: "0",
+    SLUICE_SECRET_KEY: "cluster-test-secret-key",
+    SLUICE_REQUIRE_VERIFIED_DOMAINS: "0",
     ...(o.env as Record<string, string>),
   };
   const config = loadConfig({}, env as Partial<Record<EnvName, string>>);

@@ -5,6 +5,7 @@ import { newId, recipientId, type Config, type DeliveryMessage } from "../../../
 import type { GatewayContext } from "../../../gateway/context.ts";
 import { installErrorHandling } from "../../../gateway/http-error.ts";
 import { NatsState } from "../../../gateway/nats-state.ts";
+import { SenderDomains } from "../../../gateway/domain-guard.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -24,7 +25,7 @@ export async function testApp(nc: NatsConnection, config: Config, register: (app
   });
   const state = new NatsState(config, silent);
   state.attach(nc);
-  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }), deps: () => state.deps() };
+  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }), deps: () => state.deps(), domains: new SenderDomains(config, async () => (await state.deps()).domains) };
   register(app, ctx);
   await app.ready();
   return app;
