@@ -18,6 +18,8 @@ export interface GatewayDeps {
   status: KV;
   suppressions: KV;
   webhooks: KV;
+  /** Scheduling: KV sluice_schedules (cancel, reschedule). */
+  schedules: KV;
 }
 
 /**
@@ -78,7 +80,7 @@ export class NatsState {
   async #open(nc: NatsConnection): Promise<GatewayDeps> {
     const js = jetstream(nc, { timeout: 5000 });
     const kvm = new Kvm(js);
-    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, jsm] = await Promise.all([
+    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, jsm, schedules] = await Promise.all([
       new Objm(js).open(OBJECT_STORES.payloads),
       kvm.open(KV_BUCKETS.keys),
       kvm.open(KV_BUCKETS.idempotency),
@@ -88,6 +90,7 @@ export class NatsState {
       kvm.open(KV_BUCKETS.suppressions),
       kvm.open(KV_BUCKETS.webhooks),
       jetstreamManager(nc, { timeout: 5000 }),
+      kvm.open(KV_BUCKETS.schedules),
     ]);
     const producer: ProducerDeps = {
       js,
@@ -98,7 +101,9 @@ export class NatsState {
       publisher: new AckedPublisher(nc),
       publishTimeoutMs: 5000,
       maxPayload: () => nc.info?.max_payload,
+      schedules,
+      scheduleHorizonMs: this.config.schedule.horizonMs,
     };
-    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks };
+    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, schedules };
   }
 }

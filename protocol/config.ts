@@ -65,7 +65,7 @@ const routes = z.string().transform((s, ctx) => {
 });
 
 /** What a `sluice node` process runs; operators split delivery from the event services. */
-export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "events", "webhooks"] as const;
+export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "events", "webhooks", "scheduler"] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
 
 const nodeRoles = z.string().transform((s, ctx) => {
@@ -132,6 +132,7 @@ export const ENV_DEFAULTS = {
   SLUICE_KEY_RATE: "0",
   SLUICE_OTLP_ENDPOINT: "",
   SLUICE_SMTP_TIMEOUT: "60s",
+  SLUICE_SCHEDULE_HORIZON: "30d",
 } as const;
 
 export type EnvName = keyof typeof ENV_DEFAULTS;
@@ -187,6 +188,7 @@ const EnvSchema = z.object({
   SLUICE_KEY_RATE: integer(0, 10_000_000),
   SLUICE_OTLP_ENDPOINT: z.string(),
   SLUICE_SMTP_TIMEOUT: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
+  SLUICE_SCHEDULE_HORIZON: duration("how far ahead sendAt may be"),
 });
 
 type Env = z.output<typeof EnvSchema>;
@@ -229,6 +231,8 @@ export interface Config {
   otlpEndpoint: string | undefined;
   /** SMTP socket timeout: a peer silent this long fails the attempt (retried later). */
   smtpTimeoutMs: number;
+  /** Scheduling: how far ahead sendAt may be. */
+  schedule: { horizonMs: number };
 }
 
 /** Build the configuration from environment variables; throws a validation error naming the variable. */
@@ -277,6 +281,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keyRatePerSecond: e.SLUICE_KEY_RATE,
     otlpEndpoint: e.SLUICE_OTLP_ENDPOINT || undefined,
     smtpTimeoutMs: e.SLUICE_SMTP_TIMEOUT,
+    schedule: { horizonMs: e.SLUICE_SCHEDULE_HORIZON },
   };
 }
 
@@ -325,5 +330,6 @@ export function describeConfig(config: Config): string[] {
     `SLUICE_KEY_RATE=${config.keyRatePerSecond}`,
     `SLUICE_OTLP_ENDPOINT=${config.otlpEndpoint ?? ""}`,
     `SLUICE_SMTP_TIMEOUT=${formatDuration(config.smtpTimeoutMs)}`,
+    `SLUICE_SCHEDULE_HORIZON=${formatDuration(config.schedule.horizonMs)}`,
   ];
 }

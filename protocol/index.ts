@@ -43,3 +43,10 @@ export * from "./webhooks.ts";
 export * from "./status.ts";
 export * from "./nats-write-coalescing.ts";
 export * from "./kv-keys.ts";
+// Scheduling: pure (time, plan, request fields, schemas), then NATS I/O (store, publish).
+export * from "./schedule-time.ts";
+export * from "./schedule-plan.ts";
+export * from "./schedule-request.ts";
+export * from "./schemas/schedule.ts";
+export * from "./schedule-store.ts";
+export * from "./schedule-publish.ts";

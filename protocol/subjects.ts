@@ -12,6 +12,10 @@ export const EVENT_TYPES = [
   "failed",
   "suppressed",
   "dead_lettered",
+  // Scheduling (protocol/schedule-*.ts): waiting for sendAt; never to be sent (cancel, expiry).
+  "scheduled",
+  "cancelled",
+  "expired",
 ] as const;
 export type EventTypeName = (typeof EVENT_TYPES)[number];
 
@@ -21,6 +25,8 @@ export const STREAMS = {
   events: "MAIL_EVENTS",
   dlq: "MAIL_DLQ",
   webhooks: "MAIL_WEBHOOKS",
+  /** Scheduled mail: held recipient messages and time-bucketed due entries (protocol/schedule-store.ts). */
+  scheduled: "MAIL_SCHEDULED",
 } as const;
 
 export const OBJECT_STORES = {
@@ -41,6 +47,10 @@ export const KV_BUCKETS = {
   webhooks: "sluice_webhooks",
   /** Attempt history of messages that failed at least once (a JetStream message cannot change on nak). */
   attempts: "sluice_attempts",
+  /** One record per scheduled request or batch: plan, state, version (protocol/schemas/schedule.ts). */
+  schedules: "sluice_schedules",
+  /** Single-leader leases of cluster-wide singletons (the scheduler). */
+  leaders: "sluice_leaders",
 } as const;
 
 /**
@@ -64,6 +74,13 @@ export const subjects = {
   webhook: (endpointId: string, lane: number): string => `mail.webhooks.${endpointId}.${lane}`,
   webhooksOf: (endpointId: string): string => `mail.webhooks.${endpointId}.>`,
   webhooksAll: "mail.webhooks.>",
+  /** Due entries, bucketed by the second they are due (unix seconds). */
+  schedDue: (second: number): string => `mail.sched.due.${second}`,
+  schedDueAll: "mail.sched.due.>",
+  /** Held recipient messages of one slice of a scheduled request. */
+  schedHeld: (requestId: string, slice: number): string => `mail.sched.held.${requestId}.${slice}`,
+  schedHeldOf: (requestId: string): string => `mail.sched.held.${requestId}.>`,
+  schedAll: "mail.sched.>",
 } as const;
 
 /** Durable consumer name of one (tier, partition) delivery queue. */

@@ -36,7 +36,11 @@ export interface TopologyOptions {
   leaseTtlMs: number;
   /** How long a webhook delivery is retried (default 24 h); the webhook stream keeps work a little longer. */
   webhookMaxAgeMs?: number;
+  /** How far ahead sendAt may be (SLUICE_SCHEDULE_HORIZON, default 30 days): scheduled mail and its payload live this much longer. */
+  scheduleHorizonMs?: number;
 }
+
+export const DEFAULT_SCHEDULE_HORIZON_MS = 30 * 86_400_000;
 
 export type StreamSpec = WithName<Partial<StreamConfig>>;
 type WithName<T> = T & { name: string };
@@ -69,6 +73,8 @@ export const maxDeliveriesAdvisorySubject = (stream: string): string =>
 
 export function topologyFor(o: TopologyOptions): Topology {
   const dayMs = 86_400_000;
+  // A scheduled message's retry window starts at its release, up to the horizon after acceptance.
+  const horizonMs = o.scheduleHorizonMs ?? DEFAULT_SCHEDULE_HORIZON_MS;
   const streams: StreamSpec[] = [
     {
       name: STREAMS.send,
@@ -139,6 +145,21 @@ export function topologyFor(o: TopologyOptions): Topology {
       duplicate_window: nanos(o.duplicateWindowMs),
       num_replicas: o.replicas,
     },
+    {
+      // Scheduled mail on nats-server 2.9 (no per-message TTL or delayed delivery): held
+      // recipient messages per (request, slice) and due entries bucketed by second; the
+      // scheduler purges what it has released. Limits retention: entries are read by
+      // subject, not consumed, and anything left over ages out after the horizon.
+      name: STREAMS.scheduled,
+      description: "Sluice scheduled mail: held messages and due entries",
+      subjects: [subjects.schedAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_age: nanos(horizonMs + o.retry.maxAgeMs + dayMs),
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
   ];
 
   const maxDeliver = maxAttempts(o.retry) + 10; // slack for redeliveries after crashes
@@ -201,17 +222,21 @@ export function topologyFor(o: TopologyOptions): Topology {
     // Partition locks: one key per partition, written with compare-and-set by its owner.
     { name: KV_BUCKETS.partitions, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
     { name: KV_BUCKETS.webhooks, options: { history: 1, replicas: o.replicas } },
-    { name: KV_BUCKETS.status, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.status, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
     // Apart from sluice_status so that listing a batch's keys scans batches, not recipients.
-    { name: KV_BUCKETS.batchCounts, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.batchCounts, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
     // Only messages that failed pay for this; the TTL outlives the longest retry.
     { name: KV_BUCKETS.attempts, options: { history: 1, ttl: o.retry.maxAgeMs + dayMs, replicas: o.replicas } },
-    { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.batches, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    // Scheduling: records (compare-and-set by cancel, reschedule and the scheduler) and the scheduler's leader lease.
+    { name: KV_BUCKETS.schedules, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.leaders, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
   ];
 
   const objectStores: ObjectStoreSpec[] = [
     // Payloads must outlive the longest retry of any message that points at them.
-    { name: OBJECT_STORES.payloads, options: { ttl: nanos(o.retry.maxAgeMs + dayMs), replicas: o.replicas } },
+    // Scheduled mail is released up to the horizon after acceptance, and retried from there.
+    { name: OBJECT_STORES.payloads, options: { ttl: nanos(horizonMs + o.retry.maxAgeMs + dayMs), replicas: o.replicas } },
   ];
 
   return { streams, consumers, kv, objectStores };
@@ -228,6 +253,7 @@ export function topologyOptionsFrom(config: {
   retention: { duplicateWindowMs: number; eventsMs: number; dlqMs: number };
   leaseTtlMs: number;
   webhooks?: { maxAgeMs: number };
+  schedule?: { horizonMs: number };
 }): TopologyOptions {
   return {
     partitions: config.partitions,
@@ -241,5 +267,6 @@ export function topologyOptionsFrom(config: {
     dlqMaxAgeMs: config.retention.dlqMs,
     leaseTtlMs: config.leaseTtlMs,
     ...(config.webhooks === undefined ? {} : { webhookMaxAgeMs: config.webhooks.maxAgeMs }),
+    ...(config.schedule === undefined ? {} : { scheduleHorizonMs: config.schedule.horizonMs }),
   };
 }

@@ -1,0 +1,191 @@
+import { DeliverPolicy, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import type { AckedMessage, AckedPublisher } from "./acked-publisher.ts";
+import { decode, encode } from "./codec.ts";
+import { eventId } from "./events.ts";
+import { recipientId } from "./ids.ts";
+import type { DeliveryMessage } from "./schemas/delivery.ts";
+import type { MailEvent } from "./schemas/event.ts";
+import { DueEntry, HeldMessage, ScheduleRecord } from "./schemas/schedule.ts";
+import { STREAMS, subjects } from "./subjects.ts";
+
+/**
+ * Scheduled mail on nats-server 2.9, which has no per-message TTL or delayed delivery: the
+ * one module that knows how it is stored, so a newer server's native scheduling can replace
+ * it. KV `sluice_schedules` holds a record per request (the truth: plan, state, version);
+ * MAIL_SCHEDULED holds each recipient's message under `mail.sched.held.<request>.<slice>`
+ * and wake-ups under `mail.sched.due.<unix second>`.
+ */
+
+export const scheduleKey = (tenant: string, requestId: string): string => `${tenant}.${requestId}`;
+
+/** Events published a window at a time (a batch's cancel can name 100,000 recipients). */
+export const EVENT_WINDOW = 1000;
+const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
+export const isCasConflict = (e: unknown): boolean => e instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(e.code);
+
+export interface StoredSchedule {
+  record: ScheduleRecord;
+  revision: number;
+}
+
+export async function readSchedule(kv: KV, tenant: string, requestId: string): Promise<StoredSchedule | undefined> {
+  const e = await kv.get(scheduleKey(tenant, requestId));
+  if (e === null || e.operation !== "PUT") return undefined;
+  const decoded = decode(ScheduleRecord, e.value, "schedule record");
+  if (!decoded.ok || decoded.value.tenant !== tenant) return undefined;
+  return { record: decoded.value, revision: e.revision };
+}
+
+/** Write the record unless one exists (a retried request keeps what the first try stored). */
+export async function createSchedule(kv: KV, record: ScheduleRecord): Promise<void> {
+  try {
+    await kv.create(scheduleKey(record.tenant, record.requestId), encode(record));
+  } catch (e) {
+    if ((await readSchedule(kv, record.tenant, record.requestId)) === undefined) throw e;
+  }
+}
+
+/**
+ * Change a record by compare-and-set, re-reading on a conflict. `change` returns the new
+ * record, or undefined to leave it (its answer is then what the caller gets back).
+ */
+export async function updateSchedule(
+  kv: KV,
+  tenant: string,
+  requestId: string,
+  change: (r: ScheduleRecord) => ScheduleRecord | undefined,
+): Promise<{ before: ScheduleRecord; after: ScheduleRecord | undefined } | undefined> {
+  for (let tries = 0; tries < 20; tries++) {
+    const stored = await readSchedule(kv, tenant, requestId);
+    if (stored === undefined) return undefined;
+    const next = change(stored.record);
+    if (next === undefined) return { before: stored.record, after: undefined };
+    try {
+      await kv.update(scheduleKey(tenant, requestId), encode(next), stored.revision);
+      return { before: stored.record, after: next };
+    } catch (e) {
+      if (!isCasConflict(e)) throw e;
+    }
+  }
+  throw new Error(`schedule record ${requestId} kept changing under 20 compare-and-set tries`);
+}
+
+export function heldMessage(message: DeliveryMessage, subject: string, slice: number, headers?: MsgHdrs): AckedMessage {
+  const held: HeldMessage = { subject, message };
+  return { subject: subjects.schedHeld(message.requestId, slice), data: encode(held), msgID: `${message.id}.held`, headers };
+}
+
+/** A wake-up; its msgID names its version, slice and time, so a repeat is stored once and a re-park is not a repeat. */
+export function dueMessage(e: DueEntry): AckedMessage {
+  return { subject: subjects.schedDue(Math.floor(e.at / 1000)), data: encode(e), msgID: `${e.requestId}.v${e.version}.s${e.slice}.t${e.at}` };
+}
+
+export interface RecipientRef {
+  tenant: string;
+  requestId: string;
+  batchId?: string | undefined;
+  index: number;
+  rcptTo?: string | undefined;
+  tier?: DeliveryMessage["tier"] | undefined;
+  metadata?: DeliveryMessage["metadata"] | undefined;
+}
+
+export const refOf = (m: DeliveryMessage): RecipientRef => ({
+  tenant: m.tenant,
+  requestId: m.requestId,
+  batchId: m.batchId,
+  index: Number(m.id.slice(m.id.lastIndexOf("-") + 1)),
+  rcptTo: m.rcptTo,
+  tier: m.tier,
+  metadata: m.metadata,
+});
+
+/** A scheduling event of one recipient (scheduled, queued at release, cancelled, expired); id deterministic. */
+export function recipientEvent(r: RecipientRef, type: "scheduled" | "queued" | "cancelled" | "expired", at: number, extra: { nextAttemptAt?: number; reason?: string; version?: number } = {}): AckedMessage {
+  const messageId = recipientId(r.requestId, r.index);
+  // A rescheduled request is scheduled again: the version keeps that event apart from the first.
+  const event: MailEvent = { v: 1, id: eventId(messageId, type, extra.version ?? 0), type, tenant: r.tenant, messageId, requestId: r.requestId, at };
+  if (r.batchId !== undefined) event.batchId = r.batchId;
+  if (r.tier !== undefined) event.tier = r.tier;
+  if (r.rcptTo !== undefined) event.rcptTo = r.rcptTo;
+  if (r.metadata !== undefined) event.metadata = r.metadata;
+  if (extra.nextAttemptAt !== undefined) event.nextAttemptAt = extra.nextAttemptAt;
+  if (extra.reason !== undefined) event.reason = extra.reason;
+  return { subject: subjects.event(r.tenant, type), data: encode(event), msgID: event.id };
+}
+
+/** Publish `messages` a window at a time, each window's acks awaited. */
+export async function publishWindows(publisher: AckedPublisher, messages: Iterable<AckedMessage>, timeoutMs = 30_000): Promise<void> {
+  let window: AckedMessage[] = [];
+  for (const m of messages) {
+    window.push(m);
+    if (window.length >= EVENT_WINDOW) {
+      await publisher.publish(window, timeoutMs);
+      window = [];
+    }
+  }
+  if (window.length > 0) await publisher.publish(window, timeoutMs);
+}
+
+/** `type` events for the recipient indexes of `record` in [from, to), skipping those in `skip`. */
+export function* recipientEvents(record: ScheduleRecord, from: number, to: number, type: "cancelled" | "expired", at: number, reason: string, skip: ReadonlySet<number> = new Set()): Generator<AckedMessage> {
+  for (let i = from; i < to; i++) {
+    if (skip.has(i)) continue;
+    yield recipientEvent({ tenant: record.tenant, requestId: record.requestId, batchId: record.kind === "batch" ? record.requestId : undefined, index: i }, type, at, { reason });
+  }
+}
+
+export interface StoredEntry<T> {
+  value: T;
+  seq: number;
+  headers?: MsgHdrs | undefined;
+}
+
+/**
+ * Every message on one subject of MAIL_SCHEDULED, in order. The stream's per-subject count
+ * says first whether there is anything (an empty fetch would wait for its expiry), then an
+ * ordered consumer reads to the end.
+ */
+export async function readSubject(js: JetStreamClient, jsm: JetStreamManager, subject: string): Promise<StoredEntry<Uint8Array>[]> {
+  const info = await jsm.streams.info(STREAMS.scheduled, { subjects_filter: subject });
+  if ((info.state.subjects?.[subject] ?? 0) === 0) return [];
+  const consumer = await js.consumers.get(STREAMS.scheduled, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
+  const out: StoredEntry<Uint8Array>[] = [];
+  for (;;) {
+    const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 });
+    let pending = -1;
+    for await (const m of batch) {
+      out.push({ value: m.data, seq: m.seq, headers: m.headers });
+      pending = m.info.pending;
+      if (pending === 0) break;
+    }
+    if (pending <= 0) return out; // the end, or nothing came (purged meanwhile)
+  }
+}
+
+export async function readHeld(js: JetStreamClient, jsm: JetStreamManager, requestId: string, slice: number): Promise<StoredEntry<HeldMessage>[]> {
+  const out: StoredEntry<HeldMessage>[] = [];
+  for (const m of await readSubject(js, jsm, subjects.schedHeld(requestId, slice))) {
+    const decoded = decode(HeldMessage, m.value, "held message");
+    if (decoded.ok) out.push({ value: decoded.value, seq: m.seq, headers: m.headers });
+  }
+  return out;
+}
+
+export async function readDue(js: JetStreamClient, jsm: JetStreamManager, second: number): Promise<{ entries: StoredEntry<DueEntry>[]; lastSeq: number }> {
+  const entries: StoredEntry<DueEntry>[] = [];
+  let lastSeq = 0;
+  for (const m of await readSubject(js, jsm, subjects.schedDue(second))) {
+    lastSeq = Math.max(lastSeq, m.seq);
+    const decoded = decode(DueEntry, m.value, "due entry");
+    if (decoded.ok) entries.push({ value: decoded.value, seq: m.seq });
+  }
+  return { entries, lastSeq };
+}
+
+/** Remove what was handled: a subject's messages up to and including `lastSeq` (later arrivals stay). */
+export async function purgeSubject(jsm: JetStreamManager, subject: string, lastSeq?: number): Promise<void> {
+  await jsm.streams.purge(STREAMS.scheduled, lastSeq === undefined ? { filter: subject } : { filter: subject, seq: lastSeq + 1 });
+}
