@@ -5,6 +5,7 @@ import { startDeadLetterer } from "./dead-letterer.ts";
 import { startFanout } from "./fanout/index.ts";
 import { startStatusIndexer } from "./status-indexer.ts";
 import { startWebhookActor } from "./webhooks/index.ts";
+import { startScheduler } from "./scheduler/index.ts";
 
 export interface NodeServices {
   close(): Promise<void>;
@@ -28,6 +29,8 @@ export async function startNodeServices(nc: NatsConnection, config: Config, logg
     if (runs("dead-letterer")) started.push({ name: "dead-letterer", ...(await startDeadLetterer(nc, config, logger)) });
     if (runs("events")) started.push({ name: "events", ...(await startStatusIndexer(nc, config, logger)) });
     if (runs("webhooks")) started.push({ name: "webhooks", ...(await startWebhookActor(nc, config, logger)) });
+    // Scheduling: every node runs one; a lease makes one of them the leader that releases.
+    if (runs("scheduler")) started.push({ name: "scheduler", ...(await startScheduler(nc, config, logger)) });
   } catch (e) {
     await closeAll(started, logger);
     throw e;

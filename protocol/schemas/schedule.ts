@@ -25,6 +25,8 @@ export const ScheduleRecord = z
     version: z.number().int().positive(),
     /** The first slice not yet released. */
     next: z.number().int().nonnegative(),
+    /** Slices [next, releasing) are claimed by a release under way; whoever finds it unfinished finishes it. */
+    releasing: z.number().int().nonnegative().optional(),
     /** Every held message is written (a batch's fan-out sets it when done; a message is written whole before its record). */
     ready: z.boolean(),
     /** Recipient indexes cancelled one by one (`POST /v1/messages/<recipient id>/cancel`). */
