@@ -20,6 +20,7 @@ import { statusRoutes } from "./routes/status.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { scheduleRoutes } from "./routes/schedule.ts";
 import { traceRoutes } from "./tracing.ts";
 
 export interface Gateway {
@@ -116,6 +117,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
     statusRoutes(authenticated, ctx);
     statsRoutes(authenticated, ctx);
     metricsRoutes(authenticated);
+    scheduleRoutes(authenticated, ctx); // scheduling: cancel, reschedule
   });
   return app;
 }

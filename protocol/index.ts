@@ -50,3 +50,4 @@ export * from "./schedule-request.ts";
 export * from "./schemas/schedule.ts";
 export * from "./schedule-store.ts";
 export * from "./schedule-publish.ts";
+export * from "./schedule-control.ts";

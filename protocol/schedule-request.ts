@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { validationError } from "./errors.ts";
 import type { Plan } from "./schedule-plan.ts";
 import { Duration, Instant, DeliveryWindow } from "./schedule-time.ts";
@@ -61,3 +62,7 @@ export function resolveTiming(r: TimingInput, now: number, horizonMs: number): T
   }
   return out;
 }
+
+/** PATCH /v1/messages/{id} and /v1/batches/{id}: a new sendAt for what is not released yet. */
+export const RescheduleRequest = z.object({ sendAt: Instant }).strict();
+export type RescheduleRequest = z.output<typeof RescheduleRequest>;

@@ -1,0 +1,29 @@
+import type { KV } from "@nats-io/kv";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import {
+  heldMessage,
+  recipientEvent,
+  refOf,
+  sliceOf,
+  updateSchedule,
+  type AckedMessage,
+  type BatchJob,
+  type DeliveryMessage,
+  type Outgoing,
+} from "../../protocol/index.ts";
+
+/**
+ * A scheduled or paced batch (job.schedule): each recipient's message is held in its slice
+ * of the release plan on MAIL_SCHEDULED, with a `scheduled` event, instead of going to
+ * MAIL_SEND; the scheduler releases the slices. The slice is a pure function of the index
+ * and the job, so a fan-out redone after a crash files every recipient where it was.
+ */
+export function heldCopies(job: BatchJob & { schedule: NonNullable<BatchJob["schedule"]> }, o: Outgoing<DeliveryMessage>, index: number, trace: MsgHdrs | undefined): AckedMessage[] {
+  const slice = sliceOf({ recipients: job.recipients.count, deliverOverMs: job.schedule.deliverOverMs }, index);
+  return [heldMessage(o.message, o.subject, slice, trace), recipientEvent(refOf(o.message), "scheduled", job.createdAt, { nextAttemptAt: job.schedule.start })];
+}
+
+/** Every recipient is held: the scheduler may release (protocol/schemas/schedule.ts `ready`). */
+export async function markReady(schedules: KV, job: BatchJob): Promise<void> {
+  await updateSchedule(schedules, job.tenant, job.batchId, (r) => (r.ready ? undefined : { ...r, ready: true, updatedAt: Date.now() }));
+}
