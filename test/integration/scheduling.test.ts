@@ -1,8 +1,10 @@
-import { after, before, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { STREAMS } from "../../protocol/index.ts";
+import { startScheduler, type Scheduler } from "../../actors/scheduler/index.ts";
+import { createProducer, STREAMS } from "../../protocol/index.ts";
 import { waitFor } from "../harness/ports.ts";
+import { kill9, spawnTs, terminate, type Child } from "./cluster-helpers/children.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
 
 /**
@@ -10,8 +12,13 @@ import { startPipeline, type Pipeline } from "./support/pipeline.ts";
  * pipeline for all the tests): sendAt holds mail until its time, cancel and reschedule act
  * on what is not released, deliverOver spreads a batch, a closed window holds it, and
  * expiresAt ends mail `expired` on every path without ever delivering it afterwards.
+ * First, the scheduler runs in a child process that dies in the middle of a release; the
+ * in-process one that takes over then serves the other tests, which run concurrently
+ * (each waits mostly on the clock, on domains of its own).
  */
 let p: Pipeline;
+let child: Child | undefined;
+let successor: Scheduler | undefined;
 
 before(async () => {
   p = await startPipeline(
@@ -21,11 +28,14 @@ before(async () => {
         "slow.test": { rcpt: ({ attempt }) => (attempt <= 3 ? { code: 451, text: "4.3.0 Temporary system problem" } : undefined) },
       },
     },
-    { SLUICE_RETRY_SCHEDULE: "1s", SLUICE_RETRY_JITTER: "0" },
+    // The scheduler is not one of the pipeline's services here: the tests start their own.
+    { SLUICE_RETRY_SCHEDULE: "1s", SLUICE_RETRY_JITTER: "0", SLUICE_LEASE_TTL: "2s", SLUICE_NODE_ROLES: "delivery,fanout,events,webhooks" },
   );
 });
 
 after(async () => {
+  if (child) await terminate(child, 2000);
+  await successor?.close();
   await p?.close();
 });
 
@@ -44,10 +54,47 @@ const statusOf = async (id: string): Promise<string | undefined> => {
 };
 const untilStatus = (id: string, status: string, ms = 15_000) => waitFor(`${id} ${status}`, async () => ((await statusOf(id)) === status ? true : undefined), ms, 100);
 
-/** Nothing left on MAIL_SCHEDULED: every due entry was handled and every held message released or dropped. */
-const untilSchedulerIdle = () =>
-  waitFor("MAIL_SCHEDULED empty", async () => ((await (await jetstreamManager(p.world.nc)).streams.info(STREAMS.scheduled)).state.messages === 0 ? true : undefined), 15_000, 100);
+/** The scheduler has handled the request at its due time: its held messages are gone from MAIL_SCHEDULED. */
+const untilHandled = (requestId: string) =>
+  waitFor(`${requestId} handled by the scheduler`, async () => {
+    const filter = `mail.sched.held.${requestId}.>`;
+    const info = await (await jetstreamManager(p.world.nc)).streams.info(STREAMS.scheduled, { subjects_filter: filter });
+    return Object.keys(info.state.subjects ?? {}).length === 0 ? true : undefined;
+  }, 15_000, 100);
 
+test("a scheduler killed in the middle of a release: another finishes it, nothing lost or doubled", { timeout: 60_000 }, async () => {
+  const n = 40;
+  child = spawnTs("scheduler", new URL("./support/scheduler-child.ts", import.meta.url), {
+    NATS_URL: p.world.nats.url,
+    SLUICE_LEASE_TTL: "2s",
+    SLUICE_NODE_ID: "doomed",
+    // Dies after 7 of a window's messages reached MAIL_SEND: only the 40-recipient batch's slices (20) are that large.
+    CRASH_AFTER_SEND: "7",
+  });
+  await waitFor("the child to lead", () => (child?.lines.some((l) => l.leader === true) ? true : undefined), 15_000);
+  successor = await startScheduler(p.world.nc, { nodeId: "successor", leaseTtlMs: 2000 }, p.world.logger);
+  assert.equal(successor.isLeader(), false);
+
+  // Through the producer SDK this time: the same validation and messages as the gateway.
+  const producer = await createProducer(p.world.nc, { tenant: "acme", partitions: p.world.config.partitions });
+  const recipients = Array.from({ length: n }, (_, i) => ({ to: `r${i}@crash.test` }));
+  await producer.sendBatch({ from: "news@acme.test", subject: "Paced", text: "Hi", recipients, deliverOver: "2s" });
+
+  const code = await Promise.race([child.exited, new Promise<string>((r) => setTimeout(() => r("alive"), 20_000))]);
+  if (code === "alive") kill9(child);
+  assert.ok(child.lines.some((l) => l.crashing === true), "the child died in the middle of a release");
+
+  const crashed = () => p.peer.messages.filter((m) => m.domain === "crash.test");
+  await waitFor("every recipient delivered", () => (new Set(crashed().map((m) => m.rcptTo[0])).size >= n ? true : undefined), 30_000);
+  assert.equal(successor.isLeader(), true, "the successor took the lease over");
+  const jsm = await jetstreamManager(p.world.nc);
+  await waitFor("nothing left to release or send", async () =>
+    (await jsm.streams.info(STREAMS.scheduled)).state.messages === 0 && (await jsm.streams.info(STREAMS.send)).state.messages === 0 ? true : undefined,
+  15_000, 100);
+  assert.equal(crashed().length, n, "no recipient delivered twice");
+});
+
+describe("with the successor scheduler", { concurrency: true }, () => {
 test("sendAt: scheduled until its time, delivered shortly after, never before", async () => {
   const sendAt = Date.now() + 3000;
   const { id } = await send({ to: "ann@later.test", sendAt: new Date(sendAt).toISOString() });
@@ -66,7 +113,7 @@ test("cancel before release: never delivered, status cancelled; what was sent at
   assert.deepEqual([res.json.cancelled, res.json.alreadySent], [2, 0]);
   assert.equal((await p.api("POST", `/v1/messages/${requestId}/cancel`)).status, 409, "cancelled already");
   await untilStatus(id, "cancelled");
-  await untilSchedulerIdle(); // its due time has come and gone
+  await untilHandled(requestId); // its due time has come and gone
   assert.equal(deliveredTo("bob@later.test").length + deliveredTo("cy@later.test").length, 0);
 
   const now = await send({ to: "dee@later.test" });
@@ -135,8 +182,8 @@ test("expiresAt: a deferring destination's message ends expired and is never del
   await untilStatus(id, "expired");
   const s = await p.api("GET", `/v1/messages/${id}`);
   assert.ok((s.json.events as { type: string }[]).some((e) => e.type === "deferred"), `it was tried and deferred first: ${JSON.stringify(s.json.events)}`);
-  // Acked on expiry: nothing of it is left to retry, so the peer (which would now accept) never gets it.
-  await waitFor("MAIL_SEND empty", async () => ((await (await jetstreamManager(p.world.nc)).streams.info(STREAMS.send)).state.messages === 0 ? true : undefined), 10_000, 100);
+  // Acked when it expired (the event comes before the ack): nothing of it is left to retry,
+  // so the peer, which would accept a fourth try, never gets it.
   assert.equal(deliveredTo("gus@slow.test").length, 0);
 
   // Held behind a closed window until its expiry: the scheduler ends it.
@@ -146,4 +193,5 @@ test("expiresAt: a deferring destination's message ends expired and is never del
   assert.equal(res.status, 202);
   await untilStatus(`${res.json.batchId as string}-0`, "expired");
   assert.equal(deliveredTo("hal@held.test").length, 0);
+});
 });
