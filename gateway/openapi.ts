@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BatchRequest, MESSAGE_STATUSES, SendRequest } from "../protocol/index.ts";
 import { failureOpenApiPaths } from "./routes/failure-openapi.ts";
+import { scheduleOpenApiPaths } from "./routes/schedule-openapi.ts";
 
 const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
 
@@ -48,6 +49,13 @@ const idempotencyHeader = {
 
 /** The OpenAPI document, generated from the same zod schemas that validate requests. Built once. */
 export function openApiDocument(): unknown {
+  const document = baseDocument();
+  // Scheduling adds methods to paths that exist (PATCH beside GET): merged per path.
+  for (const [path, methods] of Object.entries(scheduleOpenApiPaths())) document.paths[path] = { ...document.paths[path], ...methods };
+  return document;
+}
+
+function baseDocument(): { paths: Record<string, Record<string, unknown>> } & Record<string, unknown> {
   return {
     openapi: "3.0.3",
     info: { title: "Sluice HTTP API", version: "1" },

@@ -13,17 +13,17 @@ const YEAR_MS = 365 * 86_400_000;
 /** sendAt and expiry, on messages and batches. */
 export const TIMING_FIELDS = {
   /** Release at (ISO 8601 with offset, or unix ms); a past time means now. */
-  sendAt: Instant.optional(),
+  sendAt: Instant.optional().describe("Release at this time: ISO 8601 with an offset, or unix ms; up to SLUICE_SCHEDULE_HORIZON (30 days) ahead; a past time means now. Until then recipients are `scheduled`; the retry window starts at release."),
   /** Not delivered by then: the recipient ends `expired`, never delivered afterwards. */
-  expiresAt: Instant.optional(),
+  expiresAt: Instant.optional().describe("Not delivered by then, a recipient ends `expired` (scheduled, queued or waiting on a retry) and is never delivered afterwards."),
   /** Same as expiresAt, relative to sendAt (or acceptance). */
-  ttl: Duration(YEAR_MS).optional(),
+  ttl: Duration(YEAR_MS).optional().describe('Instead of expiresAt: a duration ("1h") counted from sendAt, or from acceptance.'),
 };
 
 /** Pacing, on batches: spread the recipients over a duration, release only inside a window. */
 export const PACING_FIELDS = {
-  deliverOver: Duration(YEAR_MS).optional(),
-  window: DeliveryWindow.optional(),
+  deliverOver: Duration(YEAR_MS).optional().describe('Spread the recipients evenly over this much (open-window) time, e.g. "6h"; each recipient\'s release time is fixed at fan-out.'),
+  window: DeliveryWindow.optional().describe('Release only inside this local-time window, e.g. {"start": "09:00", "end": "17:00", "tz": "Europe/Paris", "days": ["mon", "tue"]}; end before start runs over midnight.'),
 };
 
 export interface TimingInput {
