@@ -51,3 +51,4 @@ export * from "./schemas/schedule.ts";
 export * from "./schedule-store.ts";
 export * from "./schedule-publish.ts";
 export * from "./schedule-control.ts";
+export * from "./schedule-volume.ts";

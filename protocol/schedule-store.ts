@@ -8,6 +8,8 @@ import { recipientId } from "./ids.ts";
 import type { DeliveryMessage } from "./schemas/delivery.ts";
 import type { MailEvent } from "./schemas/event.ts";
 import { DueEntry, HeldMessage, ScheduleRecord } from "./schemas/schedule.ts";
+import { listKeys } from "./kv-keys.ts";
+import { addVolume, emptyVolume, type ScheduledVolume } from "./schedule-volume.ts";
 import { STREAMS, subjects } from "./subjects.ts";
 
 /**
@@ -188,4 +190,19 @@ export async function readDue(js: JetStreamClient, jsm: JetStreamManager, second
 /** Remove what was handled: a subject's messages up to and including `lastSeq` (later arrivals stay). */
 export async function purgeSubject(jsm: JetStreamManager, subject: string, lastSeq?: number): Promise<void> {
   await jsm.streams.purge(STREAMS.scheduled, lastSeq === undefined ? { filter: subject } : { filter: subject, seq: lastSeq + 1 });
+}
+
+/** What the scheduled requests (of one tenant, or all) will release in the next hours; reads every record. */
+export async function readScheduledVolume(kv: KV, now: number, tenant?: string): Promise<ScheduledVolume> {
+  const volume = emptyVolume(now);
+  const keys = await listKeys(kv, tenant === undefined ? undefined : `${tenant}.*`);
+  for (let i = 0; i < keys.length; i += 64) {
+    const entries = await Promise.all(keys.slice(i, i + 64).map((k) => kv.get(k)));
+    for (const e of entries) {
+      if (e === null || e.operation !== "PUT") continue;
+      const decoded = decode(ScheduleRecord, e.value, "schedule record");
+      if (decoded.ok && (tenant === undefined || decoded.value.tenant === tenant)) addVolume(volume, decoded.value);
+    }
+  }
+  return volume;
 }

@@ -124,6 +124,18 @@ export function windowTime(start: number, offsetMs: number, w: DeliveryWindow | 
   return undefined;
 }
 
+/** Open-window time between `start` and `t` (t - start without a window). */
+export function openTimeUntil(start: number, t: number, w: DeliveryWindow | undefined): number {
+  if (t <= start) return 0;
+  if (w === undefined) return t - start;
+  let total = 0;
+  for (const [from, to] of openIntervals(w, start)) {
+    if (from >= t) break;
+    total += Math.min(to, t) - from;
+  }
+  return total;
+}
+
 /** Is `t` inside the window? */
 export function insideWindow(t: number, w: DeliveryWindow): boolean {
   const first = openIntervals(w, t).next();

@@ -81,6 +81,8 @@ export const subjects = {
   schedHeld: (requestId: string, slice: number): string => `mail.sched.held.${requestId}.${slice}`,
   schedHeldOf: (requestId: string): string => `mail.sched.held.${requestId}.>`,
   schedAll: "mail.sched.>",
+  /** Core NATS: the scheduler leader's figure of what the next hours will release (sluice top). */
+  scheduleVolume: "sluice.schedule.volume",
 } as const;
 
 /** Durable consumer name of one (tier, partition) delivery queue. */

@@ -3,7 +3,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { metrics } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { AckedPublisher, KV_BUCKETS, purgeSubject, readDue, STREAMS, subjects, type Config, type DueEntry } from "../../protocol/index.ts";
+import { AckedPublisher, encode, KV_BUCKETS, purgeSubject, readDue, readScheduledVolume, STREAMS, subjects, VOLUME_HOURS, type Config, type DueEntry, type ScheduledVolume } from "../../protocol/index.ts";
 import { startLeaderLease } from "./lease.ts";
 import { handleDue, type ReleaseDeps } from "./release.ts";
 
@@ -11,6 +11,11 @@ export const SCHEDULER_LEASE_KEY = "scheduler";
 
 const meter = metrics.getMeter("sluice");
 const releasedCounter = meter.createCounter("sluice_scheduled_released", { description: "Scheduled recipients handed to MAIL_SEND by the scheduler" });
+const volumeGauge = meter.createObservableGauge("sluice_scheduled_recipients", {
+  description: "Scheduled recipients the next hours will release (hours_ahead 1..24: that hour; later: beyond), as the scheduler leader last counted",
+});
+/** How often the leader counts the scheduled volume (reads every record). */
+const VOLUME_EVERY_MS = 15_000;
 
 export interface Scheduler {
   isLeader(): boolean;
@@ -50,6 +55,24 @@ export async function startScheduler(nc: NatsConnection, config: Pick<Config, "n
   let timer: NodeJS.Timeout | undefined;
   let leading = false;
   let ticking: Promise<void> = Promise.resolve();
+  let volume: ScheduledVolume | undefined;
+  let volumeTimer: NodeJS.Timeout | undefined;
+  const observeVolume = (r: { observe(v: number, a: Record<string, string>): void }): void => {
+    if (!leading || volume === undefined) return; // a follower reports nothing: one series per cluster
+    for (let h = 0; h < VOLUME_HOURS; h++) r.observe(volume.hours[h] ?? 0, { hours_ahead: String(h + 1) });
+    r.observe(volume.later, { hours_ahead: "later" });
+  };
+  volumeGauge.addCallback(observeVolume);
+  const countVolume = async (): Promise<void> => {
+    if (!leading) return;
+    try {
+      volume = await readScheduledVolume(schedules, now());
+      if (!nc.isClosed()) nc.publish(subjects.scheduleVolume, encode(volume));
+    } catch (e) {
+      log.warn({ err: e }, "could not count the scheduled volume");
+    }
+    if (leading) volumeTimer = setTimeout(() => void countVolume(), VOLUME_EVERY_MS);
+  };
 
   const follow = async (): Promise<void> => {
     const consumer = await js.consumers.get(STREAMS.scheduled, { filter_subjects: subjects.schedDueAll, deliver_policy: DeliverPolicy.All });
@@ -113,8 +136,10 @@ export async function startScheduler(nc: NatsConnection, config: Pick<Config, "n
           });
       };
       start();
+      void countVolume();
     } else {
       clearTimeout(timer);
+      clearTimeout(volumeTimer);
       index?.stop();
       index = undefined;
     }
@@ -127,6 +152,7 @@ export async function startScheduler(nc: NatsConnection, config: Pick<Config, "n
       await lease.stop();
       lead(false);
       await ticking;
+      volumeGauge.removeCallback(observeVolume);
       publisher.close();
     },
   };

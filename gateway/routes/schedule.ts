@@ -9,6 +9,7 @@ import {
   requestOf,
   RescheduleRequest,
   rescheduleScheduled,
+  readScheduledVolume,
   type CancelAnswer,
 } from "../../protocol/index.ts";
 import type { GatewayContext } from "../context.ts";
@@ -51,6 +52,12 @@ export function scheduleRoutes(app: FastifyInstance, ctx: GatewayContext): void 
     const d = await deps();
     const answer = await cancelScheduled(control(d), tenant, id, undefined, Date.now()).catch(rethrow);
     return answerCancel(reply, id, answer, () => batchWithoutSchedule(d, tenant, id));
+  });
+
+  // The tenant's own scheduled volume: recipients the next 24 hours release, hour by hour.
+  app.get("/v1/schedules/volume", async (request) => {
+    const { tenant } = callerOf(request, "read");
+    return readScheduledVolume((await deps()).schedules, Date.now(), tenant).catch(rethrow);
   });
 
   for (const kind of ["messages", "batches"] as const) {

@@ -168,6 +168,10 @@ test("a window closed now holds a whole batch; cancelling it cancels every recip
     return (b.json.counts as Record<string, number>).scheduled === 5 ? true : undefined;
   }, 15_000, 100);
   assert.equal(p.peer.messages.filter((m) => m.domain === "window.test").length, 0);
+  // The scheduled volume shows them in the hour the window opens (2–3 h from now).
+  const volume = await p.api("GET", "/v1/schedules/volume");
+  assert.equal(volume.status, 200);
+  assert.ok((volume.json.hours as number[])[2] as number >= 5, JSON.stringify(volume.json));
   const cancel = await p.api("POST", `/v1/batches/${batchId}/cancel`);
   assert.equal(cancel.status, 200, JSON.stringify(cancel.json));
   assert.equal(cancel.json.cancelled, 5);

@@ -109,3 +109,31 @@ test("plan: recipients spread evenly over deliverOver in one-second slices, dete
   const windowed: Plan = { start: at("2026-01-15T09:00:00Z"), recipients: 2, deliverOverMs: 2 * HOUR, window: win({ start: "09:00", end: "10:00", tz: "UTC" }) };
   assert.equal(sliceTime(windowed, 1), at("2026-01-16T09:00:00Z"));
 });
+
+test("scheduled volume: recipients per hour ahead from the plans, released ones left out", async () => {
+  const { addVolume, emptyVolume, releasedBy } = await import("../../protocol/index.ts");
+  const { renderScheduled } = await import("../../cli/top/render.ts");
+  const now = at("2026-01-15T08:00:00Z");
+  // 3,600 recipients over 3 h from now: 1,200 an hour.
+  const paced = { v: 1 as const, requestId: "0".repeat(26), tenant: "acme", kind: "batch" as const, recipients: 3600, start: now, deliverOverMs: 3 * HOUR, state: "scheduled" as const, version: 1, next: 0, ready: true, createdAt: now, updatedAt: now };
+  const v = emptyVolume(now);
+  addVolume(v, paced);
+  assert.deepEqual(v.hours.slice(0, 4), [1200, 1200, 1200, 0]);
+  assert.equal(v.total, 3600);
+  // Half released already: only the rest counts.
+  const half = emptyVolume(now);
+  addVolume(half, { ...paced, next: 1800 }); // slices of 1 recipient
+  assert.equal(half.total, 1800);
+  // A window opening at 10:00 for an hour, 500 recipients over 2 h of it: 250 at 10–11, 250 the next day.
+  const windowed = { ...paced, recipients: 500, deliverOverMs: 2 * HOUR, window: win({ start: "10:00", end: "11:00", tz: "UTC" }) };
+  assert.equal(releasedBy({ start: now, recipients: 500, deliverOverMs: 2 * HOUR, window: windowed.window }, at("2026-01-15T09:59:00Z")), 0);
+  const w = emptyVolume(now);
+  addVolume(w, windowed);
+  assert.equal(w.hours[2], 250);
+  assert.equal(w.hours.reduce((a, b) => a + b, 0) + w.later, 500);
+  // Cancelled or released requests are not waiting.
+  const none = emptyVolume(now);
+  addVolume(none, { ...paced, state: "cancelled" });
+  assert.equal(none.total, 0);
+  assert.match(renderScheduled(v).join("\n"), /SCHEDULED\s+3600 recipient\(s\) in 1 request/);
+});
