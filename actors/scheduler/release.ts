@@ -25,6 +25,7 @@ import {
   type DueEntry,
   type ScheduleRecord,
 } from "../../protocol/index.ts";
+import { forwardTrace } from "../../protocol/telemetry/index.ts";
 
 export interface ReleaseDeps {
   js: JetStreamClient;
@@ -91,7 +92,8 @@ async function finishRelease(d: ReleaseDeps, r: ScheduleRecord): Promise<void> {
       // The retry window (SLUICE_MAX_AGE) starts at release, not at acceptance.
       const message = decode(DeliveryMessage, encode({ ...m, createdAt: now }), "released message");
       if (!message.ok) continue;
-      out.push({ subject: held.value.subject, data: encode(message.value), msgID: m.id, headers: held.headers });
+      // The trace of the request that scheduled it goes on with it (not the held copy's own headers).
+      out.push({ subject: held.value.subject, data: encode(message.value), msgID: m.id, headers: forwardTrace(held.headers) });
       out.push(recipientEvent(refOf(m), "queued", now));
     }
     await publishWindows(d.publisher, out);
