@@ -58,15 +58,19 @@ export async function updateSchedule(
   tenant: string,
   requestId: string,
   change: (r: ScheduleRecord) => ScheduleRecord | undefined,
-): Promise<{ before: ScheduleRecord; after: ScheduleRecord | undefined } | undefined> {
+  /** The record as the caller last read or wrote it: the first try skips the read (a conflict reads again). */
+  known?: StoredSchedule,
+): Promise<{ before: ScheduleRecord; after: ScheduleRecord | undefined; revision: number } | undefined> {
+  let guess = known;
   for (let tries = 0; tries < 20; tries++) {
-    const stored = await readSchedule(kv, tenant, requestId);
+    const stored = guess ?? (await readSchedule(kv, tenant, requestId));
+    guess = undefined;
     if (stored === undefined) return undefined;
     const next = change(stored.record);
-    if (next === undefined) return { before: stored.record, after: undefined };
+    if (next === undefined) return { before: stored.record, after: undefined, revision: stored.revision };
     try {
-      await kv.update(scheduleKey(tenant, requestId), encode(next), stored.revision);
-      return { before: stored.record, after: next };
+      const revision = await kv.update(scheduleKey(tenant, requestId), encode(next), stored.revision);
+      return { before: stored.record, after: next, revision };
     } catch (e) {
       if (!isCasConflict(e)) throw e;
     }
@@ -146,15 +150,22 @@ export interface StoredEntry<T> {
 }
 
 /**
- * Every message on one subject of MAIL_SCHEDULED, in order. The stream's per-subject count
- * says first whether there is anything (an empty fetch would wait for its expiry), then an
- * ordered consumer reads to the end.
+ * Every message on one subject of MAIL_SCHEDULED, in order: direct gets (next by subject)
+ * for the first few, which costs no consumer and answers "none" at once; past that, an
+ * ordered consumer from the next one to the end. (A stream info with a subject filter was
+ * the first way: on 2.9 it scans every subject of the stream, and held slices are many.)
  */
 export async function readSubject(js: JetStreamClient, jsm: JetStreamManager, subject: string): Promise<StoredEntry<Uint8Array>[]> {
-  const info = await jsm.streams.info(STREAMS.scheduled, { subjects_filter: subject });
-  if ((info.state.subjects?.[subject] ?? 0) === 0) return [];
-  const consumer = await js.consumers.get(STREAMS.scheduled, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
   const out: StoredEntry<Uint8Array>[] = [];
+  let seq = 0;
+  for (let i = 0; i <= DIRECT_READ_MAX; i++) {
+    const m = await jsm.direct.getMessage(STREAMS.scheduled, { next_by_subj: subject, seq });
+    if (m === null) return out;
+    out.push({ value: m.data, seq: m.seq, headers: m.header });
+    seq = m.seq + 1;
+  }
+  // More than a few: the rest with an ordered consumer (there is at least one more, so no fetch waits for nothing).
+  const consumer = await js.consumers.get(STREAMS.scheduled, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq });
   for (;;) {
     const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 });
     let pending = -1;
@@ -166,6 +177,9 @@ export async function readSubject(js: JetStreamClient, jsm: JetStreamManager, su
     if (pending <= 0) return out; // the end, or nothing came (purged meanwhile)
   }
 }
+
+/** Up to this many messages, direct gets (one round trip each) beat creating an ordered consumer. */
+const DIRECT_READ_MAX = 16;
 
 export async function readHeld(js: JetStreamClient, jsm: JetStreamManager, requestId: string, slice: number): Promise<StoredEntry<HeldMessage>[]> {
   const out: StoredEntry<HeldMessage>[] = [];

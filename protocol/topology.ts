@@ -157,6 +157,8 @@ export function topologyFor(o: TopologyOptions): Topology {
       storage: StorageType.File,
       discard: DiscardPolicy.New,
       max_age: nanos(horizonMs + o.retry.maxAgeMs + dayMs),
+      // A small slice or due second is read with direct gets (no consumer to create).
+      allow_direct: true,
       duplicate_window: nanos(o.duplicateWindowMs),
       num_replicas: o.replicas,
     },

@@ -29,7 +29,7 @@ export interface SchedulerOptions {
 }
 
 /** Entries of one second handled at once (those of one request one after another). */
-const PARALLEL = 16;
+const PARALLEL = 64;
 
 /**
  * The scheduler: one leader in the cluster (a lease in KV `sluice_leaders`; any node can

@@ -67,7 +67,7 @@ export function startLeaderLease(o: LeaseOptions): LeaderLease {
   const loop = async (): Promise<void> => {
     if (stopped) return;
     await round();
-    if (!stopped) timer = setTimeout(() => void loop(), leader ? period : period);
+    if (!stopped) timer = setTimeout(() => void loop(), period);
   };
   void loop();
 

@@ -24,6 +24,7 @@ import {
   type AckedPublisher,
   type DueEntry,
   type ScheduleRecord,
+  type StoredSchedule,
 } from "../../protocol/index.ts";
 import { forwardTrace } from "../../protocol/telemetry/index.ts";
 
@@ -55,7 +56,7 @@ export async function handleDue(d: ReleaseDeps, entry: DueEntry): Promise<void> 
     const r = stored.record;
     // A release that was claimed and not finished (a crash) is finished first, whatever came since.
     if (r.releasing !== undefined && r.releasing > r.next) {
-      await finishRelease(d, r);
+      await finishRelease(d, stored);
       continue;
     }
     if (entry.version !== r.version || entry.slice < r.next) return; // stale: a newer entry exists
@@ -68,17 +69,22 @@ export async function handleDue(d: ReleaseDeps, entry: DueEntry): Promise<void> 
     const last = lastDueSlice(planOf(r), r.next, now);
     if (last < r.next) return repark(d, r, r.next, Math.max(now + 1000, wakeTime(r, r.next)));
     // Claim slices next..last; if the record moved meanwhile, look again.
-    const claimed = await updateSchedule(d.schedules, r.tenant, r.requestId, (cur) =>
-      cur.version === r.version && cur.next === r.next && cur.state === "scheduled" && cur.releasing === undefined ? { ...cur, releasing: last + 1, updatedAt: now } : undefined,
+    const claimed = await updateSchedule(
+      d.schedules,
+      r.tenant,
+      r.requestId,
+      (cur) => (cur.version === r.version && cur.next === r.next && cur.state === "scheduled" && cur.releasing === undefined ? { ...cur, releasing: last + 1, updatedAt: now } : undefined),
+      stored,
     );
     if (claimed?.after === undefined) continue;
-    await finishRelease(d, claimed.after);
+    await finishRelease(d, { record: claimed.after, revision: claimed.revision });
     return;
   }
 }
 
 /** Publish the claimed slices [next, releasing) onto MAIL_SEND, wake up for the rest, record it done. */
-async function finishRelease(d: ReleaseDeps, r: ScheduleRecord): Promise<void> {
+async function finishRelease(d: ReleaseDeps, stored: StoredSchedule): Promise<void> {
+  const r = stored.record;
   const until = r.releasing ?? r.next;
   const now = d.now();
   const cancelled = new Set(r.cancelled ?? []);
@@ -104,14 +110,21 @@ async function finishRelease(d: ReleaseDeps, r: ScheduleRecord): Promise<void> {
   if (until < total && r.state === "scheduled") {
     await d.publisher.publish([dueMessage({ v: 1, tenant: r.tenant, requestId: r.requestId, version: r.version, slice: until, at: wakeTime(r, until) })], 10_000);
   }
-  await updateSchedule(d.schedules, r.tenant, r.requestId, (cur) => {
-    if (cur.next >= until) return undefined;
-    const { releasing: _done, ...rest } = cur;
-    return { ...rest, next: until, state: cur.state === "scheduled" && until >= total ? "released" : cur.state, updatedAt: now };
-  });
+  await updateSchedule(
+    d.schedules,
+    r.tenant,
+    r.requestId,
+    (cur) => {
+      if (cur.next >= until) return undefined;
+      const { releasing: _done, ...rest } = cur;
+      return { ...rest, next: until, state: cur.state === "scheduled" && until >= total ? "released" : cur.state, updatedAt: now };
+    },
+    stored,
+  );
   d.released(count);
+  // Not awaited: the release is recorded; what is left of the held copies only costs storage until it ages out.
   for (let k = r.next; k < until; k++) {
-    await purgeSubject(d.jsm, subjects.schedHeld(r.requestId, k)).catch((e: unknown) => d.logger.warn({ err: e, requestId: r.requestId, slice: k }, "could not purge released held messages; they age out"));
+    purgeSubject(d.jsm, subjects.schedHeld(r.requestId, k)).catch((e: unknown) => d.logger.warn({ err: e, requestId: r.requestId, slice: k }, "could not purge released held messages; they age out"));
   }
 }
 

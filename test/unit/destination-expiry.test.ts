@@ -13,7 +13,7 @@ test("a job past its expiresAt is handed to expired, never sent; one still in ti
   const sent: string[] = [];
   const expired: string[] = [];
   const settled: string[] = [];
-  const dest = new DestinationActor("exp.test", [{ host: "127.0.0.1", port: 25 }], DEFAULT_POLICY, {
+  const dest = new DestinationActor("exp.test", [{ host: "127.0.0.1", port: 25, secure: false }], DEFAULT_POLICY, {
     send: async (job): Promise<SendResult> => {
       sent.push(job.message.id);
       return { kind: "delivered", mx: "127.0.0.1", reply: { code: 250, text: "ok" } };
