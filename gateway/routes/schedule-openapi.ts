@@ -58,5 +58,30 @@ export function scheduleOpenApiPaths(): Record<string, Record<string, unknown>> 
     "/v1/batches/{id}/cancel": cancel("a batch"),
     "/v1/messages/{id}": reschedule("a request"),
     "/v1/batches/{id}": reschedule("a batch"),
+    "/v1/schedules/volume": {
+      get: {
+        summary: "What this tenant's scheduled mail will release in the next 24 hours, hour by hour",
+        responses: {
+          "200": {
+            description: "recipients per hour ahead",
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    at: { type: "integer", description: "when counted (unix ms)" },
+                    hours: { type: "array", items: { type: "integer" }, description: "recipients released in hour h from `at` (24 entries)" },
+                    later: { type: "integer" },
+                    total: { type: "integer", description: "recipients waiting" },
+                    requests: { type: "integer", description: "scheduled requests and batches" },
+                  },
+                },
+              },
+            },
+          },
+          "503": { description: "NATS unreachable; see Retry-After", ...error },
+        },
+      },
+    },
   };
 }
