@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startScheduler, type Scheduler } from "../../actors/scheduler/index.ts";
-import { createProducer, STREAMS } from "../../protocol/index.ts";
+import { createProducer, ensureTopology, loadConfig, STREAMS, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { kill9, spawnTs, terminate, type Child } from "./cluster-helpers/children.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
@@ -198,4 +198,15 @@ test("expiresAt: a deferring destination's message ends expired and is never del
   await untilStatus(`${res.json.batchId as string}-0`, "expired");
   assert.equal(deliveredTo("hal@held.test").length, 0);
 });
+
+  test("a longer horizon raises the TTLs of buckets that exist already (payloads, statuses)", async () => {
+    const jsm = await jetstreamManager(p.world.nc);
+    const before = (await jsm.streams.info("OBJ_mail_payloads")).config.max_age;
+    const config = loadConfig({}, { NATS_URL: p.world.nats.url, SLUICE_PARTITIONS: String(p.world.config.partitions), SLUICE_SCHEDULE_HORIZON: "90d" });
+    await ensureTopology(p.world.nc, topologyFor(topologyOptionsFrom(config)));
+    const after = (await jsm.streams.info("OBJ_mail_payloads")).config.max_age;
+    assert.ok(after > before, `${before} → ${after}`);
+    assert.equal(after, (90 * 86_400_000 + config.retry.maxAgeMs + 86_400_000) * 1_000_000);
+    assert.ok((await jsm.streams.info("KV_sluice_status")).config.max_age >= (90 * 86_400_000) * 1_000_000);
+  });
 });
