@@ -51,10 +51,13 @@ export interface ConsumerSpec {
 export interface KvSpec {
   name: string;
   options: Partial<KvOptions>;
+  /** Scheduling: the TTL grows with the horizon, so ensureTopology raises it on a bucket that exists already. */
+  growTtl?: boolean;
 }
 export interface ObjectStoreSpec {
   name: string;
   options: Partial<ObjectStoreOptions>;
+  growTtl?: boolean;
 }
 export interface Topology {
   streams: StreamSpec[];
@@ -224,21 +227,21 @@ export function topologyFor(o: TopologyOptions): Topology {
     // Partition locks: one key per partition, written with compare-and-set by its owner.
     { name: KV_BUCKETS.partitions, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
     { name: KV_BUCKETS.webhooks, options: { history: 1, replicas: o.replicas } },
-    { name: KV_BUCKETS.status, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.status, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas }, growTtl: true },
     // Apart from sluice_status so that listing a batch's keys scans batches, not recipients.
-    { name: KV_BUCKETS.batchCounts, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.batchCounts, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas }, growTtl: true },
     // Only messages that failed pay for this; the TTL outlives the longest retry.
     { name: KV_BUCKETS.attempts, options: { history: 1, ttl: o.retry.maxAgeMs + dayMs, replicas: o.replicas } },
-    { name: KV_BUCKETS.batches, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.batches, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas }, growTtl: true },
     // Scheduling: records (compare-and-set by cancel, reschedule and the scheduler) and the scheduler's leader lease.
-    { name: KV_BUCKETS.schedules, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.schedules, options: { history: 1, ttl: horizonMs + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas }, growTtl: true },
     { name: KV_BUCKETS.leaders, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
   ];
 
   const objectStores: ObjectStoreSpec[] = [
     // Payloads must outlive the longest retry of any message that points at them.
     // Scheduled mail is released up to the horizon after acceptance, and retried from there.
-    { name: OBJECT_STORES.payloads, options: { ttl: nanos(horizonMs + o.retry.maxAgeMs + dayMs), replicas: o.replicas } },
+    { name: OBJECT_STORES.payloads, options: { ttl: nanos(horizonMs + o.retry.maxAgeMs + dayMs), replicas: o.replicas }, growTtl: true },
   ];
 
   return { streams, consumers, kv, objectStores };
