@@ -46,8 +46,10 @@ export * from "./kv-keys.ts";
 // Scheduling: pure (time, plan, request fields, schemas), then NATS I/O (store, publish).
 export * from "./schedule-time.ts";
 export * from "./schedule-plan.ts";
+export * from "./schedule-record.ts";
 export * from "./schedule-request.ts";
 export * from "./schemas/schedule.ts";
+export * from "./schedule-messages.ts";
 export * from "./schedule-store.ts";
 export * from "./schedule-publish.ts";
 export * from "./schedule-control.ts";

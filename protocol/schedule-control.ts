@@ -2,8 +2,9 @@ import type { KV } from "@nats-io/kv";
 import type { AckedPublisher } from "./acked-publisher.ts";
 import { validationError } from "./errors.ts";
 import { sliceRange } from "./schedule-plan.ts";
-import { planOf, wakeTime } from "./schedule-publish.ts";
-import { dueMessage, isCasConflict, publishWindows, readSchedule, recipientEvents, scheduleKey } from "./schedule-store.ts";
+import { planOf, wakeTime } from "./schedule-record.ts";
+import { dueMessage, recipientEvents, scheduleKey } from "./schedule-messages.ts";
+import { isCasConflict, publishWindows, readSchedule } from "./schedule-store.ts";
 import { encode } from "./codec.ts";
 import type { ScheduleRecord } from "./schemas/schedule.ts";
 

@@ -3,11 +3,11 @@ import type { KV } from "@nats-io/kv";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import type { AckedMessage, AckedPublisher } from "./acked-publisher.ts";
 import { internalError } from "./errors.ts";
-import { sliceTime, type Plan } from "./schedule-plan.ts";
+import { newRecord, wakeTime } from "./schedule-record.ts";
 import type { Timing } from "./schedule-request.ts";
-import { createSchedule, dueMessage, heldMessage, recipientEvent, refOf } from "./schedule-store.ts";
+import { dueMessage, heldMessage, recipientEvent, refOf } from "./schedule-messages.ts";
+import { createSchedule } from "./schedule-store.ts";
 import type { DeliveryMessage } from "./schemas/delivery.ts";
-import type { ScheduleRecord } from "./schemas/schedule.ts";
 
 /**
  * Accepting scheduled mail: the gateway's and the SDK's path when a request has a plan
@@ -33,36 +33,6 @@ export async function publishGroup(d: ScheduleDeps, messages: AckedMessage[]): P
 function schedulesOf(d: ScheduleDeps): KV {
   if (d.schedules === undefined) throw internalError("no_schedules", "this producer was built without the sluice_schedules bucket");
   return d.schedules;
-}
-
-export function newRecord(a: { requestId: string; tenant: string; kind: ScheduleRecord["kind"]; recipients: number; plan: Omit<Plan, "recipients">; expiresAt?: number | undefined; ready: boolean; now: number }): ScheduleRecord {
-  const r: ScheduleRecord = {
-    v: 1,
-    requestId: a.requestId,
-    tenant: a.tenant,
-    kind: a.kind,
-    recipients: a.recipients,
-    start: a.plan.start,
-    deliverOverMs: a.plan.deliverOverMs,
-    state: "scheduled",
-    version: 1,
-    next: 0,
-    ready: a.ready,
-    createdAt: a.now,
-    updatedAt: a.now,
-  };
-  if (a.plan.window !== undefined) r.window = a.plan.window;
-  if (a.expiresAt !== undefined) r.expiresAt = a.expiresAt;
-  return r;
-}
-
-/** The record's plan, as protocol/schedule-plan.ts reads it. */
-export const planOf = (r: ScheduleRecord): Plan => ({ start: r.start, recipients: r.recipients, deliverOverMs: r.deliverOverMs, window: r.window });
-
-/** When the scheduler should first look at slice k: its time, or the expiry if that comes first (then it expires the rest). */
-export function wakeTime(r: ScheduleRecord, k: number): number {
-  const t = sliceTime(planOf(r), k) ?? r.expiresAt ?? r.start + 400 * 86_400_000;
-  return r.expiresAt === undefined ? t : Math.min(t, r.expiresAt);
 }
 
 /**

@@ -3,11 +3,8 @@ import type { KV } from "@nats-io/kv";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import type { AckedMessage, AckedPublisher } from "./acked-publisher.ts";
 import { decode, encode } from "./codec.ts";
-import { eventId } from "./events.ts";
-import { recipientId } from "./ids.ts";
-import type { DeliveryMessage } from "./schemas/delivery.ts";
-import type { MailEvent } from "./schemas/event.ts";
 import { DueEntry, HeldMessage, ScheduleRecord } from "./schemas/schedule.ts";
+import { scheduleKey } from "./schedule-messages.ts";
 import { listKeys } from "./kv-keys.ts";
 import { addVolume, emptyVolume, type ScheduledVolume } from "./schedule-volume.ts";
 import { STREAMS, subjects } from "./subjects.ts";
@@ -20,7 +17,6 @@ import { STREAMS, subjects } from "./subjects.ts";
  * and wake-ups under `mail.sched.due.<unix second>`.
  */
 
-export const scheduleKey = (tenant: string, requestId: string): string => `${tenant}.${requestId}`;
 
 /** Events published a window at a time (a batch's cancel can name 100,000 recipients). */
 export const EVENT_WINDOW = 1000;
@@ -78,50 +74,6 @@ export async function updateSchedule(
   throw new Error(`schedule record ${requestId} kept changing under 20 compare-and-set tries`);
 }
 
-export function heldMessage(message: DeliveryMessage, subject: string, slice: number, headers?: MsgHdrs): AckedMessage {
-  const held: HeldMessage = { subject, message };
-  return { subject: subjects.schedHeld(message.requestId, slice), data: encode(held), msgID: `${message.id}.held`, headers };
-}
-
-/** A wake-up; its msgID names its version, slice and time, so a repeat is stored once and a re-park is not a repeat. */
-export function dueMessage(e: DueEntry): AckedMessage {
-  return { subject: subjects.schedDue(Math.floor(e.at / 1000)), data: encode(e), msgID: `${e.requestId}.v${e.version}.s${e.slice}.t${e.at}` };
-}
-
-export interface RecipientRef {
-  tenant: string;
-  requestId: string;
-  batchId?: string | undefined;
-  index: number;
-  rcptTo?: string | undefined;
-  tier?: DeliveryMessage["tier"] | undefined;
-  metadata?: DeliveryMessage["metadata"] | undefined;
-}
-
-export const refOf = (m: DeliveryMessage): RecipientRef => ({
-  tenant: m.tenant,
-  requestId: m.requestId,
-  batchId: m.batchId,
-  index: Number(m.id.slice(m.id.lastIndexOf("-") + 1)),
-  rcptTo: m.rcptTo,
-  tier: m.tier,
-  metadata: m.metadata,
-});
-
-/** A scheduling event of one recipient (scheduled, queued at release, cancelled, expired); id deterministic. */
-export function recipientEvent(r: RecipientRef, type: "scheduled" | "queued" | "cancelled" | "expired", at: number, extra: { nextAttemptAt?: number; reason?: string; version?: number } = {}): AckedMessage {
-  const messageId = recipientId(r.requestId, r.index);
-  // A rescheduled request is scheduled again: the version keeps that event apart from the first.
-  const event: MailEvent = { v: 1, id: eventId(messageId, type, extra.version ?? 0), type, tenant: r.tenant, messageId, requestId: r.requestId, at };
-  if (r.batchId !== undefined) event.batchId = r.batchId;
-  if (r.tier !== undefined) event.tier = r.tier;
-  if (r.rcptTo !== undefined) event.rcptTo = r.rcptTo;
-  if (r.metadata !== undefined) event.metadata = r.metadata;
-  if (extra.nextAttemptAt !== undefined) event.nextAttemptAt = extra.nextAttemptAt;
-  if (extra.reason !== undefined) event.reason = extra.reason;
-  return { subject: subjects.event(r.tenant, type), data: encode(event), msgID: event.id };
-}
-
 /** Publish `messages` a window at a time, each window's acks awaited. */
 export async function publishWindows(publisher: AckedPublisher, messages: Iterable<AckedMessage>, timeoutMs = 30_000): Promise<void> {
   let window: AckedMessage[] = [];
@@ -133,14 +85,6 @@ export async function publishWindows(publisher: AckedPublisher, messages: Iterab
     }
   }
   if (window.length > 0) await publisher.publish(window, timeoutMs);
-}
-
-/** `type` events for the recipient indexes of `record` in [from, to), skipping those in `skip`. */
-export function* recipientEvents(record: ScheduleRecord, from: number, to: number, type: "cancelled" | "expired", at: number, reason: string, skip: ReadonlySet<number> = new Set()): Generator<AckedMessage> {
-  for (let i = from; i < to; i++) {
-    if (skip.has(i)) continue;
-    yield recipientEvent({ tenant: record.tenant, requestId: record.requestId, batchId: record.kind === "batch" ? record.requestId : undefined, index: i }, type, at, { reason });
-  }
 }
 
 export interface StoredEntry<T> {
