@@ -74,7 +74,7 @@ export function startFanout(nc: NatsConnection, config: Pick<Config, "partitions
       const outcome = await expandJob(deps, msg, decoded.value);
       if (outcome === "stopped") return msg.nak();
       // Scheduled: everything that will ever be held is (failed recipients have their events); the scheduler may release.
-      if (decoded.value.schedule !== undefined && deps.schedules !== undefined) await markReady(deps.schedules, decoded.value);
+      if (decoded.value.schedule !== undefined && deps.schedules !== undefined) await markReady(deps.schedules, publisher, decoded.value);
       await msg.ackAck(); // expanded, or failed with every recipient's failed event written
     } catch (e) {
       // NATS trouble or a full MAIL_SEND: the checkpoint holds; try again later, backing off.

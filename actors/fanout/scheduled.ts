@@ -1,12 +1,14 @@
 import type { KV } from "@nats-io/kv";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import {
+  dueMessage,
   heldMessage,
   recipientEvent,
   refOf,
   sliceOf,
   updateSchedule,
   type AckedMessage,
+  type AckedPublisher,
   type BatchJob,
   type DeliveryMessage,
   type Outgoing,
@@ -23,7 +25,15 @@ export function heldCopies(job: BatchJob & { schedule: NonNullable<BatchJob["sch
   return [heldMessage(o.message, o.subject, slice, trace), recipientEvent(refOf(o.message), "scheduled", job.createdAt, { nextAttemptAt: job.schedule.start })];
 }
 
-/** Every recipient is held: the scheduler may release (protocol/schemas/schedule.ts `ready`). */
-export async function markReady(schedules: KV, job: BatchJob): Promise<void> {
-  await updateSchedule(schedules, job.tenant, job.batchId, (r) => (r.ready ? undefined : { ...r, ready: true, updatedAt: Date.now() }));
+/**
+ * Every recipient is held: the scheduler may release (protocol/schemas/schedule.ts `ready`).
+ * A wake-up now, so that a plan already due (pacing that starts at once) does not wait for
+ * the scheduler's next look at a batch it found not ready.
+ */
+export async function markReady(schedules: KV, publisher: AckedPublisher, job: BatchJob): Promise<void> {
+  const done = await updateSchedule(schedules, job.tenant, job.batchId, (r) => (r.ready ? undefined : { ...r, ready: true, updatedAt: Date.now() }));
+  const r = done?.after;
+  if (r !== undefined && r.state === "scheduled") {
+    await publisher.publish([dueMessage({ v: 1, tenant: r.tenant, requestId: r.requestId, version: r.version, slice: r.next, at: Date.now() })], 10_000);
+  }
 }

@@ -66,8 +66,11 @@ export async function handleDue(d: ReleaseDeps, entry: DueEntry): Promise<void> 
     const now = d.now();
     if (r.expiresAt !== undefined && now >= r.expiresAt) return expireRest(d, r, now);
     if (!r.ready) return repark(d, r, entry.slice, now + NOT_READY_RETRY_MS);
-    const last = lastDueSlice(planOf(r), r.next, now);
-    if (last < r.next) return repark(d, r, r.next, Math.max(now + 1000, wakeTime(r, r.next)));
+    const due = lastDueSlice(planOf(r), r.next, now);
+    if (due < r.next) return repark(d, r, r.next, Math.max(now + 1000, wakeTime(r, r.next)));
+    // A paced plan found late (the scheduler was down, the fan-out slow) catches up two
+    // slices a second (about twice its pace) rather than in one burst of everything overdue.
+    const last = r.deliverOverMs > 0 ? Math.min(due, r.next + 1) : due;
     // Claim slices next..last; if the record moved meanwhile, look again.
     const claimed = await updateSchedule(
       d.schedules,
@@ -77,13 +80,13 @@ export async function handleDue(d: ReleaseDeps, entry: DueEntry): Promise<void> 
       stored,
     );
     if (claimed?.after === undefined) continue;
-    await finishRelease(d, { record: claimed.after, revision: claimed.revision });
+    await finishRelease(d, { record: claimed.after, revision: claimed.revision }, last < due ? now + 1000 : undefined);
     return;
   }
 }
 
 /** Publish the claimed slices [next, releasing) onto MAIL_SEND, wake up for the rest, record it done. */
-async function finishRelease(d: ReleaseDeps, stored: StoredSchedule): Promise<void> {
+async function finishRelease(d: ReleaseDeps, stored: StoredSchedule, notBefore?: number): Promise<void> {
   const r = stored.record;
   const until = r.releasing ?? r.next;
   const now = d.now();
@@ -108,7 +111,8 @@ async function finishRelease(d: ReleaseDeps, stored: StoredSchedule): Promise<vo
   const total = sliceCount(planOf(r));
   // The next wake-up exists before the record says these slices are done: no gap a crash could fall into.
   if (until < total && r.state === "scheduled") {
-    await d.publisher.publish([dueMessage({ v: 1, tenant: r.tenant, requestId: r.requestId, version: r.version, slice: until, at: wakeTime(r, until) })], 10_000);
+    const at = Math.max(wakeTime(r, until), notBefore ?? 0);
+    await d.publisher.publish([dueMessage({ v: 1, tenant: r.tenant, requestId: r.requestId, version: r.version, slice: until, at })], 10_000);
   }
   await updateSchedule(
     d.schedules,
