@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startScheduler, type Scheduler } from "../../actors/scheduler/index.ts";
-import { createProducer, ensureTopology, loadConfig, STREAMS, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
+import { createProducer, ensureTopology, STREAMS, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { kill9, spawnTs, terminate, type Child } from "./cluster-helpers/children.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
@@ -95,115 +95,117 @@ test("a scheduler killed in the middle of a release: another finishes it, nothin
 });
 
 describe("with the successor scheduler", { concurrency: true }, () => {
-test("sendAt: scheduled until its time, delivered shortly after, never before", async () => {
-  const sendAt = Date.now() + 3000;
-  const { id } = await send({ to: "ann@later.test", sendAt: new Date(sendAt).toISOString() });
-  await untilStatus(id, "scheduled", 5000);
-  assert.equal(deliveredTo("ann@later.test").length, 0, "not delivered while scheduled");
-  const [got] = await waitFor("delivery", () => (deliveredTo("ann@later.test").length > 0 ? deliveredTo("ann@later.test") : undefined), 15_000);
-  assert.ok(got && got.at >= sendAt, `delivered ${got ? got.at - sendAt : "?"} ms after sendAt`);
-  assert.ok(got.at - sendAt < 4000, `delivered within 4 s of sendAt (${got.at - sendAt} ms)`);
-  await untilStatus(id, "delivered");
-});
+  test("sendAt: scheduled until its time, delivered shortly after, never before", async () => {
+    const sendAt = Date.now() + 3000;
+    const { id } = await send({ to: "ann@later.test", sendAt: new Date(sendAt).toISOString() });
+    const [got] = await waitFor("delivery", () => (deliveredTo("ann@later.test").length > 0 ? deliveredTo("ann@later.test") : undefined), 15_000);
+    assert.ok(got && got.at >= sendAt, `delivered ${got ? got.at - sendAt : "?"} ms after sendAt`);
+    assert.ok(got.at - sendAt < 6000, `delivered shortly after sendAt (${got.at - sendAt} ms)`);
+    await untilStatus(id, "delivered");
+    // Its history: scheduled (with the time), queued at release, delivered.
+    const events = (await p.api("GET", `/v1/messages/${id}`)).json.events as { type: string; nextAttemptAt?: number }[];
+    assert.deepEqual(events.map((e) => e.type).filter((t) => t !== "accepted"), ["scheduled", "queued", "delivered"]);
+    assert.equal(events.find((e) => e.type === "scheduled")?.nextAttemptAt, sendAt);
+  });
 
-test("cancel before release: never delivered, status cancelled; what was sent at once answers 409", async () => {
-  const { requestId, id } = await send({ to: ["bob@later.test", "cy@later.test"], sendAt: Date.now() + 2000 });
-  const res = await p.api("POST", `/v1/messages/${requestId}/cancel`);
-  assert.equal(res.status, 200, JSON.stringify(res.json));
-  assert.deepEqual([res.json.cancelled, res.json.alreadySent], [2, 0]);
-  assert.equal((await p.api("POST", `/v1/messages/${requestId}/cancel`)).status, 409, "cancelled already");
-  await untilStatus(id, "cancelled");
-  await untilHandled(requestId); // its due time has come and gone
-  assert.equal(deliveredTo("bob@later.test").length + deliveredTo("cy@later.test").length, 0);
+  test("cancel before release: never delivered, status cancelled; what was sent at once answers 409", async () => {
+    const { requestId, id } = await send({ to: ["bob@later.test", "cy@later.test"], sendAt: Date.now() + 4000 });
+    const res = await p.api("POST", `/v1/messages/${requestId}/cancel`);
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.deepEqual([res.json.cancelled, res.json.alreadySent], [2, 0]);
+    assert.equal((await p.api("POST", `/v1/messages/${requestId}/cancel`)).status, 409, "cancelled already");
+    await untilStatus(id, "cancelled");
+    await untilHandled(requestId); // its due time has come and gone
+    assert.equal(deliveredTo("bob@later.test").length + deliveredTo("cy@later.test").length, 0);
 
-  const now = await send({ to: "dee@later.test" });
-  await untilStatus(now.id, "delivered");
-  const late = await p.api("POST", `/v1/messages/${now.requestId}/cancel`);
-  assert.equal(late.status, 409, JSON.stringify(late.json));
-  assert.equal(late.json.alreadySent, 1);
-  // Another tenant's request is not found.
-  assert.equal((await p.api("POST", `/v1/messages/${"0".repeat(26)}/cancel`)).status, 404);
-});
+    const now = await send({ to: "dee@later.test" });
+    await untilStatus(now.id, "delivered");
+    const late = await p.api("POST", `/v1/messages/${now.requestId}/cancel`);
+    assert.equal(late.status, 409, JSON.stringify(late.json));
+    assert.equal(late.json.alreadySent, 1);
+    // Another tenant's request is not found.
+    assert.equal((await p.api("POST", `/v1/messages/${"0".repeat(26)}/cancel`)).status, 404);
+  });
 
-test("reschedule moves a message later or sooner", async () => {
-  const t0 = Date.now();
-  const later = await send({ to: "eve@later.test", sendAt: t0 + 1500 });
-  const sooner = await send({ to: "fay@later.test", sendAt: t0 + 60_000 });
-  const moved = await p.api("PATCH", `/v1/messages/${later.requestId}`, { sendAt: t0 + 5000 });
-  assert.equal(moved.status, 200, JSON.stringify(moved.json));
-  assert.equal((await p.api("PATCH", `/v1/messages/${sooner.requestId}`, { sendAt: t0 + 2000 })).status, 200);
-  await waitFor("the sooner one", () => (deliveredTo("fay@later.test").length > 0 ? true : undefined), 15_000);
-  const [eve] = await waitFor("the later one", () => (deliveredTo("eve@later.test").length > 0 ? deliveredTo("eve@later.test") : undefined), 15_000);
-  assert.ok(eve && eve.at >= t0 + 5000, "not released at its first time");
-  assert.ok((deliveredTo("fay@later.test")[0]?.at ?? Infinity) < t0 + 10_000);
-  assert.equal((await p.api("PATCH", `/v1/messages/${later.requestId}`, { sendAt: t0 + 9000 })).status, 409, "released: nothing to move");
-});
+  test("reschedule moves a message later or sooner", async () => {
+    const t0 = Date.now();
+    const later = await send({ to: "eve@later.test", sendAt: t0 + 3000 });
+    const sooner = await send({ to: "fay@later.test", sendAt: t0 + 60_000 });
+    const moved = await p.api("PATCH", `/v1/messages/${later.requestId}`, { sendAt: t0 + 6000 });
+    assert.equal(moved.status, 200, JSON.stringify(moved.json));
+    assert.equal((await p.api("PATCH", `/v1/messages/${sooner.requestId}`, { sendAt: t0 + 2000 })).status, 200);
+    await waitFor("the sooner one", () => (deliveredTo("fay@later.test").length > 0 ? true : undefined), 15_000);
+    const [eve] = await waitFor("the later one", () => (deliveredTo("eve@later.test").length > 0 ? deliveredTo("eve@later.test") : undefined), 15_000);
+    assert.ok(eve && eve.at >= t0 + 6000, "not released at its first time");
+    assert.ok((deliveredTo("fay@later.test")[0]?.at ?? Infinity) < t0 + 10_000);
+    assert.equal((await p.api("PATCH", `/v1/messages/${later.requestId}`, { sendAt: t0 + 9000 })).status, 409, "released: nothing to move");
+  });
 
-test("deliverOver spreads a batch: arrivals at the peer show no burst", async () => {
-  const n = 12;
-  const recipients = Array.from({ length: n }, (_, i) => ({ to: `r${i}@spread.test` }));
-  const res = await p.api("POST", "/v1/batches", { ...message({}), recipients, deliverOver: "6s" });
-  assert.equal(res.status, 202, JSON.stringify(res.json));
-  const got = await waitFor("all recipients", () => {
-    const list = p.peer.messages.filter((m) => m.domain === "spread.test");
-    return list.length >= n ? list : undefined;
-  }, 20_000);
-  const times = got.map((m) => m.at).sort((a, b) => a - b);
-  const span = (times[n - 1] as number) - (times[0] as number);
-  // Planned over 5 s (6 slices a second apart); the first may go out up to ~2 s late (fan-out not done yet).
-  assert.ok(span >= 3000, `spread over ${span} ms`);
-  // 12 over 6 s is 2 a second: never more than 4 arrive within any one second.
-  for (const t of times) assert.ok(times.filter((u) => u >= t && u < t + 1000).length <= 4, `burst at ${t}: ${times.map((u) => u - (times[0] as number)).join(",")}`);
-  assert.equal(new Set(got.map((m) => m.rcptTo[0])).size, n, "each once");
-});
+  test("deliverOver spreads a batch: arrivals at the peer show no burst", async () => {
+    const n = 12;
+    const recipients = Array.from({ length: n }, (_, i) => ({ to: `r${i}@spread.test` }));
+    const res = await p.api("POST", "/v1/batches", { ...message({}), recipients, deliverOver: "6s" });
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const got = await waitFor("all recipients", () => {
+      const list = p.peer.messages.filter((m) => m.domain === "spread.test");
+      return list.length >= n ? list : undefined;
+    }, 20_000);
+    const times = got.map((m) => m.at).sort((a, b) => a - b);
+    const span = (times[n - 1] as number) - (times[0] as number);
+    // Planned over 5 s (6 slices a second apart); the first may go out up to ~2 s late (fan-out not done yet).
+    assert.ok(span >= 3000, `spread over ${span} ms`);
+    // 12 over 6 s is 2 a second: never more than 4 arrive within any one second.
+    for (const t of times) assert.ok(times.filter((u) => u >= t && u < t + 1000).length <= 4, `burst at ${t}: ${times.map((u) => u - (times[0] as number)).join(",")}`);
+    assert.equal(new Set(got.map((m) => m.rcptTo[0])).size, n, "each once");
+  });
 
-test("a window closed now holds a whole batch; cancelling it cancels every recipient", async () => {
-  const hour = new Date(Date.now() + 3 * 3_600_000).getUTCHours();
-  const hh = (h: number) => `${String(h % 24).padStart(2, "0")}:00`;
-  const recipients = Array.from({ length: 5 }, (_, i) => ({ to: `w${i}@window.test` }));
-  const res = await p.api("POST", "/v1/batches", { ...message({}), recipients, window: { start: hh(hour), end: hh(hour + 1), tz: "UTC" } });
-  assert.equal(res.status, 202);
-  const batchId = res.json.batchId as string;
-  await waitFor("every recipient scheduled", async () => {
-    const b = await p.api("GET", `/v1/batches/${batchId}`);
-    return (b.json.counts as Record<string, number>).scheduled === 5 ? true : undefined;
-  }, 15_000, 100);
-  assert.equal(p.peer.messages.filter((m) => m.domain === "window.test").length, 0);
-  // The scheduled volume shows them in the hour the window opens (2–3 h from now).
-  const volume = await p.api("GET", "/v1/schedules/volume");
-  assert.equal(volume.status, 200);
-  assert.ok((volume.json.hours as number[])[2] as number >= 5, JSON.stringify(volume.json));
-  const cancel = await p.api("POST", `/v1/batches/${batchId}/cancel`);
-  assert.equal(cancel.status, 200, JSON.stringify(cancel.json));
-  assert.equal(cancel.json.cancelled, 5);
-  await waitFor("every recipient cancelled", async () => {
-    const b = await p.api("GET", `/v1/batches/${batchId}`);
-    return (b.json.counts as Record<string, number>).cancelled === 5 ? true : undefined;
-  }, 15_000, 100);
-});
+  test("a window closed now holds a whole batch; cancelling it cancels every recipient", async () => {
+    const hour = new Date(Date.now() + 3 * 3_600_000).getUTCHours();
+    const hh = (h: number) => `${String(h % 24).padStart(2, "0")}:00`;
+    const recipients = Array.from({ length: 5 }, (_, i) => ({ to: `w${i}@window.test` }));
+    const res = await p.api("POST", "/v1/batches", { ...message({}), recipients, window: { start: hh(hour), end: hh(hour + 1), tz: "UTC" } });
+    assert.equal(res.status, 202);
+    const batchId = res.json.batchId as string;
+    await waitFor("every recipient scheduled", async () => {
+      const b = await p.api("GET", `/v1/batches/${batchId}`);
+      return (b.json.counts as Record<string, number>).scheduled === 5 ? true : undefined;
+    }, 15_000, 100);
+    assert.equal(p.peer.messages.filter((m) => m.domain === "window.test").length, 0);
+    // The scheduled volume shows them in the hour the window opens (2–3 h from now).
+    const volume = await p.api("GET", "/v1/schedules/volume");
+    assert.equal(volume.status, 200);
+    assert.ok((volume.json.hours as number[])[2] as number >= 5, JSON.stringify(volume.json));
+    const cancel = await p.api("POST", `/v1/batches/${batchId}/cancel`);
+    assert.equal(cancel.status, 200, JSON.stringify(cancel.json));
+    assert.equal(cancel.json.cancelled, 5);
+    await waitFor("every recipient cancelled", async () => {
+      const b = await p.api("GET", `/v1/batches/${batchId}`);
+      return (b.json.counts as Record<string, number>).cancelled === 5 ? true : undefined;
+    }, 15_000, 100);
+  });
 
-test("expiresAt: a deferring destination's message ends expired and is never delivered; a held one expires unreleased", async () => {
-  const { id } = await send({ to: "gus@slow.test", ttl: "2500ms" });
-  await untilStatus(id, "expired");
-  const s = await p.api("GET", `/v1/messages/${id}`);
-  assert.ok((s.json.events as { type: string }[]).some((e) => e.type === "deferred"), `it was tried and deferred first: ${JSON.stringify(s.json.events)}`);
-  // Acked when it expired (the event comes before the ack): nothing of it is left to retry,
-  // so the peer, which would accept a fourth try, never gets it.
-  assert.equal(deliveredTo("gus@slow.test").length, 0);
+  test("expiresAt: a deferring destination's message ends expired and is never delivered; a held one expires unreleased", async () => {
+    const { id } = await send({ to: "gus@slow.test", ttl: "3s" });
+    await untilStatus(id, "expired");
+    assert.ok(p.peer.rejected.some((r) => r.address === "gus@slow.test"), "it was tried (and deferred) first");
+    // Acked when it expired (the event comes before the ack): nothing of it is left to retry,
+    // so the peer, which would accept a fourth try, never gets it.
+    assert.equal(deliveredTo("gus@slow.test").length, 0);
 
-  // Held behind a closed window until its expiry: the scheduler ends it.
-  const hour = new Date(Date.now() + 3 * 3_600_000).getUTCHours();
-  const hh = (h: number) => `${String(h % 24).padStart(2, "0")}:00`;
-  const res = await p.api("POST", "/v1/batches", { ...message({}), recipients: [{ to: "hal@held.test" }], window: { start: hh(hour), end: hh(hour + 1), tz: "UTC" }, ttl: "2s" });
-  assert.equal(res.status, 202);
-  await untilStatus(`${res.json.batchId as string}-0`, "expired");
-  assert.equal(deliveredTo("hal@held.test").length, 0);
-});
+    // Held behind a closed window until its expiry: the scheduler ends it.
+    const hour = new Date(Date.now() + 3 * 3_600_000).getUTCHours();
+    const hh = (h: number) => `${String(h % 24).padStart(2, "0")}:00`;
+    const res = await p.api("POST", "/v1/batches", { ...message({}), recipients: [{ to: "hal@held.test" }], window: { start: hh(hour), end: hh(hour + 1), tz: "UTC" }, ttl: "2s" });
+    assert.equal(res.status, 202);
+    await untilStatus(`${res.json.batchId as string}-0`, "expired");
+    assert.equal(deliveredTo("hal@held.test").length, 0);
+  });
 
   test("a longer horizon raises the TTLs of buckets that exist already (payloads, statuses)", async () => {
     const jsm = await jetstreamManager(p.world.nc);
     const before = (await jsm.streams.info("OBJ_mail_payloads")).config.max_age;
-    const config = loadConfig({}, { NATS_URL: p.world.nats.url, SLUICE_PARTITIONS: String(p.world.config.partitions), SLUICE_SCHEDULE_HORIZON: "90d" });
+    // The pipeline's own settings but a 90-day horizon (the running consumers stay as they are).
+    const config = { ...p.world.config, schedule: { horizonMs: 90 * 86_400_000 } };
     await ensureTopology(p.world.nc, topologyFor(topologyOptionsFrom(config)));
     const after = (await jsm.streams.info("OBJ_mail_payloads")).config.max_age;
     assert.ok(after > before, `${before} → ${after}`);
