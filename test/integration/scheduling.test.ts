@@ -2,7 +2,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startScheduler, type Scheduler } from "../../actors/scheduler/index.ts";
-import { createProducer, ensureTopology, STREAMS, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
+import { Kvm } from "@nats-io/kv";
+import { createApiKey, createProducer, ensureTopology, KV_BUCKETS, STREAMS, topologyFor, topologyOptionsFrom } from "../../protocol/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { kill9, spawnTs, terminate, type Child } from "./cluster-helpers/children.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
@@ -110,6 +111,11 @@ describe("with the successor scheduler", { concurrency: true }, () => {
 
   test("cancel before release: never delivered, status cancelled; what was sent at once answers 409", async () => {
     const { requestId, id } = await send({ to: ["bob@later.test", "cy@later.test"], sendAt: Date.now() + 4000 });
+    // Another tenant can neither cancel nor move it, nor see it in its volume.
+    const globex = (await createApiKey(await new Kvm(p.world.nc).open(KV_BUCKETS.keys), { tenant: "globex", scopes: ["admin"] })).key;
+    assert.equal((await p.api("POST", `/v1/messages/${requestId}/cancel`, undefined, globex)).status, 404);
+    assert.equal((await p.api("PATCH", `/v1/messages/${requestId}`, { sendAt: Date.now() }, globex)).status, 404);
+    assert.equal((await p.api("GET", "/v1/schedules/volume", undefined, globex)).json.total, 0);
     const res = await p.api("POST", `/v1/messages/${requestId}/cancel`);
     assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.deepEqual([res.json.cancelled, res.json.alreadySent], [2, 0]);
@@ -154,8 +160,9 @@ describe("with the successor scheduler", { concurrency: true }, () => {
     const span = (times[n - 1] as number) - (times[0] as number);
     // Planned over 5 s (6 slices a second apart); the first may go out up to ~2 s late (fan-out not done yet).
     assert.ok(span >= 3000, `spread over ${span} ms`);
-    // 12 over 6 s is 2 a second: never more than 4 arrive within any one second.
-    for (const t of times) assert.ok(times.filter((u) => u >= t && u < t + 1000).length <= 4, `burst at ${t}: ${times.map((u) => u - (times[0] as number)).join(",")}`);
+    // 12 over 6 s is 2 a second; a burst would bring all 12 at once. At most half arrive within
+    // any one second (room for a release catching up and for delivery jitter on a busy machine).
+    for (const t of times) assert.ok(times.filter((u) => u >= t && u < t + 1000).length <= 6, `burst at ${t}: ${times.map((u) => u - (times[0] as number)).join(",")}`);
     assert.equal(new Set(got.map((m) => m.rcptTo[0])).size, n, "each once");
   });
 
