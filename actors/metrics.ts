@@ -13,6 +13,7 @@ export const deliveryMetrics = {
   bounced: meter.createCounter("sluice_messages_bounced", { description: "permanent failures" }),
   deadLettered: meter.createCounter("sluice_messages_dead_lettered", { description: "messages written to MAIL_DLQ" }),
   suppressed: meter.createCounter("sluice_messages_suppressed", { description: "messages not sent because the address is suppressed" }),
+  expired: meter.createCounter("sluice_messages_expired", { description: "messages not sent because their expiresAt passed (scheduling)" }),
   postponed: meter.createCounter("sluice_messages_postponed", { description: "messages handed back without an attempt (destination busy or suspended)" }),
   throttled: meter.createCounter("sluice_destination_throttled", { description: "times a destination's learned connection cap or rate was lowered after a refusal" }),
   stateChanges: meter.createCounter("sluice_destination_state_changes", { description: "state changes of destination actors, by the state entered" }),

@@ -8,6 +8,7 @@ import { startFanout } from "./fanout/index.ts";
 import { startInbound } from "./inbound/index.ts";
 import { startStatusIndexer } from "./status-indexer.ts";
 import { startWebhookActor } from "./webhooks/index.ts";
+import { startScheduler } from "./scheduler/index.ts";
 
 export interface NodeServices {
   close(): Promise<void>;
@@ -36,6 +37,8 @@ export async function startNodeServices(nc: NatsConnection, config: Config, logg
     // Bounces, feedback reports, auto-replies: only with a bounce domain (else it idles).
     const inbound = runs("inbound") ? await startInbound(nc, config, logger) : undefined;
     if (inbound !== undefined) started.push({ name: "inbound", close: () => inbound.close() });
+    // Scheduling: every node runs one; a lease makes one of them the leader that releases.
+    if (runs("scheduler")) started.push({ name: "scheduler", ...(await startScheduler(nc, config, logger)) });
   } catch (e) {
     await closeAll(started, logger);
     throw e;

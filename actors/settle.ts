@@ -159,6 +159,11 @@ export class Settler {
       return;
     }
     const delay = result.retryInMs ?? retryDelay(this.d.retry, n);
+    // Scheduling: a retry that would come after expiresAt is never made.
+    if (job.message.expiresAt !== undefined && now + delay >= job.message.expiresAt) {
+      await this.pastExpiry(job, { attempts: n, last: attempt });
+      return;
+    }
     const deadline = job.message.createdAt + this.d.retry.maxAgeMs;
     if (now + delay > deadline) {
       await this.#deadLetter(job, attempts, { code: "max_age", message: `not delivered within the maximum age; last reply: ${attempt.text}`, category: attempt.category }, "failed");
@@ -181,6 +186,10 @@ export class Settler {
       await this.expired(job);
       return;
     }
+    if (why !== "released" && job.message.expiresAt !== undefined && this.#now() + delayMs >= job.message.expiresAt) {
+      await this.pastExpiry(job);
+      return;
+    }
     deliveryMetrics.postponed.add(1, { reason: why });
     this.#nak(job, why === "released" ? Math.max(RELEASE_NAK_DELAY_MS, delayMs) : delayMs);
   }
@@ -190,6 +199,19 @@ export class Settler {
     const attempts = await this.priorAttempts(job);
     const last = attempts[attempts.length - 1];
     await this.#deadLetter(job, attempts, { code: "max_age", message: `not delivered within the maximum age${last ? `; last reply: ${last.text}` : ""}`, ...(last?.category ? { category: last.category } : {}) }, "failed");
+  }
+
+  /**
+   * Scheduling: the message's expiresAt has passed, or would before its next attempt. It ends
+   * `expired` (terminal: the client asked for nothing after that instant), not dead-lettered.
+   */
+  async pastExpiry(job: Job, after?: { attempts: number; last: Attempt }): Promise<void> {
+    const n = after?.attempts ?? (await this.priorAttempts(job)).length;
+    const last = after?.last;
+    const extra = last === undefined ? {} : { mx: last.mx, category: last.category ?? "other", reply: last.code === undefined ? undefined : { code: last.code, text: last.text, ...(last.enhanced ? { enhanced: last.enhanced } : {}) } };
+    await this.#event(job, "expired", n, { ...extra, reason: "expires_at" });
+    deliveryMetrics.expired.add(1, { tier: job.message.tier });
+    this.#ack(job);
   }
 
   async suppressed(job: Job, s: Suppression): Promise<void> {

@@ -27,6 +27,8 @@ export interface GatewayDeps {
   webhooks: KV;
   templates: KV;
   domains: KV;
+  /** Scheduling: KV sluice_schedules (cancel, reschedule). */
+  schedules: KV;
 }
 
 /**
@@ -87,7 +89,7 @@ export class NatsState {
   async #open(nc: NatsConnection): Promise<GatewayDeps> {
     const js = jetstream(nc, { timeout: 5000 });
     const kvm = new Kvm(js);
-    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, domains, jsm] = await Promise.all([
+    const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, domains, jsm, schedules] = await Promise.all([
       new Objm(js).open(OBJECT_STORES.payloads),
       kvm.open(KV_BUCKETS.keys),
       kvm.open(KV_BUCKETS.idempotency),
@@ -99,6 +101,7 @@ export class NatsState {
       kvm.open(KV_BUCKETS.templates),
       kvm.open(KV_BUCKETS.domains),
       jetstreamManager(nc, { timeout: 5000 }),
+      kvm.open(KV_BUCKETS.schedules),
     ]);
     const producer: ProducerDeps = {
       js,
@@ -109,7 +112,9 @@ export class NatsState {
       publisher: new AckedPublisher(nc),
       publishTimeoutMs: 5000,
       maxPayload: () => nc.info?.max_payload,
+      schedules,
+      scheduleHorizonMs: this.config.schedule.horizonMs,
     };
-    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, domains };
+    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, domains, schedules };
   }
 }

@@ -3,6 +3,7 @@ import { BatchRequest, MESSAGE_STATUSES, SendRequest } from "../protocol/index.t
 import { failureOpenApiPaths } from "./routes/failure-openapi.ts";
 import { dxOpenApiPaths, finishOperations, NAMED_OPERATIONS, withTemplateFields } from "./openapi-dx.ts";
 import { domainOpenApiPaths } from "./routes/domains-openapi.ts";
+import { scheduleOpenApiPaths } from "./routes/schedule-openapi.ts";
 
 const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "openapi-3.0" });
 
@@ -54,7 +55,17 @@ const idempotencyHeader = {
  * merges in the operations generated from route schemas. Served at /docs/openapi.json.
  */
 export function openApiDocument(): unknown {
-  const doc = {
+  const doc = baseDocument();
+  // Scheduling adds methods to paths that exist (PATCH beside GET): merged per path.
+  for (const [path, methods] of Object.entries(scheduleOpenApiPaths())) doc.paths[path] = { ...doc.paths[path], ...methods };
+  const paths = doc.paths as unknown as Record<string, Record<string, Record<string, unknown>>>;
+  for (const [path, ops] of Object.entries(paths)) for (const [method, op] of Object.entries(ops)) op.operationId ??= NAMED_OPERATIONS[`${method} ${path}`];
+  finishOperations(paths);
+  return doc;
+}
+
+function baseDocument(): { paths: Record<string, Record<string, unknown>> } & Record<string, unknown> {
+  return {
     openapi: "3.0.3",
     info: {
       title: "Sluice HTTP API",
@@ -158,8 +169,4 @@ export function openApiDocument(): unknown {
       },
     },
   };
-  const paths = doc.paths as unknown as Record<string, Record<string, Record<string, unknown>>>;
-  for (const [path, ops] of Object.entries(paths)) for (const [method, op] of Object.entries(ops)) op.operationId ??= NAMED_OPERATIONS[`${method} ${path}`];
-  finishOperations(paths);
-  return doc;
 }

@@ -25,6 +25,7 @@ import { recipientRoutes } from "./routes/recipients.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { scheduleRoutes } from "./routes/schedule.ts";
 import { traceRoutes } from "./tracing.ts";
 import { SenderDomains } from "./domain-guard.ts";
 import { domainRoutes } from "./routes/domains.ts";
@@ -132,6 +133,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
     statsRoutes(authenticated, ctx);
     domainRoutes(authenticated, ctx);
     metricsRoutes(authenticated);
+    scheduleRoutes(authenticated, ctx); // scheduling: cancel, reschedule
   });
   return app;
 }

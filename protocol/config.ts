@@ -66,7 +66,7 @@ const routes = z.string().transform((s, ctx) => {
 });
 
 /** What a `sluice node` process runs; operators split delivery from the event services. */
-export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "events", "webhooks", "inbound"] as const;
+export const NODE_ROLES = ["delivery", "fanout", "dead-letterer", "events", "webhooks", "inbound", "scheduler"] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
 
 const nodeRoles = z.string().transform((s, ctx) => {
@@ -194,6 +194,8 @@ export const SETTINGS = {
     schema: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
     show: showDuration,
   }),
+  // Scheduling (issue 18): how far ahead sendAt may be; scheduled mail and its payload live this much longer.
+  SLUICE_SCHEDULE_HORIZON: setting({ default: "30d", schema: duration("how far ahead sendAt may be"), show: showDuration }),
   // The reputation loop (issue 15): return path (VERP), inbound role, one-click unsubscribe.
   SLUICE_BOUNCE_DOMAIN: setting({
     default: "",
@@ -347,6 +349,8 @@ export interface Config {
   inbound: { host: string; port: number; maxMessageBytes: number; messagesPerMinute: number };
   /** Sender domains: resolver, key sealing, the verified-sender rule, record settings. */
   domains: DomainsConfig;
+  /** Scheduling: how far ahead sendAt may be. */
+  schedule: { horizonMs: number };
 }
 
 /** Parse every variable; throws one validation error listing each bad variable by name. */
@@ -418,6 +422,7 @@ function configOf(e: Env): Config {
     publicUrl: e.SLUICE_PUBLIC_URL,
     inbound: { host: e.SLUICE_INBOUND_HOST, port: e.SLUICE_INBOUND_PORT, maxMessageBytes: e.SLUICE_INBOUND_MAX_SIZE, messagesPerMinute: e.SLUICE_INBOUND_RATE },
     domains: domainsConfigOf(e),
+    schedule: { horizonMs: e.SLUICE_SCHEDULE_HORIZON },
   };
 }
 

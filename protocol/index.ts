@@ -390,3 +390,52 @@ export {
   type SealContext,
   type RsaKeyPair,
 } from "./domain-keys.ts";
+export {
+  parseInstant,
+  Instant,
+  WEEKDAYS,
+  DeliveryWindow,
+  instantOf,
+  openIntervals,
+  windowTime,
+  openTimeUntil,
+  insideWindow,
+  Duration,
+  type Weekday,
+} from "./schedule-time.ts";
+export {
+  SLICE_MAX,
+  sliceSize,
+  sliceCount,
+  sliceOf,
+  sliceRange,
+  offsetOf,
+  sliceTime,
+  lastDueSlice,
+  type Plan,
+} from "./schedule-plan.ts";
+export {
+  newRecord,
+  planOf,
+  wakeTime,
+} from "./schedule-record.ts";
+export {
+  TIMING_FIELDS,
+  PACING_FIELDS,
+  resolveTiming,
+  RescheduleRequest,
+  type TimingInput,
+  type Timing,
+} from "./schedule-request.ts";
+export {
+  VOLUME_HOURS,
+  emptyVolume,
+  releasedBy,
+  addVolume,
+  type ScheduledVolume,
+} from "./schedule-volume.ts";
+export {
+  ScheduleRecord,
+  DueEntry,
+  HeldMessage,
+} from "./schemas/schedule.ts";

@@ -12,6 +12,7 @@ import { BatchRecipient, type BatchJob } from "./schemas/job.ts";
 import { HeaderFields } from "./schemas/header-fields.ts";
 import { Attachment, type Payload, type PayloadPointer, type PayloadRef } from "./schemas/payload.ts";
 import { TIERS, subjects, type TierName } from "./subjects.ts";
+import { PACING_FIELDS, TIMING_FIELDS } from "./schedule-request.ts";
 
 /**
  * What a client sends: the HTTP bodies of POST /v1/messages and /v1/batches, and what a
@@ -52,6 +53,8 @@ export const SendRequest = z
     tier: tier("transactional"),
     tags: Tags.optional(),
     metadata: StringMap.optional(),
+    // Scheduling (protocol/schedule-request.ts): sendAt, expiresAt / ttl.
+    ...TIMING_FIELDS,
   })
   .strict()
   .refine(hasBody, MISSING_BODY)
@@ -75,6 +78,9 @@ export const BatchRequest = z
     tier: tier("bulk"),
     tags: Tags.optional(),
     metadata: StringMap.optional(),
+    // Scheduling (protocol/schedule-request.ts): sendAt, expiresAt / ttl, deliverOver, window.
+    ...TIMING_FIELDS,
+    ...PACING_FIELDS,
   })
   .strict()
   .refine(hasBody, MISSING_BODY);
@@ -282,6 +288,8 @@ export interface BuildContext {
   tenant: string;
   partitions: number;
   now: number;
+  /** Scheduling: not delivered after this instant. */
+  expiresAt?: number | undefined;
 }
 
 /** One DeliveryMessage per envelope recipient, ids `<requestId>-<index>` in envelope order. */
@@ -301,6 +309,7 @@ export function buildDeliveries(r: SendRequest, payload: PayloadPointer, c: Buil
       metadata: r.metadata,
       createdAt: c.now,
       attempts: [],
+      expiresAt: c.expiresAt,
     });
     return { subject: deliverySubject(r.tier, rcptTo, c.partitions), msgID: id, message };
   });
@@ -331,11 +340,17 @@ export function buildBatchDelivery(
     metadata: job.metadata,
     createdAt: now,
     attempts: [],
+    expiresAt: job.expiresAt,
   });
   return { subject: subjectOf(job.tier, recipient.to), msgID: id, message };
 }
 
-export function buildBatchJob(r: BatchRequest, payload: PayloadRef, recipientsRef: string, c: Omit<BuildContext, "partitions"> & { batchId: string }): BatchJob {
+export function buildBatchJob(
+  r: BatchRequest,
+  payload: PayloadRef,
+  recipientsRef: string,
+  c: Omit<BuildContext, "partitions"> & { batchId: string; schedule?: BatchJob["schedule"] },
+): BatchJob {
   return dropUndefined({
     v: 1 as const,
     batchId: c.batchId,
@@ -347,6 +362,8 @@ export function buildBatchJob(r: BatchRequest, payload: PayloadRef, recipientsRe
     tags: r.tags,
     metadata: r.metadata,
     createdAt: c.now,
+    expiresAt: c.expiresAt,
+    schedule: c.schedule,
   });
 }
 

@@ -19,7 +19,19 @@ import { EVENT_TYPES } from "./subjects.ts";
 export const STATUS_EVENTS = 10;
 const REPLY_TEXT_MAX = 160;
 
-export const MESSAGE_STATUSES = ["queued", "deferred", "delivered", "bounced", "failed", "suppressed", "dead_lettered"] as const;
+export const MESSAGE_STATUSES = [
+  "queued",
+  "deferred",
+  "delivered",
+  "bounced",
+  "failed",
+  "suppressed",
+  "dead_lettered",
+  // Scheduling: waiting for its sendAt; terminal: cancelled before release, or not delivered by expiresAt.
+  "scheduled",
+  "cancelled",
+  "expired",
+] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** One event as the status answer shows it. */
@@ -104,6 +116,10 @@ const RANK: Record<MailEvent["type"], number> = {
   complained: 5,
   auto_replied: 5,
   unsubscribed: 5,
+  // Scheduling: scheduled comes before its release (queued); cancel and expiry end it.
+  scheduled: 0,
+  cancelled: 3,
+  expired: 3,
 };
 const inTimeOrder = (a: StatusEvent, b: StatusEvent): number => a.at - b.at || (a.attempt ?? 0) - (b.attempt ?? 0) || RANK[a.type] - RANK[b.type];
 

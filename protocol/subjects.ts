@@ -18,6 +18,10 @@ export const EVENT_TYPES = [
   "complained",
   "auto_replied",
   "unsubscribed",
+  // Scheduling (protocol/schedule-*.ts): waiting for sendAt; never to be sent (cancel, expiry).
+  "scheduled",
+  "cancelled",
+  "expired",
 ] as const;
 export type EventTypeName = (typeof EVENT_TYPES)[number];
 
@@ -29,6 +33,8 @@ export const STREAMS = {
   webhooks: "MAIL_WEBHOOKS",
   /** Raw inbound mail (bounces, feedback reports, auto-replies), stored before the inbound server answers 250. */
   inbound: "MAIL_INBOUND",
+  /** Scheduled mail: held recipient messages and time-bucketed due entries (protocol/schedule-store.ts). */
+  scheduled: "MAIL_SCHEDULED",
 } as const;
 
 export const OBJECT_STORES = {
@@ -53,6 +59,10 @@ export const KV_BUCKETS = {
   templates: "sluice_templates",
   /** Sender domains per tenant (`t.<tenant>.<domain>`, keys sealed) and their verified owner (`o.<domain>`). */
   domains: "sluice_domains",
+  /** One record per scheduled request or batch: plan, state, version (protocol/schemas/schedule.ts). */
+  schedules: "sluice_schedules",
+  /** Single-leader leases of cluster-wide singletons (the scheduler). */
+  leaders: "sluice_leaders",
 } as const;
 
 /**
@@ -77,6 +87,15 @@ export const subjects = {
   webhooksOf: (endpointId: string): string => `mail.webhooks.${endpointId}.>`,
   webhooksAll: "mail.webhooks.>",
   inbound: "mail.inbound",
+  /** Due entries, bucketed by the second they are due (unix seconds). */
+  schedDue: (second: number): string => `mail.sched.due.${second}`,
+  schedDueAll: "mail.sched.due.>",
+  /** Held recipient messages of one slice of a scheduled request. */
+  schedHeld: (requestId: string, slice: number): string => `mail.sched.held.${requestId}.${slice}`,
+  schedHeldOf: (requestId: string): string => `mail.sched.held.${requestId}.>`,
+  schedAll: "mail.sched.>",
+  /** Core NATS: the scheduler leader's figure of what the next hours will release (sluice top). */
+  scheduleVolume: "sluice.schedule.volume",
 } as const;
 
 /** Durable consumer name of one (tier, partition) delivery queue. */

@@ -78,6 +78,7 @@ export class Dispatcher {
     const m = job.message;
     if (m.tier !== tier) this.d.logger.warn({ messageId: m.id, subjectTier: tier, tier: m.tier }, "message tier differs from its subject; serving it by its subject");
     if (Date.now() >= m.createdAt + this.d.maxAgeMs) return this.d.settler.expired(job);
+    if (m.expiresAt !== undefined && Date.now() >= m.expiresAt) return this.d.settler.pastExpiry(job); // scheduling: expiresAt
     const suppressed = (job.domain === SIMULATOR_DOMAIN ? simulatedSuppression(m.rcptTo) : undefined) ?? (await this.d.suppressions.get(m.tenant, m.rcptTo));
     if (suppressed) return this.d.settler.suppressed(job, suppressed);
     const resolution = await this.d.router.resolve(job.domain);
@@ -109,6 +110,11 @@ export class Dispatcher {
           throw e;
         }),
       postpone: (job, delayMs, why) => this.#postpone(job, delayMs, why),
+      expired: (job) =>
+        void this.d.settler.pastExpiry(job).catch((e: unknown) => {
+          this.d.held.release(job);
+          this.d.logger.error({ err: e, messageId: job.message.id }, "could not record an expiry; JetStream redelivers the message after ack_wait");
+        }),
       retired: (k) => {
         const current = this.destinations.get(k);
         if (current?.retired) {

@@ -18,6 +18,8 @@ export interface DestinationDeps {
   settle(job: Job, result: SendResult): Promise<void>;
   /** Hand a job back to JetStream for `delayMs` without an attempt. */
   postpone(job: Job, delayMs: number, why: PostponeReason): void;
+  /** Scheduling: the job's expiresAt has passed before its attempt could start (terminal `expired`). */
+  expired?(job: Job): void;
   retired(key: string): void;
   now(): number;
   clock?: Clock;
@@ -247,6 +249,12 @@ export class DestinationActor {
       }
       const job = this.#queue.shift();
       if (job === undefined) break;
+      // Never an attempt after expiresAt (scheduling), however long the job waited in this queue.
+      const expiresAt = job.message.expiresAt;
+      if (expiresAt !== undefined && this.deps.expired && this.deps.now() >= expiresAt) {
+        this.deps.expired(job);
+        continue;
+      }
       this.#inFlight++;
       this.#sending.add(job);
       void this.#run(job);

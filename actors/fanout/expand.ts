@@ -21,6 +21,8 @@ import {
 } from "../../protocol/index.ts";
 import { type AckedMessage, type AckedPublisher } from "../../protocol/io/index.ts";
 
+import { heldCopies } from "./scheduled.ts";
+
 const published = metrics.getMeter("sluice").createCounter("sluice_fanout_messages_published", {
   description: "Per-recipient messages the fan-out actor published to MAIL_SEND (JetStream duplicates included)",
 });
@@ -46,6 +48,8 @@ export interface ExpandDeps {
   partitions: number;
   logger: Logger;
   stopping(): boolean;
+  /** Scheduling: KV sluice_schedules, for jobs with a release plan. */
+  schedules?: KV;
 }
 
 export type Outcome = "expanded" | "stopped" | "failed";
@@ -102,7 +106,9 @@ export async function expandJob(d: ExpandDeps, msg: JsMsg, job: BatchJob): Promi
         firstReason ??= reason;
         continue;
       }
-      window.push({ subject: o.subject, data, msgID: o.msgID, headers: trace });
+      // Scheduled or paced: held for the scheduler (./scheduled.ts) instead of queued now.
+      if (job.schedule !== undefined) window.push(...heldCopies({ ...job, schedule: job.schedule }, o, i, trace));
+      else window.push({ subject: o.subject, data, msgID: o.msgID, headers: trace });
     }
     const acked = d.publisher.publish(window, WINDOW_ACK_TIMEOUT_MS).then(() => published.add(end - start, { tier: job.tier }));
     const previous = checkpoint;

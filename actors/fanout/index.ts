@@ -13,6 +13,7 @@ import {
 } from "../../protocol/index.ts";
 import { AckedPublisher } from "../../protocol/io/index.ts";
 import { expandJob, markUnreadableJob, type ExpandDeps } from "./expand.ts";
+import { markReady } from "./scheduled.ts";
 
 export const FANOUT_CONSUMER = "fanout";
 
@@ -51,6 +52,7 @@ export function startFanout(nc: NatsConnection, config: Pick<Config, "partitions
           maxPayload: nc.info?.max_payload ?? 1024 * 1024,
           payloads: await new Objm(js).open(OBJECT_STORES.payloads),
           batches: await new Kvm(js).open(KV_BUCKETS.batches),
+          schedules: await new Kvm(js).open(KV_BUCKETS.schedules),
           partitions: config.partitions,
           logger: log,
           stopping: () => stopped,
@@ -78,8 +80,10 @@ export function startFanout(nc: NatsConnection, config: Pick<Config, "partitions
     }
     try {
       const outcome = await expandJob(deps, msg, decoded.value);
-      if (outcome === "stopped") msg.nak();
-      else await msg.ackAck(); // expanded, or failed with every recipient's failed event written
+      if (outcome === "stopped") return msg.nak();
+      // Scheduled: everything that will ever be held is (failed recipients have their events); the scheduler may release.
+      if (decoded.value.schedule !== undefined && deps.schedules !== undefined) await markReady(deps.schedules, publisher, decoded.value);
+      await msg.ackAck(); // expanded, or failed with every recipient's failed event written
     } catch (e) {
       // NATS trouble or a full MAIL_SEND: the checkpoint holds; try again later, backing off.
       const delay = Math.min(60_000, 1000 * 2 ** Math.min(6, msg.info.deliveryCount));

@@ -28,6 +28,8 @@ Send one message, or one per row of a CSV, through the gateway (or straight to N
   --direct             publish straight to NATS (NATS_URL) with the producer SDK
   --tenant NAME        tenant for --direct (default SLUICE_TENANT, else "default")
   --chunk N            recipients per batch request (default 1000)
+  --send-at TIME       send later: ISO 8601 with an offset (2026-12-24T09:00:00+01:00) or unix ms
+  --ttl DURATION       not delivered within this (from --send-at, or now): the recipient expires
   --json               print the summary as JSON
 
 A progress bar is drawn on stderr when it is a terminal. The summary lists what was
@@ -38,6 +40,9 @@ interface Content {
   subject: string;
   text?: string;
   html?: string;
+  /** Scheduling: passed as the request fields of the same names (validated by the gateway or the SDK). */
+  sendAt?: string | number;
+  ttl?: string;
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -60,6 +65,8 @@ export async function run(args: string[]): Promise<void> {
       tenant: { type: "string" },
       chunk: { type: "string", default: "1000" },
       json: { type: "boolean", default: false },
+      "send-at": { type: "string" },
+      ttl: { type: "string" },
     },
   });
   const to = values.to ?? [];
@@ -71,6 +78,9 @@ export async function run(args: string[]): Promise<void> {
   const html = values.html ?? readOptional(values["html-file"], "html-file");
   if (text !== undefined) content.text = text;
   if (html !== undefined) content.html = html;
+  const sendAt = values["send-at"];
+  if (sendAt !== undefined) content.sendAt = /^\d+$/.test(sendAt) ? Number(sendAt) : sendAt;
+  if (values.ttl !== undefined) content.ttl = values.ttl;
   if (!content.text && !content.html) throw validationError("invalid_arguments", "give a body: --text, --html (or their -file forms)", "text");
   const tier = parseTier(values.tier, values.csv !== undefined ? "bulk" : "transactional");
   const chunk = Number(values.chunk);

@@ -5,8 +5,12 @@ import {
   temporaryError,
   validationError,
   errorMessage,
+  decode,
+  subjects,
+  type ScheduledVolume,
 } from "../../protocol/index.ts";
 import { connectNats } from "../../protocol/io/index.ts";
+import { z } from "zod";
 import { watchCluster } from "../../protocol/telemetry/index.ts";
 import { onShutdownSimple } from "../top/signals.ts";
 import { renderFrame } from "../top/render.ts";
@@ -40,12 +44,21 @@ export async function run(args: string[]): Promise<void> {
     throw temporaryError("nats_unavailable", `cannot reach NATS at ${config.nats.servers.join(",")}: ${errorMessage(e)}`);
   });
   const view = watchCluster(nc, { manual: true, intervalMs: STATS_INTERVAL_MS });
+  // Scheduling: the scheduler leader publishes the volume of the next hours every 15 s.
+  let scheduled: ScheduledVolume | undefined;
+  nc.subscribe(subjects.scheduleVolume, {
+    callback: (err, msg) => {
+      if (err) return;
+      const v = decode(VolumeSchema, msg.data, "scheduled volume");
+      if (v.ok) scheduled = v.value;
+    },
+  });
   if (values.once) {
     try {
       // Two snapshots per node give rates; nodes publish every STATS_INTERVAL_MS.
       await view.settled(2 * STATS_INTERVAL_MS + 1000);
       await view.refresh();
-      process.stdout.write(renderFrame(view.current(false), limit === undefined ? {} : { maxDestinations: limit }));
+      process.stdout.write(renderFrame(view.current(false), { ...(limit === undefined ? {} : { maxDestinations: limit }), scheduled }));
     } finally {
       view.close();
       await nc.close();
@@ -56,7 +69,7 @@ export async function run(args: string[]): Promise<void> {
   const draw = async (): Promise<void> => {
     await view.refresh();
     const rows = process.stdout.rows ?? 40;
-    const frame = renderFrame(view.current(false), { width: process.stdout.columns ?? 120, maxDestinations: limit ?? Math.max(5, rows - 14) });
+    const frame = renderFrame(view.current(false), { width: process.stdout.columns ?? 120, maxDestinations: limit ?? Math.max(5, rows - 18), scheduled });
     // Home, draw, clear what is left of the previous frame: no flicker from a full clear.
     process.stdout.write(`\x1b[H${frame.replace(/\n/g, "\x1b[K\n")}\x1b[J`);
   };
@@ -70,3 +83,5 @@ export async function run(args: string[]): Promise<void> {
     await nc.close();
   });
 }
+
+const VolumeSchema = z.object({ at: z.number(), hours: z.array(z.number()), later: z.number(), total: z.number(), requests: z.number() });

@@ -1,4 +1,4 @@
-import { TIERS } from "../../protocol/index.ts";
+import { TIERS, type ScheduledVolume } from "../../protocol/index.ts";
 import type { ClusterStats } from "../../protocol/telemetry/index.ts";
 
 /**
@@ -16,7 +16,7 @@ function table(header: string[], rows: string[][], rightAligned: Set<number>): s
   return [line(header), ...rows.map(line)];
 }
 
-export function renderFrame(s: ClusterStats, opts: { width?: number; maxDestinations?: number } = {}): string {
+export function renderFrame(s: ClusterStats, opts: { width?: number; maxDestinations?: number; scheduled?: ScheduledVolume | undefined } = {}): string {
   const out: string[] = [];
   const when = new Date(s.at).toISOString().replace("T", " ").slice(0, 19);
   out.push(
@@ -63,6 +63,21 @@ export function renderFrame(s: ClusterStats, opts: { width?: number; maxDestinat
   if (dests.some((d) => d.rateLimitSource === "learned" || d.connectionLimitSource === "learned")) {
     out.push("LIMIT/s and CONN show learned/policy where a destination's refusals taught a lower limit (CONN: open/learned/policy)");
   }
+  if (opts.scheduled !== undefined) out.push("", ...renderScheduled(opts.scheduled));
   const width = opts.width;
   return out.map((l) => (width && l.length > width ? l.slice(0, width) : l)).join("\n") + "\n";
+}
+
+/** Scheduling: recipients the next hours will release, as the scheduler leader last counted. */
+export function renderScheduled(v: ScheduledVolume): string[] {
+  const hours = [1, 2, 3, 6, 12, 24];
+  const upTo = (h: number): number => v.hours.slice(0, h).reduce((a, b) => a + b, 0);
+  return [
+    `SCHEDULED  ${num(v.total)} recipient(s) in ${v.requests} request(s), counted ${new Date(v.at).toISOString().slice(11, 19)} UTC`,
+    ...table(
+      ["RELEASED WITHIN", ...hours.map((h) => `${h}h`), "LATER"],
+      [["", ...hours.map((h) => num(upTo(h))), num(v.later)]],
+      new Set(hours.map((_, i) => i + 1).concat(hours.length + 1)),
+    ),
+  ];
 }

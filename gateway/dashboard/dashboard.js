@@ -221,6 +221,21 @@
     }
   }
 
+  // Scheduling: what this tenant's scheduled mail will release in the next hours.
+  async function refreshScheduled() {
+    if (!apiKey) return;
+    try {
+      const v = await api("GET", "/v1/schedules/volume");
+      const upTo = (h) => v.hours.slice(0, h).reduce((a, b) => a + b, 0);
+      $("scheduled-total").textContent = `(${v.total} recipient(s) in ${v.requests} request(s))`;
+      const tr = document.createElement("tr");
+      tr.append(cell("recipients"), ...[1, 2, 3, 6, 12, 24].map((h) => cell(String(upTo(h)), "num")), cell(String(v.later), "num"));
+      $("scheduled").tBodies[0].replaceChildren(tr);
+    } catch (e) {
+      $("scheduled-total").textContent = `(unavailable: ${e.message})`;
+    }
+  }
+
   $("api-key").value = apiKey;
   $("key-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -229,12 +244,15 @@
     refreshStats();
     refreshDlq();
     refreshDomains();
+    refreshScheduled();
   });
 
   refreshStats();
   refreshDlq();
   refreshDomains();
   setInterval(refreshDomains, 10000);
+  refreshScheduled();
   setInterval(refreshStats, 2000);
   setInterval(refreshDlq, 10000);
+  setInterval(refreshScheduled, 15000);
 })();

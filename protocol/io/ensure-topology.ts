@@ -31,10 +31,28 @@ export async function ensureTopology(nc: NatsConnection, topology: Topology): Pr
   // Before 0.1, webhook fan-out had a MAIL_EVENTS consumer of its own; the events consumer
   // does that work now, and a left-over durable would only pile up pending events.
   await jsm.consumers.delete(STREAMS.events, OBSOLETE_WEBHOOK_FANOUT_CONSUMER).catch(() => undefined); // absent on any store made since: nothing to remove
+  // The TTLs as asked (the object-store client changes the options object it is given).
+  const ages = [
+    ...topology.kv.flatMap((spec) => (spec.growTtl && spec.options.ttl ? [[`KV_${spec.name}`, spec.options.ttl * 1_000_000] as const] : [])),
+    ...topology.objectStores.flatMap((spec) => (spec.growTtl && spec.options.ttl ? [[`OBJ_${spec.name}`, spec.options.ttl] as const] : [])),
+  ];
   const kvm = new Kvm(nc);
   for (const spec of topology.kv) await afterRace(() => kvm.create(spec.name, spec.options));
   const objm = new Objm(nc);
   for (const spec of topology.objectStores) await afterRace(() => objm.create(spec.name, spec.options));
+  // Scheduling: TTLs that grow with SLUICE_SCHEDULE_HORIZON (payloads, statuses, batch
+  // records: `growTtl`) must grow on buckets created before it too; the clients bind to an
+  // existing bucket without changing it. Only ever raised: a shorter one could drop live
+  // data. Leases and other TTLs are left as they were created.
+  for (const [stream, maxAge] of ages) await raiseMaxAge(jsm, stream, maxAge);
+}
+
+/** Raise a stream's max age to `maxAgeNanos` if it is shorter (0 = unlimited: left alone). */
+async function raiseMaxAge(jsm: JetStreamManager, stream: string, maxAgeNanos: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  const current = info.config.max_age;
+  if (current === 0 || current >= maxAgeNanos) return;
+  await jsm.streams.update(stream, { max_age: maxAgeNanos });
 }
 
 /**

@@ -83,6 +83,43 @@ export {
   loadPayload,
 } from "./payload-store.ts";
 export {
+  cancelScheduled,
+  rescheduleScheduled,
+  type ControlDeps,
+  type CancelAnswer,
+  type RescheduleAnswer,
+} from "./schedule-control.ts";
+export {
+  scheduleKey,
+  heldMessage,
+  dueMessage,
+  refOf,
+  recipientEvent,
+  recipientEvents,
+  type RecipientRef,
+} from "./schedule-messages.ts";
+export {
+  publishGroup,
+  publishScheduledSend,
+  scheduleBatch,
+  type ScheduleDeps,
+} from "./schedule-publish.ts";
+export {
+  EVENT_WINDOW,
+  isCasConflict,
+  readSchedule,
+  createSchedule,
+  updateSchedule,
+  publishWindows,
+  readSubject,
+  readHeld,
+  readDue,
+  purgeSubject,
+  readScheduledVolume,
+  type StoredSchedule,
+  type StoredEntry,
+} from "./schedule-store.ts";
+export {
   publishSend,
   publishBatch,
   publishFailure,
@@ -118,6 +155,7 @@ export {
   deleteTemplate,
 } from "./template-store.ts";
 export {
+  DEFAULT_SCHEDULE_HORIZON_MS,
   sendStreamDescription,
   ADVISORY_STREAM,
   maxDeliveriesAdvisorySubject,

@@ -30,6 +30,9 @@ import { traceHeaders } from "../telemetry/propagation.ts";
 import type { PayloadPointer } from "../schemas/payload.ts";
 import { KV_BUCKETS, OBJECT_STORES, subjects } from "../subjects.ts";
 import { VerifiedSenders } from "./domains-store.ts";
+import { resolveTiming } from "../schedule-request.ts";
+import { publishScheduledSend, scheduleBatch } from "./schedule-publish.ts";
+import { DEFAULT_SCHEDULE_HORIZON_MS } from "./topology.ts";
 
 /**
  * Accepting mail = storing it durably on JetStream. The gateway and direct producers
@@ -57,6 +60,9 @@ export interface ProducerDeps {
   /** How long the publisher waits for the acks (the js client's own timeout otherwise). */
   publishTimeoutMs?: number;
   now?: () => number;
+  /** Scheduling: KV sluice_schedules (needed to accept sendAt / pacing) and how far ahead sendAt may be. */
+  schedules?: KV;
+  scheduleHorizonMs?: number;
 }
 
 /** Store the payload (or inline it), publish one message per recipient concurrently, and the accepted event. */
@@ -64,6 +70,7 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
   const now = d.now?.() ?? Date.now();
   const payload = payloadOfSend(r);
   const rcpts = envelopeRecipients(r);
+  const timing = resolveTiming(r, now, d.scheduleHorizonMs ?? DEFAULT_SCHEDULE_HORIZON_MS);
   // Metadata alone over the limit is refused before the payload is written to the store.
   if (r.metadata !== undefined) checkEncodedSize(encode(r.metadata), d.maxPayload?.(), "its metadata", "metadata");
   try {
@@ -79,13 +86,17 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
       const stored = await storePayloadBytes(d.payloads, payloadBytes(payload));
       pointer = { ref: stored.ref, size: stored.size };
     }
-    const out = buildDeliveries(r, pointer, { requestId, tenant, partitions: d.partitions, now });
+    const out = buildDeliveries(r, pointer, { requestId, tenant, partitions: d.partitions, now, expiresAt: timing.expiresAt });
     const encoded = out.map((o) => encode(o.message));
     checkSendFits(r, encoded, d.maxPayload?.());
     const event = acceptedEvent({ tenant, requestId, tier: r.tier, recipients: out.length, now });
     // The caller's trace (the gateway's request span) rides along to the delivering node.
     const trace = traceHeaders();
-    if (d.publisher) {
+    if (timing.plan !== undefined) {
+      // Scheduled (protocol/schedule-publish.ts): held on MAIL_SCHEDULED until the scheduler releases it.
+      const accepted = { subject: subjects.event(event.tenant, event.type), data: encode(event), msgID: event.id };
+      await publishScheduledSend(d, { tenant, requestId, messages: out, timing: { ...timing, plan: timing.plan }, now, trace, accepted });
+    } else if (d.publisher) {
       await d.publisher.publish(
         [
           ...out.map((o, i) => ({ subject: o.subject, data: encoded[i] ?? encode(o.message), msgID: o.msgID, headers: trace })),
@@ -113,16 +124,19 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
 export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequest, batchId: string = newId(), extra: { missingVars?: number } = {}): Promise<BatchAccepted> {
   const now = d.now?.() ?? Date.now();
   checkBatchSizes(r, batchId, tenant, now, d.maxPayload?.());
+  const timing = resolveTiming(r, now, d.scheduleHorizonMs ?? DEFAULT_SCHEDULE_HORIZON_MS);
   try {
     const [payload, list] = await Promise.all([
       storePayload(d.payloads, payloadOfBatch(r)),
       storePayloadBytes(d.payloads, Buffer.from(JSON.stringify(r.recipients))),
     ]);
-    const job = buildBatchJob(r, payload, list.ref, { batchId, tenant, requestId: batchId, now });
+    const job = buildBatchJob(r, payload, list.ref, { batchId, tenant, requestId: batchId, now, expiresAt: timing.expiresAt, schedule: timing.plan });
     const progress: BatchProgress = { v: 1, batchId, tenant, total: r.recipients.length, expanded: 0, state: "queued", createdAt: now, updatedAt: now };
     if (extra.missingVars) progress.missingVars = extra.missingVars;
     progress.recipientsRef = list.ref;
     await createOnce(d.batches, batchId, encode(progress));
+    // Scheduled or paced: its record exists before the fan-out can see the job (protocol/schedule-publish.ts).
+    if (timing.plan !== undefined) await scheduleBatch(d, { tenant, batchId, recipients: r.recipients.length, timing: { ...timing, plan: timing.plan }, now });
     const event = acceptedEvent({ tenant, requestId: batchId, batchId, tier: r.tier, recipients: r.recipients.length, now });
     await Promise.all([d.js.publish(subjects.jobs, encode(job), { msgID: batchId, headers: traceHeaders() }), publishEvent(d.js, event)]);
     return { batchId, accepted: r.recipients.length };
@@ -221,6 +235,7 @@ export async function createProducer(
     publisher: new AckedPublisher(nc),
     payloads: await new Objm(nc).open(OBJECT_STORES.payloads),
     batches: await new Kvm(nc).open(KV_BUCKETS.batches),
+    schedules: await new Kvm(nc).open(KV_BUCKETS.schedules),
     partitions: opts.partitions,
     inlinePayloadMaxBytes: opts.inlinePayloadMaxBytes ?? 16 * 1024, // = SLUICE_INLINE_PAYLOAD_MAX default
     maxPayload: () => nc.info?.max_payload,

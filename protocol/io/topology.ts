@@ -37,7 +37,13 @@ export interface TopologyOptions {
   leaseTtlMs: number;
   /** How long a webhook delivery is retried (default 24 h); the webhook stream keeps work a little longer. */
   webhookMaxAgeMs?: number;
+  /** How far ahead sendAt may be (SLUICE_SCHEDULE_HORIZON, default 30 days): scheduled mail and its payload live this much longer. */
+  scheduleHorizonMs?: number;
 }
+
+export const DEFAULT_SCHEDULE_HORIZON_MS = 30 * 86_400_000;
+/** A scheduled message's retry window starts at its release, up to the horizon after acceptance. */
+const horizonOf = (o: TopologyOptions): number => o.scheduleHorizonMs ?? DEFAULT_SCHEDULE_HORIZON_MS;
 
 export type StreamSpec = WithName<Partial<StreamConfig>>;
 type WithName<T> = T & { name: string };
@@ -48,10 +54,13 @@ export interface ConsumerSpec {
 export interface KvSpec {
   name: string;
   options: Partial<KvOptions>;
+  /** Scheduling: the TTL grows with the horizon, so ensureTopology raises it on a bucket that exists already. */
+  growTtl?: boolean;
 }
 export interface ObjectStoreSpec {
   name: string;
   options: Partial<ObjectStoreOptions>;
+  growTtl?: boolean;
 }
 export interface Topology {
   streams: StreamSpec[];
@@ -158,6 +167,23 @@ function streamsFor(o: TopologyOptions): StreamSpec[] {
       duplicate_window: nanos(o.duplicateWindowMs),
       num_replicas: o.replicas,
     },
+    {
+      // Scheduled mail on nats-server 2.9 (no per-message TTL or delayed delivery): held
+      // recipient messages per (request, slice) and due entries bucketed by second; the
+      // scheduler purges what it has released. Limits retention: entries are read by
+      // subject, not consumed, and anything left over ages out after the horizon.
+      name: STREAMS.scheduled,
+      description: "Sluice scheduled mail: held messages and due entries",
+      subjects: [subjects.schedAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_age: nanos(horizonOf(o) + o.retry.maxAgeMs + dayMs),
+      // A small slice or due second is read with direct gets (no consumer to create).
+      allow_direct: true,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
   ];
 }
 
@@ -237,12 +263,15 @@ function kvBucketsFor(o: TopologyOptions): KvSpec[] {
     // Partition locks: one key per partition, written with compare-and-set by its owner.
     { name: KV_BUCKETS.partitions, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
     { name: KV_BUCKETS.webhooks, options: { history: 1, replicas: o.replicas } },
-    { name: KV_BUCKETS.status, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.status, options: { history: 1, ttl: horizonOf(o) + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas }, growTtl: true },
     // Apart from sluice_status so that listing a batch's keys scans batches, not recipients.
-    { name: KV_BUCKETS.batchCounts, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.batchCounts, options: { history: 1, ttl: horizonOf(o) + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas }, growTtl: true },
     // Only messages that failed pay for this; the TTL outlives the longest retry.
     { name: KV_BUCKETS.attempts, options: { history: 1, ttl: o.retry.maxAgeMs + dayMs, replicas: o.replicas } },
-    { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.batches, options: { history: 1, ttl: horizonOf(o) + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas }, growTtl: true },
+    // Scheduling: records (compare-and-set by cancel, reschedule and the scheduler) and the scheduler's leader lease.
+    { name: KV_BUCKETS.schedules, options: { history: 1, ttl: horizonOf(o) + o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas }, growTtl: true },
+    { name: KV_BUCKETS.leaders, options: { history: 1, ttl: o.leaseTtlMs, replicas: o.replicas } },
     // No TTL: a template lives until it is deleted. Versions are separate keys, never rewritten.
     { name: KV_BUCKETS.templates, options: { history: 1, replicas: o.replicas } },
     { name: KV_BUCKETS.domains, options: { history: 1, replicas: o.replicas } },
@@ -252,7 +281,8 @@ function kvBucketsFor(o: TopologyOptions): KvSpec[] {
 function objectStoresFor(o: TopologyOptions): ObjectStoreSpec[] {
   return [
     // Payloads must outlive the longest retry of any message that points at them.
-    { name: OBJECT_STORES.payloads, options: { ttl: nanos(o.retry.maxAgeMs + dayMs), replicas: o.replicas } },
+    // Scheduled mail is released up to the horizon after acceptance, and retried from there.
+    { name: OBJECT_STORES.payloads, options: { ttl: nanos(horizonOf(o) + o.retry.maxAgeMs + dayMs), replicas: o.replicas }, growTtl: true },
   ];
 }
 
@@ -267,6 +297,7 @@ export function topologyOptionsFrom(config: {
   retention: { duplicateWindowMs: number; eventsMs: number; dlqMs: number };
   leaseTtlMs: number;
   webhooks?: { maxAgeMs: number };
+  schedule?: { horizonMs: number };
 }): TopologyOptions {
   return {
     partitions: config.partitions,
@@ -280,5 +311,6 @@ export function topologyOptionsFrom(config: {
     dlqMaxAgeMs: config.retention.dlqMs,
     leaseTtlMs: config.leaseTtlMs,
     ...(config.webhooks === undefined ? {} : { webhookMaxAgeMs: config.webhooks.maxAgeMs }),
+    ...(config.schedule === undefined ? {} : { scheduleHorizonMs: config.schedule.horizonMs }),
   };
 }

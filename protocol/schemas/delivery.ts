@@ -47,6 +47,8 @@ export const DeliveryMessage = z
     attempts: z.array(Attempt).max(200).default([]),
     /** Replay generation: n after the n-th replay from the DLQ (a new attempt series, new event ids). */
     replay: z.number().int().positive().optional(),
+    /** Not delivered by then (unix ms): never delivered, terminal status `expired` (scheduling). */
+    expiresAt: z.number().int().positive().optional(),
   })
   .strict();
 export type DeliveryMessage = z.infer<typeof DeliveryMessage>;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { EmailAddress } from "./address.ts";
 import { RequestId, StringMap, Tenant, Tier, Vars } from "./delivery.ts";
 import { PayloadRef } from "./payload.ts";
+import { DeliveryWindow } from "../schedule-time.ts";
 
 export const BatchRecipient = z.object({ to: EmailAddress, vars: Vars.optional() }).strict();
 export type BatchRecipient = z.infer<typeof BatchRecipient>;
@@ -22,6 +23,16 @@ export const BatchJob = z
     tags: z.array(z.string().max(64)).max(20).optional(),
     metadata: StringMap.optional(),
     createdAt: z.number().int().positive(),
+    /** Scheduling: recipients are not delivered after this instant. */
+    expiresAt: z.number().int().positive().optional(),
+    /**
+     * Scheduling: the release plan (protocol/schedule-plan.ts). With it, the fan-out files the
+     * recipients into held slices on MAIL_SCHEDULED instead of MAIL_SEND; the scheduler releases them.
+     */
+    schedule: z
+      .object({ start: z.number().int().positive(), deliverOverMs: z.number().int().nonnegative(), window: DeliveryWindow.optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 export type BatchJob = z.infer<typeof BatchJob>;

@@ -60,8 +60,8 @@ test("sluice config masks secrets", () => {
 });
 
 test("SLUICE_NODE_ROLES: all by default, 'services' is everything but delivery, a list keeps the canonical order, an unknown role fails", () => {
-  assert.deepEqual(loadConfig({}).nodeRoles, ["delivery", "fanout", "dead-letterer", "events", "webhooks", "inbound"]);
-  assert.deepEqual(loadConfig({ SLUICE_NODE_ROLES: "services" }).nodeRoles, ["fanout", "dead-letterer", "events", "webhooks", "inbound"]);
+  assert.deepEqual(loadConfig({}).nodeRoles, ["delivery", "fanout", "dead-letterer", "events", "webhooks", "inbound", "scheduler"]);
+  assert.deepEqual(loadConfig({ SLUICE_NODE_ROLES: "services" }).nodeRoles, ["fanout", "dead-letterer", "events", "webhooks", "inbound", "scheduler"]);
   assert.deepEqual(loadConfig({ SLUICE_NODE_ROLES: "webhooks, delivery" }).nodeRoles, ["delivery", "webhooks"]);
   assert.ok(describeConfig(loadConfig({ SLUICE_NODE_ROLES: "delivery" })).includes("SLUICE_NODE_ROLES=delivery"));
   assert.ok(describeConfig(loadConfig({})).includes("SLUICE_NODE_ROLES=all"));
