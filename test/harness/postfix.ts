@@ -55,7 +55,13 @@ function limitsConf(l: PostfixLimits): string {
   ].join("\n");
 }
 
-function mainCf(dir: string, domains: string[], limits: PostfixLimits): string {
+/** Relay every accepted message over SMTP to this host:port (a benchmark's sink) instead of discarding it. */
+function transportConf(relayTo: string | undefined): string {
+  if (relayTo === undefined) return "default_transport = discard:\nlocal_transport = discard:\nrelay_transport = discard:";
+  return `default_transport = smtp\nrelay_transport = smtp\nlocal_transport = discard:\nrelayhost = [${relayTo.replace(/:(\d+)$/, "]:$1")}`;
+}
+
+function mainCf(dir: string, domains: string[], limits: PostfixLimits, relayTo?: string): string {
   return `compatibility_level = 3.6
 queue_directory = ${dir}/queue
 data_directory = ${dir}/data
@@ -78,9 +84,7 @@ mynetworks = 127.0.0.0/8
 relay_domains = ${domains.join(", ")}
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_recipient_restrictions =
-default_transport = discard:
-local_transport = discard:
-relay_transport = discard:
+${transportConf(relayTo)}
 alias_maps =
 alias_database =
 biff = no
@@ -142,7 +146,7 @@ process.once("exit", () => {
   }
 });
 
-export async function startPostfix(o: { domains: string[]; limits?: PostfixLimits }): Promise<Postfix> {
+export async function startPostfix(o: { domains: string[]; limits?: PostfixLimits; relayTo?: string }): Promise<Postfix> {
   installed ??= run("bash", [join(import.meta.dirname, "../../scripts/ensure-postfix.sh")], { timeout: 300_000 });
   await installed;
   const dir = mkdtempSync(join(tmpdir(), "sluice-postfix-"));
@@ -152,7 +156,7 @@ export async function startPostfix(o: { domains: string[]; limits?: PostfixLimit
   mkdirSync(join(dir, "data"), { mode: 0o755 });
   const port = await freePort();
   let limits: PostfixLimits = o.limits ?? {};
-  writeFileSync(join(dir, "main.cf"), mainCf(dir, o.domains, limits));
+  writeFileSync(join(dir, "main.cf"), mainCf(dir, o.domains, limits, o.relayTo));
   writeFileSync(join(dir, "master.cf"), masterCf(port));
   writeFileSync(join(dir, "maillog"), "");
   const postfix = (...args: string[]) => run(POSTFIX, ["-c", dir, ...args], { timeout: 30_000 });
@@ -199,7 +203,7 @@ export async function startPostfix(o: { domains: string[]; limits?: PostfixLimit
     },
     setLimits: async (next) => {
       limits = { ...limits, ...next };
-      writeFileSync(join(dir, "main.cf"), mainCf(dir, o.domains, limits));
+      writeFileSync(join(dir, "main.cf"), mainCf(dir, o.domains, limits, o.relayTo));
       await postfix("reload");
     },
     stop,
