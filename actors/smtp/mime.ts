@@ -38,9 +38,9 @@ export function substitute(text: string, vars: Record<string, string>, escape: (
   return text.replace(PLACEHOLDER, (_m, name: string) => escape(vars[name] ?? ""));
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // A variable must never break out of the Subject header (header injection through vars).
-const headerSafe = (s: string): string => s.replace(/[\r\n\x00-\x08\x0b-\x1f\x7f]+/g, " ");
+export const headerSafe = (s: string): string => s.replace(/[\r\n\x00-\x08\x0b-\x1f\x7f]+/g, " ");
 
 export function personalise(p: Payload, vars: Record<string, string>): Payload {
   const out: Payload = { ...p, subject: substitute(p.subject, vars, headerSafe) };
