@@ -21,7 +21,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { createApiKey, decode, KV_BUCKETS, NodeStats, STATS_ALL } from "../protocol/index.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { BatchProgress, createApiKey, decode, KV_BUCKETS, NodeStats, STATS_ALL, STREAMS } from "../protocol/index.ts";
 import { startNatsServer } from "../test/harness/nats-server.ts";
 import { freePort, sleep } from "../test/harness/ports.ts";
 import { startPostfix } from "../test/harness/postfix.ts";
@@ -81,6 +82,7 @@ interface Result {
   cpuUsPerMessage: Record<string, number>;
   nodePeakRssMB?: number;
   loadAverage: string;
+  extra?: object;
 }
 
 async function waitCount(count: () => number, target: number, limitMs: number): Promise<void> {
@@ -149,6 +151,7 @@ interface Stack {
   key: string;
   nc: NatsConnection;
   peakRss(): number;
+  lastRss(): number;
   stop(): Promise<void>;
 }
 
@@ -172,12 +175,14 @@ async function startStack(name: string, policy: object): Promise<Stack> {
   };
   const nc = await connect({ servers: nats.url });
   let peak = 0;
+  let last = 0;
   let partitions = 0;
   const sub = nc.subscribe(STATS_ALL, {
     callback: (_e, msg) => {
       const s = decode(NodeStats, msg.data, "stats");
       if (s.ok) {
         peak = Math.max(peak, s.value.rssBytes);
+        last = s.value.rssBytes;
         partitions = s.value.partitions.length;
       }
     },
@@ -203,6 +208,7 @@ async function startStack(name: string, policy: object): Promise<Stack> {
     key,
     nc,
     peakRss: () => peak,
+    lastRss: () => last,
     stop: async () => {
       sub.unsubscribe();
       for (const c of [gateway, node]) {
@@ -217,9 +223,10 @@ async function startStack(name: string, policy: object): Promise<Stack> {
   };
 }
 
-async function postBatch(s: Stack, body: object): Promise<void> {
-  const res = await fetch(`${s.url}/v1/batches`, { method: "POST", headers: { authorization: `Bearer ${s.key}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+async function postBatch(s: Stack, body: object | string): Promise<string> {
+  const res = await fetch(`${s.url}/v1/batches`, { method: "POST", headers: { authorization: `Bearer ${s.key}`, "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
   if (res.status !== 202) throw new Error(`POST /v1/batches: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { batchId: string }).batchId;
 }
 
 const domainOf = (i: number): string => `bench${i % DOMAINS}.test`;
@@ -261,6 +268,121 @@ async function sluiceCase(name: string, text: string, personal: boolean, count: 
   }
 }
 
+const BACKLOG = Number(process.env.BENCH_BACKLOG_RECIPIENTS ?? 200_000);
+const BACKLOG_DOMAINS = Number(process.env.BENCH_BACKLOG_DOMAINS ?? 200);
+const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 500);
+
+/**
+ * Issue 17's last row, scaled down: BACKLOG recipients over 200 domains whose policy is
+ * 1 msg/s each (one connection), as batches of 100,000. Measured: expansion (POST to every
+ * batch `expanded`) while the node also delivers; single messages at 500 req/s to a
+ * domain without that limit meanwhile (latency from the intended send time); then, with
+ * the backlog parked, 20 s of steady delivery: node CPU, RSS, and JetStream deliveries per
+ * message delivered (1.0 = every message pulled once).
+ */
+async function backlogCase(): Promise<Result> {
+  const s = await startStack("backlog", {
+    defaults: { messagesPerSecond: 1, burst: 1, maxConnections: 1, maxMessagesPerConnection: 1000 },
+    domains: { "fast.test": { messagesPerSecond: 1000, burst: 1000, maxConnections: 4, maxMessagesPerConnection: 1000 } },
+  });
+  try {
+    const loadBefore = load();
+    const kv = await new Kvm(s.nc).open(KV_BUCKETS.batches);
+    const jsm = await jetstreamManager(s.nc);
+    const deliveries = async (): Promise<number> => {
+      let n = 0;
+      for await (const c of jsm.consumers.list(STREAMS.send)) n += c.delivered.consumer_seq;
+      return n;
+    };
+    // Bodies built before the clock starts: the latency probe shares this process.
+    const bodies: string[] = [];
+    for (let from = 0; from < BACKLOG; from += 100_000) {
+      const n = Math.min(100_000, BACKLOG - from);
+      bodies.push(
+        JSON.stringify({
+          from: { address: "news@bench.test" },
+          subject: "Backlog {{n}}",
+          text: "A short message for a slow destination, reader {{n}}.\n",
+          recipients: Array.from({ length: n }, (_, k) => ({ to: `user${from + k}@slow${(from + k) % BACKLOG_DOMAINS}.test`, vars: { n: String(from + k) } })),
+        }),
+      );
+    }
+    const t0 = Date.now();
+    const cpu0 = cpuMs(s.node.pid);
+    const ids: string[] = [];
+    for (const body of bodies) ids.push(await postBatch(s, body));
+    // From the 202s on: the gateway's own parsing of the batches is not what is measured.
+    const latencies = singleMessages(s, LATENCY_RATE, 10_000);
+    for (;;) {
+      // A KV read may time out while nats-server is saturated: just ask again.
+      const states = await Promise.all(ids.map(async (id) => decode(BatchProgress, (await kv.get(id).catch(() => null))?.value ?? new Uint8Array(), "progress")));
+      if (states.every((p) => p.ok && p.value.state === "expanded")) break;
+      if (Date.now() - t0 > 600_000) throw new Error("backlog not expanded in 10 minutes");
+      await sleep(100);
+    }
+    const expandSeconds = (Date.now() - t0) / 1000;
+    const pulledWhileExpanding = await deliveries();
+    const expandCpuUs = ((cpuMs(s.node.pid) - cpu0) * 1000) / BACKLOG;
+    const lat = await latencies;
+    await sleep(10_000);
+    const w0 = { t: Date.now(), cpu: cpuMs(s.node.pid), sink: s.sink.count(), deliveries: await deliveries() };
+    await sleep(20_000);
+    const w1 = { t: Date.now(), cpu: cpuMs(s.node.pid), sink: s.sink.count(), deliveries: await deliveries() };
+    await sleep(2100);
+    const seconds = (w1.t - w0.t) / 1000;
+    const delivered = w1.sink - w0.sink;
+    const rssMB = Math.round(s.peakRss() / 1048576);
+    const lastRssMB = Math.round(s.lastRss() / 1048576);
+    console.log(
+      `backlog: ${BACKLOG} recipients over ${BACKLOG_DOMAINS} domains at 1 msg/s: expanded in ${expandSeconds.toFixed(1)} s = ${Math.round((BACKLOG / expandSeconds) * 60)} recipients/min (node ${expandCpuUs.toFixed(0)} µs CPU per recipient meanwhile, ${pulledWhileExpanding} JetStream deliveries of MAIL_SEND messages by then); ` +
+        `single messages at ${LATENCY_RATE}/s meanwhile: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, max ${lat.max.toFixed(0)} ms (${lat.errors} errors of ${lat.sent}); ` +
+        `then ${(delivered / seconds).toFixed(0)} msg/s delivered with the node at ${(((w1.cpu - w0.cpu) / (seconds * 1000)) * 100).toFixed(0)}% of a core, ${((w1.deliveries - w0.deliveries) / Math.max(1, delivered)).toFixed(2)} JetStream deliveries per delivered message; node RSS ${lastRssMB} MB at the end, peak ${rssMB} MB`,
+    );
+    return {
+      case: "backlog",
+      messages: BACKLOG,
+      seconds: expandSeconds,
+      msgPerSec: Math.round(delivered / seconds),
+      cpuUsPerMessage: { nodeWhileExpanding: Math.round(expandCpuUs), nodeCorePercentWhileDelivering: Math.round(((w1.cpu - w0.cpu) / (seconds * 1000)) * 100) },
+      nodePeakRssMB: rssMB,
+      loadAverage: `${loadBefore} → ${load()}`,
+      extra: { pulledWhileExpanding, lastRssMB, recipientsPerMinute: Math.round((BACKLOG / expandSeconds) * 60), latency: lat, deliveriesPerMessage: (w1.deliveries - w0.deliveries) / Math.max(1, delivered) },
+    };
+  } finally {
+    await s.stop();
+  }
+}
+
+/** Open-loop single messages (POST /v1/messages) at `rate` per second for `ms`; latency from each one's intended send time. */
+async function singleMessages(s: Stack, rate: number, ms: number): Promise<{ sent: number; errors: number; p50: number; p99: number; max: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const pending: Promise<void>[] = [];
+  const body = JSON.stringify({ from: { address: "alerts@bench.test" }, to: "ops@fast.test", subject: "Single", text: "One message." });
+  for (let i = 0; i < (rate * ms) / 1000; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    pending.push(
+      fetch(`${s.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${s.key}`, "content-type": "application/json" }, body }).then(
+        async (r) => {
+          await r.arrayBuffer();
+          if (r.status !== 202) errors++;
+          latencies.push(performance.now() - due);
+        },
+        () => {
+          errors++;
+        },
+      ),
+    );
+  }
+  await Promise.all(pending);
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { sent: pending.length, errors, p50: at(0.5), p99: at(0.99), max: latencies[latencies.length - 1] ?? NaN };
+}
+
 async function main(): Promise<void> {
   for (const c of CASES) {
     let r: Result;
@@ -268,8 +390,9 @@ async function main(): Promise<void> {
     else if (c === "personal") r = await sluiceCase(c, text5k(true), true, RECIPIENTS);
     else if (c === "plain") r = await sluiceCase(c, text5k(false), false, RECIPIENTS);
     else if (c === "large") r = await sluiceCase(c, text100k(), true, LARGE_RECIPIENTS);
+    else if (c === "backlog") r = await backlogCase();
     else throw new Error(`unknown case ${c}`);
-    console.log(`${r.case}: ${r.messages} messages in ${r.seconds.toFixed(1)} s = ${r.msgPerSec} msg/s; CPU µs/message ${JSON.stringify(r.cpuUsPerMessage)}${r.nodePeakRssMB ? `; node peak RSS ${r.nodePeakRssMB} MB` : ""}; load ${r.loadAverage}`);
+    if (c !== "backlog") console.log(`${r.case}: ${r.messages} messages in ${r.seconds.toFixed(1)} s = ${r.msgPerSec} msg/s; CPU µs/message ${JSON.stringify(r.cpuUsPerMessage)}${r.nodePeakRssMB ? `; node peak RSS ${r.nodePeakRssMB} MB` : ""}; load ${r.loadAverage}`);
     console.log(`JSON ${JSON.stringify(r)}`);
   }
 }
