@@ -10,7 +10,12 @@ const LF = 0x0a;
 const DOT = 0x2e;
 
 export function dataSection(raw: Buffer): Buffer {
-  if (clean(raw)) return Buffer.concat([raw, terminator(raw)]);
+  return Buffer.concat(dataChunks(raw));
+}
+
+/** The same as chunks to write together (corked): a clean message is not copied at all. */
+export function dataChunks(raw: Buffer): Buffer[] {
+  if (clean(raw)) return [raw, terminator(raw)];
   const out: Buffer[] = [];
   let from = 0;
   for (let i = 0; i < raw.length; i++) {
@@ -28,17 +33,18 @@ export function dataSection(raw: Buffer): Buffer {
   }
   if (from < raw.length) out.push(raw.subarray(from));
   out.push(terminator(raw));
-  return Buffer.concat(out);
+  return out;
 }
 
 const LF_DOT = Buffer.from("\n.");
+const TERMINATORS = { afterLf: Buffer.from(".\r\n"), afterCr: Buffer.from("\n.\r\n"), other: Buffer.from("\r\n.\r\n") };
 const LF_ONLY = Buffer.from("\n");
 const CR_ONLY = Buffer.from("\r");
 const DOT_ONLY = Buffer.from(".");
 
 function terminator(raw: Buffer): Buffer {
   const last = raw.length > 0 ? raw[raw.length - 1] : -1;
-  return Buffer.from(last === LF ? ".\r\n" : last === CR ? "\n.\r\n" : "\r\n.\r\n");
+  return last === LF ? TERMINATORS.afterLf : last === CR ? TERMINATORS.afterCr : TERMINATORS.other;
 }
 
 /** No bare CR or LF and no line starting with a dot: the bytes go out as they are. */

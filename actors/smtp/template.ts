@@ -20,6 +20,17 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]{1,64})\s*\}\}/g;
 interface Segments {
   statics: string[];
   names: string[];
+  /** What the 7bit test needs of each static, measured once (see lines()). */
+  shapes: Shape[];
+}
+
+/** A static segment for the 7bit test: plain ASCII?, its first and last line's lengths, a long line inside. */
+interface Shape {
+  plain: boolean;
+  breaks: boolean;
+  head: number;
+  tail: number;
+  long: boolean;
 }
 
 type Part = "text" | "html";
@@ -52,7 +63,54 @@ export function splitSegments(s: string): Segments | undefined {
     last = m.index + m[0].length;
   }
   statics.push(s.slice(last));
-  return { statics, names };
+  return { statics, names, shapes: statics.map(shapeOf) };
+}
+
+function shapeOf(s: string): Shape {
+  let column = 0;
+  let head = -1;
+  let long = false;
+  let plain = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) {
+      if (head < 0) head = column;
+      else if (column > 76) long = true;
+      column = 0;
+      continue;
+    }
+    if (c >= 0x80 || (c < 0x20 && c !== 0x09)) plain = false;
+    column++;
+  }
+  return head < 0 ? { plain, breaks: false, head: column, tail: column, long: false } : { plain, breaks: true, head, tail: column, long };
+}
+
+/**
+ * A part's content for one recipient, and whether nodemailer would send it 7bit
+ * (`isPlainText && !hasLongerLines(76)`): the statics were measured once, so only the
+ * values are scanned here.
+ */
+function fillPart(seg: Segments, vars: Record<string, string>, escape: (s: string) => string): { content: string; sevenBit: boolean } {
+  let content = "";
+  let sevenBit = true;
+  let column = 0;
+  for (let i = 0; i < seg.statics.length; i++) {
+    const shape = seg.shapes[i] as Shape;
+    content += seg.statics[i] as string;
+    if (sevenBit) {
+      if (!shape.plain || shape.long || column + shape.head > 76) sevenBit = false;
+      column = shape.breaks ? shape.tail : column + shape.head;
+    }
+    if (i === seg.names.length) break;
+    const value = escape(vars[seg.names[i] as string] ?? "");
+    content += value;
+    for (let k = 0; sevenBit && k < value.length; k++) {
+      const c = value.charCodeAt(k);
+      if (c === 0x0a || c === 0x0d) column = 0;
+      else if (c >= 0x80 || (c < 0x20 && c !== 0x09) || ++column > 76) sevenBit = false;
+    }
+  }
+  return { content, sevenBit: sevenBit && column <= 76 };
 }
 
 function join(seg: Segments, vars: Record<string, string>, escape: (s: string) => string): string {
@@ -118,28 +176,10 @@ interface EncodedPart {
 }
 
 /** A filled-in text part as nodemailer would send it: 7bit when it can, else QP or base64. */
-function encodePart(content: string): EncodedPart {
-  if (sevenBit(content)) return { cte: "7bit", body: content };
+function encodePart({ content, sevenBit }: { content: string; sevenBit: boolean }): EncodedPart {
+  if (sevenBit) return { cte: "7bit", body: content };
   if (textEncoding(content) === "Q") return { cte: "quoted-printable", body: qp.wrap(qp.encode(Buffer.from(content, "utf8")), 76) };
   return { cte: "base64", body: base64.wrap(base64.encode(Buffer.from(content, "utf8")), 76) };
-}
-
-/**
- * nodemailer's `isPlainText(s) && !hasLongerLines(s, 76)` in one pass (its /^.{77,}/m was
- * the largest item of the fill in the profile): ASCII without control characters other
- * than TAB, CR and LF, and no line longer than 76 (CR and LF both end a line, as for `.`).
- */
-function sevenBit(s: string): boolean {
-  let column = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x0a || c === 0x0d) {
-      column = 0;
-      continue;
-    }
-    if (c >= 0x80 || (c < 0x20 && c !== 0x09) || ++column > 76) return false;
-  }
-  return true;
 }
 
 /** nodemailer's choice between Q and B: more Latin letters than other bytes → Q. */
@@ -165,8 +205,8 @@ function subjectLine(value: string): string {
  */
 export function fill(t: CompiledTemplate, vars: Record<string, string>): MimeTemplate | undefined {
   const parts: Partial<Record<Part, EncodedPart>> = {};
-  if (t.text) parts.text = encodePart(join(t.text, vars, identity));
-  if (t.html) parts.html = encodePart(join(t.html, vars, escapeHtml));
+  if (t.text) parts.text = encodePart(fillPart(t.text, vars, identity));
+  if (t.html) parts.html = encodePart(fillPart(t.html, vars, escapeHtml));
   for (const part of [parts.text, parts.html]) {
     if (part?.cte === "7bit" && t.boundaries.some((b) => part.body.includes(b))) return undefined;
   }

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import type SMTPConnection from "nodemailer/lib/smtp-connection";
-import { dataSection } from "./dot-stuff.ts";
+import { dataChunks } from "./dot-stuff.ts";
 import type { SmtpError } from "./pool.ts";
 
 /** One complete SMTP reply: its code and its lines joined by "\n" (as nodemailer reports them). */
@@ -70,7 +70,7 @@ export class SmtpTransactions {
     const data = await (replies[2] ?? this.#command("DATA\r\n"));
     // Some servers answer DATA with 250 instead of 354 (nodemailer accepts both).
     if (data.code !== 354 && data.code !== 250) throw envelopeError("Data command failed", data, "DATA");
-    const final = await this.#command(dataSection(raw));
+    const final = await this.#command(dataChunks(raw));
     if (!ok(final)) throw Object.assign(new Error(`Message failed: ${final.text}`), { code: "EMESSAGE", responseCode: final.code, response: final.text, command: "DATA" });
     return final.text;
   }
@@ -98,9 +98,15 @@ export class SmtpTransactions {
     this.conn.close();
   }
 
-  #command(line: string | Buffer): Promise<Reply> {
+  #command(line: string | Buffer[]): Promise<Reply> {
     const reply = this.#expect();
-    this.#socket.write(line);
+    if (typeof line === "string") this.#socket.write(line);
+    else {
+      // One writev for the message and its terminator, without copying them into one buffer.
+      this.#socket.cork();
+      for (const chunk of line) this.#socket.write(chunk);
+      this.#socket.uncork();
+    }
     return reply;
   }
 
