@@ -3,7 +3,7 @@ import * as base64 from "nodemailer/lib/base64";
 import * as mimeFuncs from "nodemailer/lib/mime-funcs";
 import * as qp from "nodemailer/lib/qp";
 import type { Payload } from "../../protocol/index.ts";
-import { buildTemplate, escapeHtml, headerSafe, type MimeTemplate } from "./mime.ts";
+import { buildTemplate, crlf, escapeHtml, headerSafe, type MimeTemplate } from "./mime.ts";
 
 /**
  * Templates compiled once per payload (issue 17). A personalized payload used to be built
@@ -19,6 +19,8 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]{1,64})\s*\}\}/g;
 /** A text split at its placeholders: statics[0] name[0] statics[1] ... statics[n]. */
 interface Segments {
   statics: string[];
+  /** The statics with CRLF line ends, as a 7bit part goes out (see crlf in mime.ts). */
+  wire: string[];
   names: string[];
   /** What the 7bit test needs of each static, measured once (see lines()). */
   shapes: Shape[];
@@ -63,7 +65,7 @@ export function splitSegments(s: string): Segments | undefined {
     last = m.index + m[0].length;
   }
   statics.push(s.slice(last));
-  return { statics, names, shapes: statics.map(shapeOf) };
+  return { statics, wire: statics.map(crlf), names, shapes: statics.map(shapeOf) };
 }
 
 function shapeOf(s: string): Shape {
@@ -90,13 +92,15 @@ function shapeOf(s: string): Shape {
  * (`isPlainText && !hasLongerLines(76)`): the statics were measured once, so only the
  * values are scanned here.
  */
-function fillPart(seg: Segments, vars: Record<string, string>, escape: (s: string) => string): { content: string; sevenBit: boolean } {
+function fillPart(seg: Segments, vars: Record<string, string>, escape: (s: string) => string): { content: string; wire: string; sevenBit: boolean } {
   let content = "";
+  let wire = "";
   let sevenBit = true;
   let column = 0;
   for (let i = 0; i < seg.statics.length; i++) {
     const shape = seg.shapes[i] as Shape;
     content += seg.statics[i] as string;
+    wire += seg.wire[i] as string;
     if (sevenBit) {
       if (!shape.plain || shape.long || column + shape.head > 76) sevenBit = false;
       column = shape.breaks ? shape.tail : column + shape.head;
@@ -104,13 +108,14 @@ function fillPart(seg: Segments, vars: Record<string, string>, escape: (s: strin
     if (i === seg.names.length) break;
     const value = escape(vars[seg.names[i] as string] ?? "");
     content += value;
+    wire += crlf(value);
     for (let k = 0; sevenBit && k < value.length; k++) {
       const c = value.charCodeAt(k);
       if (c === 0x0a || c === 0x0d) column = 0;
       else if (c >= 0x80 || (c < 0x20 && c !== 0x09) || ++column > 76) sevenBit = false;
     }
   }
-  return { content, sevenBit: sevenBit && column <= 76 };
+  return { content, wire, sevenBit: sevenBit && column <= 76 };
 }
 
 function join(seg: Segments, vars: Record<string, string>, escape: (s: string) => string): string {
@@ -176,9 +181,9 @@ interface EncodedPart {
 }
 
 /** A filled-in text part as nodemailer would send it: 7bit when it can, else QP or base64. */
-function encodePart({ content, sevenBit }: { content: string; sevenBit: boolean }): EncodedPart {
-  if (sevenBit) return { cte: "7bit", body: content };
-  if (textEncoding(content) === "Q") return { cte: "quoted-printable", body: qp.wrap(qp.encode(Buffer.from(content, "utf8")), 76) };
+function encodePart({ content, wire, sevenBit }: { content: string; wire: string; sevenBit: boolean }): EncodedPart {
+  if (sevenBit) return { cte: "7bit", body: wire };
+  if (textEncoding(content) === "Q") return { cte: "quoted-printable", body: crlf(qp.wrap(qp.encode(Buffer.from(content, "utf8")), 76)) };
   return { cte: "base64", body: base64.wrap(base64.encode(Buffer.from(content, "utf8")), 76) };
 }
 
