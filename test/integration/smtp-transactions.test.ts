@@ -149,3 +149,36 @@ test("a peer that never answers RCPT: the socket timeout fails the send as a net
     await peer.close();
   }
 });
+
+test("after STARTTLS and AUTH (sessions nodemailer opens), our transactions run on the TLS socket", async () => {
+  const { SMTPServer } = await import("smtp-server");
+  const received: { user: unknown; secure: boolean; raw: string }[] = [];
+  const server = new SMTPServer({
+    logger: false,
+    onAuth: (auth, _session, cb) => (auth.username === "u" && auth.password === "p" ? cb(null, { user: "u" }) : cb(new Error("bad credentials"))),
+    onData: (stream, session, cb) => {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        received.push({ user: session.user, secure: session.secure, raw: Buffer.concat(chunks).toString() });
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.server.address() as { port: number }).port;
+  const p = new SmtpPool({
+    connection: { host: "127.0.0.1", port, name: "client.test", requireTLS: true, tls: { rejectUnauthorized: false }, connectionTimeout: 5000, greetingTimeout: 5000, socketTimeout: 5000, logger: false },
+    auth: { user: "u", pass: "p" },
+    maxConnections: 1,
+    maxMessagesPerConnection: 100,
+    idleMs: 5000,
+  });
+  try {
+    for (let n = 0; n < 2; n++) assert.match(await p.send("sender@client.test", `r${n}@tls.test`, raw(n)), /^250/);
+    assert.deepEqual(received, [0, 1].map((n) => ({ user: "u", secure: true, raw: expectedAtPeer(n) })));
+  } finally {
+    p.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
