@@ -3,16 +3,19 @@ import type { ObjectStore } from "@nats-io/obj";
 import { type Payload, type PayloadPointer } from "../protocol/index.ts";
 import { loadPayload } from "../protocol/io/index.ts";
 import { buildTemplate, personalise, usesVariables, type MimeTemplate } from "./smtp/mime.ts";
+import { compileTemplate, fill, type CompiledTemplate } from "./smtp/template.ts";
 
 interface Entry {
   payload: Payload;
-  /** Built once when the payload has no per-recipient variables. */
+  /** Built once: the MIME of every recipient when the payload has no variables, else the compiled skeleton. */
   template: Promise<MimeTemplate> | undefined;
+  compiled: Promise<CompiledTemplate | undefined> | undefined;
 }
 
 /**
  * Payloads by content hash, kept in an LRU so that a 100,000-recipient blast reads its
- * payload from the object store once per node, and builds its MIME once.
+ * payload from the object store once per node, and builds its MIME once (a personalized
+ * one is compiled once, and each recipient's values are filled into it).
  * Concurrent misses for one ref share a single read.
  */
 export class PayloadCache {
@@ -28,8 +31,10 @@ export class PayloadCache {
   async templateFor(pointer: PayloadPointer, vars: Record<string, string> | undefined): Promise<MimeTemplate> {
     if ("inline" in pointer) return buildTemplate(usesVariables(pointer.inline) ? personalise(pointer.inline, vars ?? {}) : pointer.inline);
     const entry = await this.#entry(pointer.ref);
-    if (entry.template === undefined) return buildTemplate(personalise(entry.payload, vars ?? {}));
-    return entry.template;
+    if (entry.template !== undefined) return entry.template;
+    const compiled = await entry.compiled;
+    // fill() declines the rare values its skeleton cannot carry: those recipients are built whole.
+    return (compiled && fill(compiled, vars ?? {})) ?? buildTemplate(personalise(entry.payload, vars ?? {}));
   }
 
   async #entry(ref: string): Promise<Entry> {
@@ -40,10 +45,13 @@ export class PayloadCache {
     const loading = (async () => {
       this.reads++;
       const payload = await loadPayload(this.os, ref);
-      const template = usesVariables(payload) ? undefined : buildTemplate(payload);
+      const personal = usesVariables(payload);
+      const template = personal ? undefined : buildTemplate(payload);
+      const compiled = personal ? compileTemplate(payload) : undefined;
       // A failed build must not stay cached: the next recipient tries again.
       template?.catch(() => this.#cache.delete(ref));
-      const entry: Entry = { payload, template };
+      compiled?.catch(() => this.#cache.delete(ref));
+      const entry: Entry = { payload, template, compiled };
       this.#cache.set(ref, entry);
       return entry;
     })();

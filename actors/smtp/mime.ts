@@ -38,9 +38,9 @@ export function substitute(text: string, vars: Record<string, string>, escape: (
   return text.replace(PLACEHOLDER, (_m, name: string) => escape(vars[name] ?? ""));
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // A variable must never break out of the Subject header (header injection through vars).
-const headerSafe = (s: string): string => s.replace(/[\r\n\x00-\x08\x0b-\x1f\x7f]+/g, " ");
+export const headerSafe = (s: string): string => s.replace(/[\r\n\x00-\x08\x0b-\x1f\x7f]+/g, " ");
 
 export function personalise(p: Payload, vars: Record<string, string>): Payload {
   const out: Payload = { ...p, subject: substitute(p.subject, vars, headerSafe) };
@@ -73,10 +73,23 @@ export async function buildTemplate(p: Payload): Promise<MimeTemplate> {
   const lines = head.split(/\r\n(?![ \t])/).filter((line) => line !== "" && !/^(Message-ID|Date):/i.test(line) && (keepPost || !/^List-Unsubscribe-Post:/i.test(line)));
   return {
     headers: lines.map((line) => line + "\r\n").join(""),
-    body: raw.subarray(split + 2),
+    body: crlfBody(raw.subarray(split + 2)),
     hasTo: lines.some((line) => /^To:/i.test(line)),
     hasListUnsubscribe: clientUnsubscribe !== undefined,
   };
+}
+
+/** Bare CR and LF as CRLF, the one line ending SMTP carries (nodemailer's DataStream rule). */
+export const crlf = (s: string): string => s.replace(/\r\n|\r|\n/g, "\r\n");
+
+/**
+ * MailComposer keeps a text's own line ends, and the SMTP layer used to turn bare LFs into
+ * CRLF for every message it sent; done here once per template, the bytes of every recipient
+ * are already what goes on the wire.
+ */
+function crlfBody(body: Buffer): Buffer {
+  const s = body.toString("latin1");
+  return /\r(?!\n)|(?<!\r)\n/.test(s) ? Buffer.from(crlf(s), "latin1") : body;
 }
 
 const headerOf = (p: Payload, name: string): string | undefined => Object.entries(p.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];

@@ -1,5 +1,5 @@
-import type { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
+import { SmtpTransactions } from "./transaction.ts";
 
 /** Options of one (destination, MX host) pool. */
 export interface SmtpPoolOptions {
@@ -16,6 +16,8 @@ export interface SmtpError extends Error {
   code?: string;
   responseCode?: number;
   response?: string;
+  /** The command the reply answered; "API" when nothing was sent (the session was already closed). */
+  command?: string;
   /** Set by the pool: the session was refused before it was established (greeting, EHLO, login). */
   atGreeting?: boolean;
 }
@@ -26,28 +28,9 @@ interface Slot {
   dead: boolean;
   /** Past the greeting (and login): a session the server accepted. */
   established: boolean;
+  /** Our transaction layer, once the session is established. */
+  tx: SmtpTransactions | undefined;
   idleTimer: NodeJS.Timeout | undefined;
-}
-
-/**
- * The message for SMTPConnection.send as something it pipes: nodemailer writes the body
- * and the terminating "<CRLF>.<CRLF>" through its dot-stuffing stream as two socket writes;
- * with the socket corked until the next turn they leave as one (socket writes were the
- * largest item of the node's CPU profile). The connection's socket is read at that moment,
- * so a STARTTLS upgrade is followed; without one the message is written as before.
- */
-function oneWrite(conn: SMTPConnection, raw: Buffer): Readable {
-  // send() only calls pipe() on it (it checks for on/destroy before using them).
-  const source = {
-    pipe(into: NodeJS.WritableStream) {
-      const socket = (conn as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-      socket?.cork();
-      into.write(raw);
-      into.end();
-      if (socket) setImmediate(() => socket.uncork());
-    },
-  };
-  return source as unknown as Readable;
 }
 
 /** The error code of a send refused here because the session lacks SMTPUTF8. */
@@ -62,10 +45,9 @@ const offers = (conn: SMTPConnection, keyword: string): boolean => {
 const isTransient = (e: SmtpError): boolean => e.responseCode === 421 || e.code === "ECONNECTION" || e.code === "ESOCKET" || e.code === "ETIMEDOUT";
 
 /**
- * A small SMTP connection pool over nodemailer's low-level SMTPConnection: pre-rendered
- * MIME buffers go straight onto reused sessions (PIPELINING when the server offers it),
- * without nodemailer's per-message Mail/MimeNode/stream machinery, which cost more CPU per
- * message than the rest of the node. At most `maxConnections` sessions are open; a session
+ * A small SMTP connection pool: nodemailer's SMTPConnection opens each session (greeting,
+ * EHLO, STARTTLS, AUTH), then our transaction layer (transaction.ts) sends pre-rendered
+ * MIME buffers over it, pipelined when the server offers PIPELINING. At most `maxConnections` sessions are open; a session
  * is closed after `maxMessagesPerConnection` messages, on a connection-level error, or
  * after idling. A refused message (4xx/5xx to MAIL/RCPT/DATA) resets the session and keeps it.
  */
@@ -114,25 +96,27 @@ export class SmtpPool {
     }
   }
 
-  #sendOn(slot: Slot, from: string, to: string, raw: Buffer): Promise<string> {
-    return new Promise((resolve, reject) => {
-      slot.conn.send({ from, to: [to] }, oneWrite(slot.conn, raw), (err, info) => {
-        slot.messages++;
-        if (err) {
-          const e = err as SmtpError;
-          const refused = (e.code === "EENVELOPE" || e.code === "EMESSAGE") && e.responseCode !== 421 && !slot.dead;
-          if (refused) {
-            slot.conn.reset((resetErr) => (resetErr ? this.#drop(slot) : this.#release(slot)));
-          } else {
-            this.#drop(slot);
-          }
-          reject(e);
-          return;
-        }
-        this.#release(slot);
-        resolve((info as { response?: string }).response ?? "250 OK");
-      });
-    });
+  async #sendOn(slot: Slot, from: string, to: string, raw: Buffer): Promise<string> {
+    const tx = slot.tx as SmtpTransactions;
+    try {
+      const response = await tx.send(from, to, raw, offers(slot.conn, "SMTPUTF8"));
+      slot.messages++;
+      this.#release(slot);
+      return response;
+    } catch (err) {
+      const e = err as SmtpError;
+      if (e.command !== "API") slot.messages++;
+      const refused = (e.code === "EENVELOPE" || e.code === "EMESSAGE") && e.responseCode !== 421 && !slot.dead;
+      if (refused) {
+        tx.reset().then(
+          () => this.#release(slot),
+          () => this.#drop(slot),
+        );
+      } else {
+        this.#drop(slot);
+      }
+      throw e;
+    }
   }
 
   #acquire(): Promise<Slot> {
@@ -150,7 +134,7 @@ export class SmtpPool {
   #connect(): Promise<Slot> {
     this.#open++;
     const conn = new SMTPConnection(this.o.connection);
-    const slot: Slot = { conn, messages: 0, dead: false, established: false, idleTimer: undefined };
+    const slot: Slot = { conn, messages: 0, dead: false, established: false, tx: undefined, idleTimer: undefined };
     return new Promise((resolve, reject) => {
       let settled = false;
       const fail = (e: unknown): void => {
@@ -163,18 +147,21 @@ export class SmtpPool {
       const established = (): void => {
         settled = true;
         slot.established = true;
+        slot.tx = new SmtpTransactions(conn);
         this.#established++;
         resolve(slot);
       };
       // An error outside a send (e.g. the server closing an idle session) only kills the slot;
       // an error during a send reaches that send's callback as well.
       conn.on("error", (e: unknown) => {
+        slot.tx?.fail(e as SmtpError);
         this.#drop(slot);
         fail(e);
       });
       // A server that refuses at the greeting ("421 too many connections") closes at once:
       // the "end" may come first, and the reply (the error event) must win over it.
       conn.once("end", () => {
+        slot.tx?.fail(Object.assign(new Error("Connection closed"), { code: "ECONNECTION" }));
         this.#drop(slot);
         setImmediate(() => fail(Object.assign(new Error("Connection closed during set-up"), { code: "ECONNECTION" })));
       });
@@ -216,8 +203,12 @@ export class SmtpPool {
     if (slot.established) this.#established--;
     const i = this.#idle.indexOf(slot);
     if (i >= 0) this.#idle.splice(i, 1);
-    if (quit) slot.conn.quit();
-    else slot.conn.close();
+    if (quit && slot.tx) slot.tx.quit();
+    else if (quit) slot.conn.quit();
+    else {
+      slot.tx?.fail(Object.assign(new Error("Connection closed"), { code: "ECONNECTION" }));
+      slot.conn.close();
+    }
     // A freed place opens a session for the next waiting send.
     const waiter = this.#closed ? undefined : this.#waiters.shift();
     if (waiter) this.#connect().then(waiter.resolve, waiter.reject);

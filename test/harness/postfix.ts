@@ -65,6 +65,8 @@ export interface PostfixExtras {
   transports?: Record<string, string>;
   /** maximal_queue_lifetime; "0" = one delivery attempt, then a deferred message bounces at once. */
   queueLifetime?: string;
+  /** Relay every accepted message over SMTP to this host:port (a benchmark's sink) instead of discarding it. */
+  relayTo?: string;
 }
 
 function extrasConf(x: PostfixExtras): string {
@@ -78,7 +80,14 @@ function extrasConf(x: PostfixExtras): string {
   return lines.join("\n");
 }
 
+/** Relay every accepted message over SMTP to this host:port (a benchmark's sink) instead of discarding it. */
+function transportConf(relayTo: string | undefined): string {
+  if (relayTo === undefined) return "default_transport = discard:\nlocal_transport = discard:\nrelay_transport = discard:";
+  return `default_transport = smtp\nrelay_transport = smtp\nlocal_transport = discard:\nrelayhost = [${relayTo.replace(/:(\d+)$/, "]:$1")}`;
+}
+
 function mainCf(dir: string, domains: string[], limits: PostfixLimits, extras: PostfixExtras = {}): string {
+  const relayTo = extras.relayTo;
   return `compatibility_level = 3.6
 queue_directory = ${dir}/queue
 data_directory = ${dir}/data
@@ -101,9 +110,7 @@ mynetworks = 127.0.0.0/8
 relay_domains = ${domains.join(", ")}
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_recipient_restrictions =
-default_transport = discard:
-local_transport = discard:
-relay_transport = discard:
+${transportConf(relayTo)}
 alias_maps =
 alias_database =
 biff = no

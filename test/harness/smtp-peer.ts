@@ -62,6 +62,8 @@ export interface SmtpPeerOptions {
   size?: number;
   /** Do not advertise SMTPUTF8 in the EHLO reply (a server without RFC 6531). */
   hideSMTPUTF8?: boolean;
+  /** Do not advertise PIPELINING (a client must send one command per round trip). */
+  hidePIPELINING?: boolean;
 }
 
 interface ConnState {
@@ -93,6 +95,7 @@ export class SmtpPeer {
       disabledCommands: ["STARTTLS", "AUTH"],
       hideENHANCEDSTATUSCODES: true,
       hideSMTPUTF8: options.hideSMTPUTF8 ?? false,
+      hidePIPELINING: options.hidePIPELINING ?? false,
       logger: this.#commandLogger(),
       banner: "sluice test peer",
       size: options.size ?? 50 * 1024 * 1024,
