@@ -222,6 +222,17 @@ export {
   checkBatchFits,
 } from "./message-size.ts";
 export {
+  ReputationThresholds,
+  TenantSettings,
+  DEFAULT_TENANT_SETTINGS,
+  utcDay,
+  msToNextUtcDay,
+  quotaCounterKey,
+  reservationSize,
+  type TenantSettingsInput,
+  type QuotaFigures,
+} from "./tenants.ts";
+export {
   SCOPES,
   Scope,
   ApiKeyRecord,

@@ -49,6 +49,10 @@ export const KV_BUCKETS = {
   webhooks: "sluice_webhooks",
   /** Attempt history of messages that failed at least once (a JetStream message cannot change on nak). */
   attempts: "sluice_attempts",
+  /** Tenant settings (quota, rate, weight, reputation thresholds); key = the tenant. */
+  tenants: "sluice_tenants",
+  /** Cluster-wide counters reserved in blocks by compare-and-set (daily quotas); see protocol/tenants.ts. */
+  tenantCounters: "sluice_tenant_counters",
 } as const;
 
 /**

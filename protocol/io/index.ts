@@ -77,6 +77,14 @@ export {
   listSuppressions,
 } from "./suppressions.ts";
 export {
+  getTenantSettings,
+  setTenantSettings,
+  listTenantSettings,
+  counterValue,
+  reserveBlock,
+  releaseBlock,
+} from "./tenants.ts";
+export {
   sendStreamDescription,
   ADVISORY_STREAM,
   maxDeliveriesAdvisorySubject,

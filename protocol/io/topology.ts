@@ -243,6 +243,9 @@ function kvBucketsFor(o: TopologyOptions): KvSpec[] {
     // Only messages that failed pay for this; the TTL outlives the longest retry.
     { name: KV_BUCKETS.attempts, options: { history: 1, ttl: o.retry.maxAgeMs + dayMs, replicas: o.replicas } },
     { name: KV_BUCKETS.batches, options: { history: 1, ttl: o.retry.maxAgeMs + 7 * dayMs, replicas: o.replicas } },
+    { name: KV_BUCKETS.tenants, options: { history: 5, replicas: o.replicas } },
+    // A day's counter is read for that day only; two days keep yesterday's for `tenants show`.
+    { name: KV_BUCKETS.tenantCounters, options: { history: 1, ttl: 2 * dayMs, replicas: o.replicas } },
   ];
 }
 
