@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Config } from "../protocol/index.ts";
 import type { GatewayDeps } from "./nats-state.ts";
+import type { TenantQuota } from "./tenant-quota.ts";
 
 /** What every route may use; built once by the server. */
 export interface GatewayContext {
@@ -11,4 +12,6 @@ export interface GatewayContext {
   ready(): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** JetStream client and stores; throws a temporary error (answered 503 + Retry-After) while NATS is away. */
   deps(): Promise<GatewayDeps>;
+  /** Tenant settings and daily quotas, shared by every route of this gateway. */
+  quota: TenantQuota;
 }

@@ -25,6 +25,9 @@ export interface GatewayDeps {
   status: KV;
   suppressions: KV;
   webhooks: KV;
+  /** Tenant settings and their cluster-wide counters (issue 16). */
+  tenants: KV;
+  tenantCounters: KV;
 }
 
 /**
@@ -85,6 +88,7 @@ export class NatsState {
   async #open(nc: NatsConnection): Promise<GatewayDeps> {
     const js = jetstream(nc, { timeout: 5000 });
     const kvm = new Kvm(js);
+    const [tenants, tenantCounters] = await Promise.all([kvm.open(KV_BUCKETS.tenants), kvm.open(KV_BUCKETS.tenantCounters)]);
     const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, jsm] = await Promise.all([
       new Objm(js).open(OBJECT_STORES.payloads),
       kvm.open(KV_BUCKETS.keys),
@@ -106,6 +110,6 @@ export class NatsState {
       publishTimeoutMs: 5000,
       maxPayload: () => nc.info?.max_payload,
     };
-    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks };
+    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, tenants, tenantCounters };
   }
 }

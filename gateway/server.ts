@@ -23,6 +23,8 @@ import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { traceRoutes } from "./tracing.ts";
+import { TenantQuota } from "./tenant-quota.ts";
+import { tenantRoutes } from "./routes/tenant.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -101,6 +103,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
   installJsonBody(app);
   installErrorHandling(app);
   requireHost(app);
+  app.addHook("onClose", () => ctx.quota.close().catch((err: unknown) => logger.warn({ err }, "giving back quota reservations on close failed")));
   traceRoutes(app);
 
   healthRoutes(app, ctx);
@@ -120,6 +123,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
     statusRoutes(authenticated, ctx);
     statsRoutes(authenticated, ctx);
     metricsRoutes(authenticated);
+    tenantRoutes(authenticated, ctx);
   });
   return app;
 }
@@ -128,6 +132,10 @@ function contextOf({ config, logger, nats }: GatewayDependencies): GatewayContex
   return {
     config,
     logger,
+    quota: new TenantQuota(async () => {
+      const d = await nats.deps();
+      return { tenants: d.tenants, counters: d.tenantCounters };
+    }, config.quotaBlock, logger),
     nats: () => nats.connection(),
     deps: () => nats.deps(),
     ready: async () => {

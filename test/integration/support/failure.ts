@@ -5,6 +5,7 @@ import { newId, recipientId, type Config, type DeliveryMessage } from "../../../
 import type { GatewayContext } from "../../../gateway/context.ts";
 import { installErrorHandling } from "../../../gateway/http-error.ts";
 import { NatsState } from "../../../gateway/nats-state.ts";
+import { TenantQuota } from "../../../gateway/tenant-quota.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -24,7 +25,12 @@ export async function testApp(nc: NatsConnection, config: Config, register: (app
   });
   const state = new NatsState(config, silent);
   state.attach(nc);
-  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }), deps: () => state.deps() };
+  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }), deps: () => state.deps(),
+    quota: new TenantQuota(async () => {
+      const d = await state.deps();
+      return { tenants: d.tenants, counters: d.tenantCounters };
+    }, config.quotaBlock, silent),
+  };
   register(app, ctx);
   await app.ready();
   return app;
