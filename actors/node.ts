@@ -26,7 +26,8 @@ import { loadDkimKeys } from "./smtp/dkim.ts";
 import { SmtpSender } from "./smtp/sender.ts";
 import { SuppressionCache } from "./suppression-cache.ts";
 import { tracedSend } from "./tracing.ts";
-import { watchTenantWeights } from "./tenants/weights.ts";
+import { watchTenantSettings } from "./tenants/settings-watch.ts";
+import { TenantHealth } from "./tenants/health.ts";
 
 export interface ActorNode {
   id: string;
@@ -60,8 +61,11 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const js = jetstream(nc);
   const kvm = new Kvm(nc);
   const [attemptsKv, suppressionsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions)]);
-  // Tenant fair-share weights for the destination queues (issue 16), live from sluice_tenants.
-  const stopTenantWeights = await watchTenantWeights(await kvm.open(KV_BUCKETS.tenants), logger);
+  // Issue 16: fair-share weights and breaker pauses live from sluice_tenants; the breaker's counts.
+  const [tenantsKv, tenantCountersKv] = await Promise.all([kvm.open(KV_BUCKETS.tenants), kvm.open(KV_BUCKETS.tenantCounters)]);
+  const stopTenantSettings = await watchTenantSettings(tenantsKv, logger);
+  const tenantHealth = new TenantHealth({ js, tenants: tenantsKv, counters: tenantCountersKv, logger, flushMs: config.tenantHealthFlushMs });
+  tenantHealth.start();
   const payloads = new PayloadCache(await new Objm(nc).open(OBJECT_STORES.payloads));
 
   const book = new PolicyBook(loadPolicyFile(config.policiesFile));
@@ -140,7 +144,8 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         await d.close();
         policyWatch.stop();
         suppressionCache.stop();
-        stopTenantWeights();
+        stopTenantSettings();
+        await tenantHealth.stop();
         await sender.close();
         if (!injected) await nc.drain().catch(() => undefined); // shutting down: everything was settled above; a closed connection has nothing to drain
         logger.info({ nodeId: config.nodeId }, "actor node stopped");

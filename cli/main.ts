@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   cluster: { summary: "show actor nodes, their lease age and the partitions each owns", load: () => import("./commands/cluster.ts") },
   init: { summary: "create or update the NATS topology and exit", load: () => import("./commands/init.ts") },
   keys: { summary: "create, list and revoke API keys", load: () => import("./commands/keys.ts") },
+  tenants: { summary: "tenant settings (quota, weight, reputation thresholds), usage, breaker status; resume a paused tenant", load: () => import("./commands/tenants.ts") },
   dlq: { summary: "list, show, replay and purge dead letters", load: () => import("./commands/dlq.ts") },
   config: { summary: "print the effective configuration, secrets masked", load: () => import("./commands/config.ts") },
   policies: { summary: "print the effective per-destination delivery policy table", load: () => import("./commands/policies.ts") },

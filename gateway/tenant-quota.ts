@@ -1,8 +1,8 @@
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { LRUCache } from "lru-cache";
-import { msToNextUtcDay, quotaCounterKey, utcDay, type QuotaFigures, type TenantSettings } from "../protocol/index.ts";
-import { counterValue, getTenantSettings, releaseBlock, reserveBlock } from "../protocol/io/index.ts";
+import { msToNextUtcDay, quotaCounterKey, utcDay, type BreakerState, type QuotaFigures, type TenantSettings } from "../protocol/index.ts";
+import { counterValue, getBreaker, getTenantSettings, releaseBlock, reserveBlock } from "../protocol/io/index.ts";
 import { HttpError } from "./http-error.ts";
 
 /** How long a tenant's settings are trusted before they are read again (a changed quota applies within this). */
@@ -57,6 +57,11 @@ export class TenantQuota {
   /** Recipients counted today for `tenant` (reserved cluster-wide, including reservations not used yet). */
   async usedToday(tenant: string): Promise<number> {
     return counterValue((await this.stores()).counters, quotaCounterKey(tenant, utcDay(this.now())));
+  }
+
+  /** The reputation breaker's verdict on `tenant` (healthy when it never judged otherwise). */
+  async breaker(tenant: string): Promise<BreakerState | { status: "healthy" }> {
+    return (await getBreaker((await this.stores()).tenants, tenant)) ?? { status: "healthy" };
   }
 
   /** Admit `count` recipients of `tenant`, or throw 429 quota_exceeded with the figures. */

@@ -233,6 +233,20 @@ export {
   type QuotaFigures,
 } from "./tenants.ts";
 export {
+  HOUR_MS,
+  HealthCounts,
+  HealthWindow,
+  TENANT_STATUSES,
+  BreakerState,
+  breakerKey,
+  healthWindowKey,
+  emptyCounts,
+  addToWindow,
+  windowTotals,
+  judge,
+  type TenantStatus,
+} from "./tenant-health.ts";
+export {
   SCOPES,
   Scope,
   ApiKeyRecord,

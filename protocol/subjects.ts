@@ -29,6 +29,8 @@ export const STREAMS = {
   webhooks: "MAIL_WEBHOOKS",
   /** Raw inbound mail (bounces, feedback reports, auto-replies), stored before the inbound server answers 250. */
   inbound: "MAIL_INBOUND",
+  /** Recipient messages held off MAIL_SEND (a paused tenant's bulk), released by `sluice tenants resume`. */
+  held: "MAIL_HELD",
 } as const;
 
 export const OBJECT_STORES = {
@@ -69,6 +71,9 @@ export const subjects = {
   event: (tenant: string, type: EventTypeName): string => `mail.events.${tenant}.${type}`,
   eventsOf: (tenant: string): string => `mail.events.${tenant}.>`,
   eventsAll: "mail.events.>",
+  held: (tenant: string, tier: TierName, partition: number): string => `mail.held.${tenant}.${tier}.${partition}`,
+  heldOf: (tenant: string): string => `mail.held.${tenant}.>`,
+  heldAll: "mail.held.>",
   dlq: (tenant: string, id: string): string => `mail.dlq.${tenant}.${id}`,
   dlqOf: (tenant: string): string => `mail.dlq.${tenant}.>`,
   dlqAll: "mail.dlq.>",

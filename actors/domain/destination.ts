@@ -9,7 +9,7 @@ import { destinationMachine, stateName, type DestinationActorRef, type Destinati
 import { deliveryMetrics, observeDestinationLimits } from "../metrics.ts";
 import { TierQueue } from "./tier-queue.ts";
 import { TokenBucket } from "./token-bucket.ts";
-import { tenantWeight } from "../tenants/weights.ts";
+import { tenantPaused, tenantWeight } from "../tenants/settings-watch.ts";
 
 /** xstate's clock (SimulatedClock in unit tests). */
 export type Clock = NonNullable<NonNullable<Parameters<typeof createActor>[1]>["clock"]>;
@@ -123,6 +123,11 @@ export class DestinationActor {
     if (!this.#actor.getSnapshot().hasTag("accepting")) {
       this.#counts.deferred++;
       this.deps.postpone(job, Math.max(1000, this.#suspendedUntil - now), "suspended");
+      return;
+    }
+    if (tier === "bulk" && tenantPaused(job.message.tenant)) {
+      // The reputation breaker paused this tenant: its bulk mail waits off MAIL_SEND.
+      this.deps.postpone(job, 0, "held");
       return;
     }
     const rate = Math.max(this.#limits.rate, 0.01);

@@ -85,11 +85,24 @@ export {
   releaseBlock,
 } from "./tenants.ts";
 export {
+  addHealthCounts,
+  readHealthWindow,
+  resetHealthWindow,
+  getBreaker,
+  setBreaker,
+  resumeTenant,
+} from "./tenant-health.ts";
+export {
+  holdMessage,
+  releaseHeld,
+} from "./held.ts";
+export {
   sendStreamDescription,
   ADVISORY_STREAM,
   maxDeliveriesAdvisorySubject,
   topologyFor,
   topologyOptionsFrom,
+  TENANT_HEALTH_CONSUMER,
   type TopologyOptions,
   type StreamSpec,
   type ConsumerSpec,

@@ -134,6 +134,18 @@ function streamsFor(o: TopologyOptions): StreamSpec[] {
       num_replicas: o.replicas,
     },
     {
+      // A paused tenant's bulk mail, off MAIL_SEND until `sluice tenants resume` puts it back
+      // (issue 16). No max age: held mail is released or stays, never dropped by the stream.
+      name: STREAMS.held,
+      description: "Sluice: recipient messages held for a paused tenant",
+      subjects: [subjects.heldAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
+    {
       // Per-endpoint webhook work: subjects mail.webhooks.<endpoint>.<lane>, one consumer per
       // lane (protocol/io/webhooks.ts), so a dead endpoint only holds back its own lanes.
       name: STREAMS.webhooks,
@@ -160,6 +172,8 @@ function streamsFor(o: TopologyOptions): StreamSpec[] {
     },
   ];
 }
+
+export const TENANT_HEALTH_CONSUMER = "tenant_health";
 
 function consumersFor(o: TopologyOptions): ConsumerSpec[] {
   const maxDeliver = maxAttempts(o.retry) + 10; // slack for redeliveries after crashes
@@ -196,6 +210,19 @@ function consumersFor(o: TopologyOptions): ConsumerSpec[] {
     {
       stream: ADVISORY_STREAM,
       config: { durable_name: "dead_letterer", ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000) },
+    },
+    {
+      // The reputation breaker's counts (issue 16): shared by the nodes, from now on (a new
+      // durable does not replay the stream's week of history into today's window).
+      stream: STREAMS.events,
+      config: {
+        durable_name: TENANT_HEALTH_CONSUMER,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        filter_subjects: ["delivered", "bounced", "complained"].map((t) => `mail.events.*.${t}`),
+        ack_wait: nanos(30_000),
+        max_ack_pending: 10_000,
+      },
     },
     {
       // The events consumer: writes the status index and queues webhook jobs. From the start
