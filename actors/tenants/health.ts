@@ -19,7 +19,7 @@ export interface TenantHealthDeps {
 
 /**
  * The reputation breaker's reader (issue 16): a share of the `tenant_health` consumer on
- * MAIL_EVENTS (delivered, bounced — at the attempt or async — and complained). Counts are
+ * MAIL_EVENTS, counting delivered, bounced (at the attempt or async) and complained. Counts are
  * summed in memory and, every flushMs, added to each tenant's 24 h window in KV by
  * compare-and-set (several nodes add at once); the window is then judged against the
  * tenant's thresholds and the breaker state written when it changes. `paused` is only
@@ -63,6 +63,7 @@ export class TenantHealth {
   }
 
   #count(e: MailEvent): void {
+    if (e.type !== "delivered" && e.type !== "bounced" && e.type !== "complained") return;
     const c = this.#pending.get(e.tenant) ?? emptyCounts();
     if (e.type === "delivered") c.sent++;
     else if (e.type === "bounced") {
