@@ -138,6 +138,13 @@ export function openApiDocument(): unknown {
         get: { summary: "confirmation page with a button that POSTs (GET never unsubscribes: link scanners follow links)", security: [], responses: { "200": { description: "HTML page" }, "404": { description: "not a valid token" } } },
         post: { summary: "one-click unsubscribe: suppress the address for its tenant (reason unsubscribe) and publish an unsubscribed event", security: [], responses: { "200": { description: "unsubscribed (HTML)" }, "404": { description: "not a valid token" }, "503": { description: "NATS unavailable" } } },
       },
+      // Tenants (issue 16): a tenant's own settings, quota use and reputation status.
+      "/v1/tenant": {
+        get: {
+          summary: "The caller's tenant: settings (daily quota, weight, reputation thresholds), today's quota use, and the reputation breaker's status (healthy, warning, paused) with its reason",
+          responses: { "200": { description: "tenant, status, reputation, settings, today {day, used, quota?, remaining?, resetsAt}" }, ...errors(401, 403, 503) },
+        },
+      },
     },
   };
 }
