@@ -59,9 +59,13 @@ const MIN_WEIGHT = 0.1;
  * Every message costs 1 (what a destination limits is messages, not bytes).
  */
 class FairLane<T> {
-  #tenants = new Map<string, { fifo: Fifo<T>; deficit: number }>();
-  /** Tenants with work, in serving order; the head is the one being served. */
-  #ring: string[] = [];
+  #tenants = new Map<string, Lane<T>>();
+  /**
+   * Tenants with work, in serving order; the head is the one being served. An entry is
+   * stale (skipped) once its lane left the map or moved (`turn` changed): removal and
+   * move-to-front are O(1) instead of a search of the ring.
+   */
+  #ring = new Fifo<{ lane: Lane<T>; turn: number }>();
   #size = 0;
 
   constructor(
@@ -81,33 +85,30 @@ class FairLane<T> {
   }
   /** Back at the front of its tenant's queue, and that tenant served next. */
   unshift(item: T): void {
-    const tenant = this.tenantOf(item);
-    const lane = this.#lane(tenant, true);
+    const lane = this.#lane(this.tenantOf(item), true);
     lane.fifo.unshift(item);
     lane.deficit = Math.max(lane.deficit, 1);
     this.#size++;
   }
   shift(): T | undefined {
     for (;;) {
-      const tenant = this.#ring[0];
-      if (tenant === undefined) return undefined;
-      const lane = this.#tenants.get(tenant);
-      if (lane === undefined || lane.fifo.size === 0) {
-        this.#drop(tenant);
-        continue;
-      }
+      const entry = this.#ring.shift();
+      if (entry === undefined) return undefined;
+      const lane = entry.lane;
+      if (entry.turn !== lane.turn || this.#tenants.get(lane.tenant) !== lane || lane.fifo.size === 0) continue; // stale
       if (lane.deficit < 1) {
-        lane.deficit += Math.max(MIN_WEIGHT, this.weightOf(tenant));
+        lane.deficit += Math.max(MIN_WEIGHT, this.weightOf(lane.tenant));
         if (lane.deficit < 1) {
-          this.#rotate();
+          this.#ring.push(entry);
           continue;
         }
       }
       const item = lane.fifo.shift() as T;
       lane.deficit -= 1;
       this.#size--;
-      if (lane.fifo.size === 0) this.#drop(tenant);
-      else if (lane.deficit < 1) this.#rotate();
+      if (lane.fifo.size === 0) this.#tenants.delete(lane.tenant);
+      else if (lane.deficit < 1) this.#ring.push(entry);
+      else this.#ring.unshift(entry); // credit left: still its turn
       return item;
     }
   }
@@ -121,16 +122,16 @@ class FairLane<T> {
   popNewest(tenant: string): T | undefined {
     const lane = this.#tenants.get(tenant);
     const item = lane?.fifo.pop();
-    if (item === undefined) return undefined;
+    if (lane === undefined || item === undefined) return undefined;
     this.#size--;
-    if (lane?.fifo.size === 0) this.#drop(tenant);
+    if (lane.fifo.size === 0) this.#tenants.delete(tenant);
     return item;
   }
   extract(pick: (item: T) => boolean): T[] {
     const taken: T[] = [];
     for (const [tenant, lane] of [...this.#tenants]) {
       taken.push(...lane.fifo.extract(pick));
-      if (lane.fifo.size === 0) this.#drop(tenant);
+      if (lane.fifo.size === 0) this.#tenants.delete(tenant);
     }
     this.#size -= taken.length;
     return taken;
@@ -139,29 +140,32 @@ class FairLane<T> {
     for (const lane of this.#tenants.values()) yield* lane.fifo;
   }
 
-  #lane(tenant: string, first: boolean): { fifo: Fifo<T>; deficit: number } {
+  /**
+   * The lane of `tenant`, created (with no credit: an idle tenant saves none, DRR's rule
+   * against a quiet tenant storing up a burst) and put in the ring when it had no work.
+   */
+  #lane(tenant: string, first: boolean): Lane<T> {
     let lane = this.#tenants.get(tenant);
     if (lane === undefined) {
-      lane = { fifo: new Fifo(), deficit: 0 };
+      lane = { tenant, fifo: new Fifo(), deficit: 0, turn: 0 };
       this.#tenants.set(tenant, lane);
-      if (first) this.#ring.unshift(tenant);
-      else this.#ring.push(tenant);
-    } else if (first && this.#ring[0] !== tenant) {
-      this.#ring.splice(this.#ring.indexOf(tenant), 1);
-      this.#ring.unshift(tenant);
+    } else if (!first) {
+      return lane;
+    } else {
+      lane.turn++; // its old place in the ring goes stale
     }
+    const entry = { lane, turn: lane.turn };
+    if (first) this.#ring.unshift(entry);
+    else this.#ring.push(entry);
     return lane;
   }
-  #rotate(): void {
-    const head = this.#ring.shift();
-    if (head !== undefined) this.#ring.push(head);
-  }
-  /** An idle tenant keeps no credit: DRR's rule that stops a quiet tenant saving up a burst. */
-  #drop(tenant: string): void {
-    this.#tenants.delete(tenant);
-    const i = this.#ring.indexOf(tenant);
-    if (i >= 0) this.#ring.splice(i, 1);
-  }
+}
+
+interface Lane<T> {
+  tenant: string;
+  fifo: Fifo<T>;
+  deficit: number;
+  turn: number;
 }
 
 export interface TierQueueOptions<T> {
