@@ -25,9 +25,8 @@ export interface GatewayDeps {
   status: KV;
   suppressions: KV;
   webhooks: KV;
-  /** Tenant settings and their cluster-wide counters (issue 16). */
-  tenants: KV;
-  tenantCounters: KV;
+  /** Opens the Kv manager's buckets on demand (those a gateway can live without, e.g. sluice_tenants). */
+  kvm: Kvm;
 }
 
 /**
@@ -88,7 +87,6 @@ export class NatsState {
   async #open(nc: NatsConnection): Promise<GatewayDeps> {
     const js = jetstream(nc, { timeout: 5000 });
     const kvm = new Kvm(js);
-    const [tenants, tenantCounters] = await Promise.all([kvm.open(KV_BUCKETS.tenants), kvm.open(KV_BUCKETS.tenantCounters)]);
     const [payloads, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, jsm] = await Promise.all([
       new Objm(js).open(OBJECT_STORES.payloads),
       kvm.open(KV_BUCKETS.keys),
@@ -110,6 +108,6 @@ export class NatsState {
       publishTimeoutMs: 5000,
       maxPayload: () => nc.info?.max_payload,
     };
-    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, tenants, tenantCounters };
+    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, kvm };
   }
 }

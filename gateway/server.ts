@@ -132,10 +132,7 @@ function contextOf({ config, logger, nats }: GatewayDependencies): GatewayContex
   return {
     config,
     logger,
-    quota: new TenantQuota(async () => {
-      const d = await nats.deps();
-      return { tenants: d.tenants, counters: d.tenantCounters };
-    }, config.quotaBlock, logger),
+    quota: new TenantQuota(async () => (await nats.deps()).kvm, config.quotaBlock, logger),
     nats: () => nats.connection(),
     deps: () => nats.deps(),
     ready: async () => {

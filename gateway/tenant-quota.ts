@@ -1,7 +1,7 @@
-import type { KV } from "@nats-io/kv";
+import type { KV, Kvm } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { LRUCache } from "lru-cache";
-import { msToNextUtcDay, quotaCounterKey, utcDay, type BreakerState, type QuotaFigures, type TenantSettings } from "../protocol/index.ts";
+import { DEFAULT_TENANT_SETTINGS, errorMessage, KV_BUCKETS, msToNextUtcDay, quotaCounterKey, utcDay, type BreakerState, type QuotaFigures, type TenantSettings } from "../protocol/index.ts";
 import { counterValue, getBreaker, getTenantSettings, releaseBlock, reserveBlock } from "../protocol/io/index.ts";
 import { HttpError } from "./http-error.ts";
 
@@ -38,9 +38,10 @@ export class TenantQuota {
   #allowances = new Map<string, Allowance>();
   /** One reservation at a time per tenant in this process (requests queue behind it). */
   #locks = new Map<string, Promise<void>>();
+  #stores: Promise<QuotaStores> | undefined;
 
   constructor(
-    private readonly stores: () => Promise<QuotaStores>,
+    private readonly kvm: () => Promise<Kvm>,
     private readonly block: number,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
@@ -49,9 +50,33 @@ export class TenantQuota {
   async settings(tenant: string): Promise<TenantSettings> {
     const hit = this.#settings.get(tenant);
     if (hit) return hit.s;
-    const { settings } = await getTenantSettings((await this.stores()).tenants, tenant);
+    let settings: TenantSettings;
+    try {
+      settings = (await getTenantSettings((await this.stores()).tenants, tenant)).settings;
+    } catch (e) {
+      // A cluster whose topology predates tenants (the gateway creates no buckets; nodes
+      // and `sluice init` do): no tenant has settings yet, so none is limited.
+      if (!/stream not found|bucket not found/i.test(errorMessage(e))) throw e;
+      settings = DEFAULT_TENANT_SETTINGS;
+    }
     this.#settings.set(tenant, { s: settings });
     return settings;
+  }
+
+  /** The two buckets, opened once (a failed opening is tried again on the next request). */
+  stores(): Promise<QuotaStores> {
+    if (this.#stores === undefined) {
+      const opening = (async () => {
+        const kvm = await this.kvm();
+        const [tenants, counters] = await Promise.all([kvm.open(KV_BUCKETS.tenants), kvm.open(KV_BUCKETS.tenantCounters)]);
+        return { tenants, counters };
+      })();
+      this.#stores = opening;
+      opening.catch(() => {
+        if (this.#stores === opening) this.#stores = undefined;
+      });
+    }
+    return this.#stores;
   }
 
   /** Recipients counted today for `tenant` (reserved cluster-wide, including reservations not used yet). */

@@ -26,10 +26,7 @@ export async function testApp(nc: NatsConnection, config: Config, register: (app
   const state = new NatsState(config, silent);
   state.attach(nc);
   const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }), deps: () => state.deps(),
-    quota: new TenantQuota(async () => {
-      const d = await state.deps();
-      return { tenants: d.tenants, counters: d.tenantCounters };
-    }, config.quotaBlock, silent),
+    quota: new TenantQuota(async () => (await state.deps()).kvm, config.quotaBlock, silent),
   };
   register(app, ctx);
   await app.ready();
