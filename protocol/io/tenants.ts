@@ -28,7 +28,8 @@ export async function setTenantSettings(kv: KV, tenant: string, changes: TenantS
 
 export async function listTenantSettings(kv: KV): Promise<{ tenant: string; settings: TenantSettings }[]> {
   const out: { tenant: string; settings: TenantSettings }[] = [];
-  for (const tenant of (await listKeys(kv)).sort()) {
+  // Other entries of the bucket (`<tenant>.breaker`) have a dot; tenant names never do.
+  for (const tenant of (await listKeys(kv)).filter((k) => !k.includes(".")).sort()) {
     const { settings, stored } = await getTenantSettings(kv, tenant);
     if (stored) out.push({ tenant, settings });
   }
