@@ -4,6 +4,7 @@ import { LRUCache } from "lru-cache";
 import { DEFAULT_TENANT_SETTINGS, errorMessage, KV_BUCKETS, msToNextUtcDay, quotaCounterKey, utcDay, type BreakerState, type QuotaFigures, type TenantSettings } from "../protocol/index.ts";
 import { counterValue, getBreaker, getTenantSettings, releaseBlock, reserveBlock } from "../protocol/io/index.ts";
 import { HttpError } from "./http-error.ts";
+import { TenantRate } from "./tenant-rate.ts";
 
 /** How long a tenant's settings are trusted before they are read again (a changed quota applies within this). */
 const SETTINGS_CACHE_MS = 2000;
@@ -39,6 +40,7 @@ export class TenantQuota {
   /** One reservation at a time per tenant in this process (requests queue behind it). */
   #locks = new Map<string, Promise<void>>();
   #stores: Promise<QuotaStores> | undefined;
+  #rate = new TenantRate(async () => (await this.kvm()).open(KV_BUCKETS.tenantRates));
 
   constructor(
     private readonly kvm: () => Promise<Kvm>,
@@ -89,11 +91,14 @@ export class TenantQuota {
     return (await getBreaker((await this.stores()).tenants, tenant)) ?? { status: "healthy" };
   }
 
-  /** Admit `count` recipients of `tenant`, or throw 429 quota_exceeded with the figures. */
+  /** Admit `count` recipients of `tenant` (its cluster-wide rate, then its daily quota), or throw 429 rate_limited / quota_exceeded with the figures. */
   async admit(tenant: string, count: number): Promise<void> {
-    const quota = (await this.settings(tenant)).dailyQuota;
-    if (quota === undefined || count === 0) return;
-    await this.#serialised(tenant, () => this.#admit(tenant, count, quota));
+    const { dailyQuota: quota, messagesPerSecond: rate } = await this.settings(tenant);
+    if (count === 0 || (quota === undefined && rate === undefined)) return;
+    await this.#serialised(tenant, async () => {
+      if (rate !== undefined) await this.#rate.admit(tenant, count, rate);
+      if (quota !== undefined) await this.#admit(tenant, count, quota);
+    });
   }
 
   /** Give back what `admit` took for a request that was not stored after all. */

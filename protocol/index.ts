@@ -228,6 +228,7 @@ export {
   utcDay,
   msToNextUtcDay,
   quotaCounterKey,
+  rateCounterKey,
   reservationSize,
   type TenantSettingsInput,
   type QuotaFigures,

@@ -55,6 +55,8 @@ export const KV_BUCKETS = {
   tenants: "sluice_tenants",
   /** Cluster-wide counters reserved in blocks by compare-and-set (daily quotas); see protocol/tenants.ts. */
   tenantCounters: "sluice_tenant_counters",
+  /** Per-second counters of tenants' cluster-wide rates (short TTL). */
+  tenantRates: "sluice_tenant_rates",
 } as const;
 
 /**

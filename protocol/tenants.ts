@@ -49,6 +49,9 @@ export const msToNextUtcDay = (at: number): number => {
 /** KV key (bucket `sluice_tenant_counters`) of a tenant's recipients reserved on one UTC day. */
 export const quotaCounterKey = (tenant: string, day: string): string => `quota.${tenant}.${day}`;
 
+/** KV key (bucket `sluice_tenant_rates`) of a tenant's recipients reserved in one second (epoch seconds). */
+export const rateCounterKey = (tenant: string, second: number): string => `rate.${tenant}.${second}`;
+
 /**
  * How much a gateway reserves from the shared counter at once: `block` while the quota is
  * far, then an eighth of what is left (at least what the request needs), so the last

@@ -274,6 +274,8 @@ function kvBucketsFor(o: TopologyOptions): KvSpec[] {
     { name: KV_BUCKETS.tenants, options: { history: 5, replicas: o.replicas } },
     // A day's counter is read for that day only; two days keep yesterday's for `tenants show`.
     { name: KV_BUCKETS.tenantCounters, options: { history: 1, ttl: 2 * dayMs, replicas: o.replicas } },
+    // One key per tenant per second: useless after that second, gone a minute later.
+    { name: KV_BUCKETS.tenantRates, options: { history: 1, ttl: 60_000, replicas: o.replicas } },
   ];
 }
 

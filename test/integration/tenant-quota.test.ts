@@ -69,3 +69,24 @@ test("dailyQuota 100 across two gateways: never more than 100 recipients accepte
   await waitFor("usage settled", async () => ((await fx.get("/v1/tenant", key)).body.today.used === 100 ? true : undefined), 5000);
   assert.equal((await fx.get("/v1/tenant", key)).body.today.remaining, 0);
 });
+
+test("messagesPerSecond 10 across two gateways: no second accepts more than 10 recipients; the rest 429 rate_limited", async () => {
+  await setTenantSettings(await new Kvm(fx.nc).open(KV_BUCKETS.tenants), "rate-t", { messagesPerSecond: 10 });
+  const key = await fx.key("rate-t");
+  const urls = [fx.url, `http://127.0.0.1:${second.port}`];
+  const answers = await Promise.all(
+    Array.from({ length: 60 }, async (_, i) => {
+      const res = await fetch(`${urls[i % 2]}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(mail(i)) });
+      return { status: res.status, at: Date.now(), retryAfter: res.headers.get("retry-after"), body: (await res.json()) as { error?: { code: string } } };
+    }),
+  );
+  const accepted = answers.filter((a) => a.status === 202);
+  const refused = answers.filter((a) => a.status === 429);
+  assert.equal(accepted.length + refused.length, 60);
+  // Answers come a little after their admission, so count by the seconds the burst spans.
+  const seconds = new Set(answers.map((a) => Math.floor(a.at / 1000))).size + 1;
+  assert.ok(accepted.length >= 1 && accepted.length <= 10 * seconds, `accepted ${accepted.length} over ${seconds} seconds`);
+  assert.ok(refused.length > 0);
+  assert.equal(refused[0]?.body.error?.code, "rate_limited");
+  assert.equal(refused[0]?.retryAfter, "1");
+});
