@@ -26,8 +26,7 @@ import { loadDkimKeys } from "./smtp/dkim.ts";
 import { SmtpSender } from "./smtp/sender.ts";
 import { SuppressionCache } from "./suppression-cache.ts";
 import { tracedSend } from "./tracing.ts";
-import { watchTenantSettings } from "./tenants/settings-watch.ts";
-import { TenantHealth } from "./tenants/health.ts";
+import { startTenantServices } from "./tenants/start.ts";
 
 export interface ActorNode {
   id: string;
@@ -61,11 +60,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const js = jetstream(nc);
   const kvm = new Kvm(nc);
   const [attemptsKv, suppressionsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions)]);
-  // Issue 16: fair-share weights and breaker pauses live from sluice_tenants; the breaker's counts.
-  const [tenantsKv, tenantCountersKv] = await Promise.all([kvm.open(KV_BUCKETS.tenants), kvm.open(KV_BUCKETS.tenantCounters)]);
-  const stopTenantSettings = await watchTenantSettings(tenantsKv, logger);
-  const tenantHealth = new TenantHealth({ js, tenants: tenantsKv, counters: tenantCountersKv, logger, flushMs: config.tenantHealthFlushMs });
-  tenantHealth.start();
+  const tenantServices = await startTenantServices({ js, kvm, logger, flushMs: config.tenantHealthFlushMs }); // issue 16: weights, pauses, breaker
   const payloads = new PayloadCache(await new Objm(nc).open(OBJECT_STORES.payloads));
 
   const book = new PolicyBook(loadPolicyFile(config.policiesFile));
@@ -144,8 +139,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         await d.close();
         policyWatch.stop();
         suppressionCache.stop();
-        stopTenantSettings();
-        await tenantHealth.stop();
+        await tenantServices.stop();
         await sender.close();
         if (!injected) await nc.drain().catch(() => undefined); // shutting down: everything was settled above; a closed connection has nothing to drain
         logger.info({ nodeId: config.nodeId }, "actor node stopped");
