@@ -31,6 +31,7 @@ import { SmtpSender } from "./smtp/sender.ts";
 import { SuppressionCache } from "./suppression-cache.ts";
 import { Simulator } from "./simulator/index.ts";
 import { tracedSend } from "./tracing.ts";
+import { startTenantServices } from "./tenants/start.ts";
 
 export interface ActorNode {
   id: string;
@@ -64,6 +65,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   const js = jetstream(nc);
   const kvm = new Kvm(nc);
   const [attemptsKv, suppressionsKv, domainsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions), kvm.open(KV_BUCKETS.domains)]);
+  const tenantServices = await startTenantServices({ js, kvm, logger, flushMs: config.tenantHealthFlushMs }); // issue 16: weights, pauses, breaker
   const payloads = new PayloadCache(await new Objm(nc).open(OBJECT_STORES.payloads));
 
   const book = new PolicyBook(loadPolicyFile(config.policiesFile));
@@ -151,6 +153,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         policyWatch.stop();
         suppressionCache.stop();
         tenantKeys.stop();
+        await tenantServices.stop();
         await sender.close();
         if (!injected) await nc.drain().catch(() => undefined); // shutting down: everything was settled above; a closed connection has nothing to drain
         logger.info({ nodeId: config.nodeId }, "actor node stopped");

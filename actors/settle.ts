@@ -23,6 +23,7 @@ import {
   AckedPublisher,
   addSuppression,
   deadLetterUnreadable,
+  holdMessage,
   publishDeadLetter,
   publishEvent,
 } from "../protocol/io/index.ts";
@@ -177,6 +178,7 @@ export class Settler {
 
   /** Back to JetStream without an attempt (destination busy or suspended, partition released). */
   async postponed(job: Job, delayMs: number, why: PostponeReason): Promise<void> {
+    if (why === "held") return this.#hold(job);
     // Every return to JetStream counts toward the consumer's max_deliver. A suspended
     // destination's backlog therefore follows the retry schedule by delivery count, so that
     // a long outage spends about as many deliveries as real retries would (the limit is
@@ -192,6 +194,14 @@ export class Settler {
     }
     deliveryMetrics.postponed.add(1, { reason: why });
     this.#nak(job, why === "released" ? Math.max(RELEASE_NAK_DELAY_MS, delayMs) : delayMs);
+  }
+
+  /** Off MAIL_SEND into MAIL_HELD (a paused tenant's bulk), until `sluice tenants resume`. */
+  async #hold(job: Job): Promise<void> {
+    const m = job.message;
+    await holdMessage(this.d.js, { tenant: m.tenant, tier: m.tier, partition: job.partition, id: m.id, data: job.msg.data, deliveryCount: job.msg.info.deliveryCount });
+    deliveryMetrics.postponed.add(1, { reason: "held" });
+    this.#ack(job);
   }
 
   /** The message is past its maximum age before this attempt. */

@@ -12,7 +12,8 @@
  * deployed by default) or "split" (SLUICE_NODE_ROLES=delivery and =services in two
  * processes; the services' lag behind delivery is reported).
  *
- * BENCH_MESSAGES / BENCH_DOMAINS change the size. Needs nats-server and smtp-sink
+ * BENCH_MESSAGES / BENCH_DOMAINS change the size. BENCH_TENANTS spreads the messages over
+ * that many tenants (round-robin), to measure what fair sharing per destination costs. Needs nats-server and smtp-sink
  * (scripts/ensure-postfix.sh installs it).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -58,6 +59,7 @@ import { join } from "node:path";
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 50);
+const TENANTS = Number(process.env.BENCH_TENANTS ?? 1);
 const SPLIT = process.env.BENCH_ROLES === "split";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const payload: Payload = { from: { name: "Bench", address: "news@bench.test" }, subject: "Benchmark message", text: "Hello from the delivery benchmark.\n".repeat(20) };
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
       Array.from({ length: Math.min(5000, TOTAL - i) }, (_, k) => {
         const n = i + k;
         const domain = domains[n % DOMAINS] as string;
-        const m: DeliveryMessageInput = { v: 1, id: recipientId(requestId, n), requestId, tenant: "bench", tier: "bulk", mailFrom: "bounces@bench.test", rcptTo: `user${n}@${domain}`, payload: { ref: ref.ref, size: ref.size }, createdAt: Date.now() };
+        const m: DeliveryMessageInput = { v: 1, id: recipientId(requestId, n), requestId, tenant: TENANTS === 1 ? "bench" : `bench${Math.floor(n / DOMAINS) % TENANTS}`, tier: "bulk", mailFrom: "bounces@bench.test", rcptTo: `user${n}@${domain}`, payload: { ref: ref.ref, size: ref.size }, createdAt: Date.now() };
         return js.publish(subjects.send("bulk", partitionOf(domain, config.partitions)), encode(m), { msgID: m.id });
       }),
     );

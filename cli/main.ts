@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   init: { summary: "create or update the NATS topology and exit", load: () => import("./commands/init.ts") },
   keys: { summary: "create, list and revoke API keys", load: () => import("./commands/keys.ts") },
   domains: { summary: "add, verify, rotate and remove a tenant's sender domains (DNS records, DKIM keys)", load: () => import("./commands/domains.ts") },
+  tenants: { summary: "tenant settings (quota, weight, reputation thresholds), usage, breaker status; resume a paused tenant", load: () => import("./commands/tenants.ts") },
   dlq: { summary: "list, show, replay and purge dead letters", load: () => import("./commands/dlq.ts") },
   config: { summary: "print the effective configuration, secrets masked", load: () => import("./commands/config.ts") },
   policies: { summary: "print the effective per-destination delivery policy table", load: () => import("./commands/policies.ts") },

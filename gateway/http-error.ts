@@ -12,6 +12,8 @@ export class HttpError extends Error {
     message: string,
     readonly field?: string,
     readonly headers: Record<string, string> = {},
+    /** Figures the caller can act on, beside code and message (e.g. a quota's use). */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = "HttpError";
@@ -77,7 +79,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const http = toHttpError(error);
     if (http.status >= 500) request.log.error({ err: error, url: request.url, code: http.code }, "request failed");
-    const body = http.field === undefined ? { code: http.code, message: http.message } : { code: http.code, message: http.message, field: http.field };
+    const body = { code: http.code, message: http.message, ...(http.field === undefined ? {} : { field: http.field }), ...http.details };
     return reply.code(http.status).headers(http.headers).send({ error: body });
   });
   app.setNotFoundHandler((request, reply) =>

@@ -29,6 +29,8 @@ export interface GatewayDeps {
   domains: KV;
   /** Scheduling: KV sluice_schedules (cancel, reschedule). */
   schedules: KV;
+  /** Opens the Kv manager's buckets on demand (those a gateway can live without, e.g. sluice_tenants). */
+  kvm: Kvm;
 }
 
 /**
@@ -115,6 +117,6 @@ export class NatsState {
       schedules,
       scheduleHorizonMs: this.config.schedule.horizonMs,
     };
-    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, domains, schedules };
+    return { nc, js, jsm, producer, keys, idempotency, batches, batchCounts, status, suppressions, webhooks, templates, domains, schedules, kvm };
   }
 }

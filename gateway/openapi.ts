@@ -167,6 +167,13 @@ function baseDocument(): { paths: Record<string, Record<string, unknown>> } & Re
         get: { parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" }, description: "the signed token of a List-Unsubscribe link" }], operationId: "showUnsubscribePage", summary: "confirmation page with a button that POSTs (GET never unsubscribes: link scanners follow links)", security: [], responses: { "200": { description: "HTML page" }, "404": { description: "not a valid token" } } },
         post: { parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" }, description: "the signed token of a List-Unsubscribe link" }], operationId: "unsubscribeOneClick", summary: "one-click unsubscribe: suppress the address for its tenant (reason unsubscribe) and publish an unsubscribed event", security: [], responses: { "200": { description: "unsubscribed (HTML)" }, "404": { description: "not a valid token" }, "503": { description: "NATS unavailable" } } },
       },
+      // Tenants (issue 16): a tenant's own settings, quota use and reputation status.
+      "/v1/tenant": {
+        get: {
+          summary: "The caller's tenant: settings (daily quota, weight, reputation thresholds), today's quota use, and the reputation breaker's status (healthy, warning, paused) with its reason",
+          responses: { "200": { description: "tenant, status, reputation, settings, today {day, used, quota?, remaining?, resetsAt}" }, ...errors(401, 403, 503) },
+        },
+      },
     },
   };
 }

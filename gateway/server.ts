@@ -29,6 +29,8 @@ import { scheduleRoutes } from "./routes/schedule.ts";
 import { traceRoutes } from "./tracing.ts";
 import { SenderDomains } from "./domain-guard.ts";
 import { domainRoutes } from "./routes/domains.ts";
+import { TenantQuota } from "./tenant-quota.ts";
+import { tenantRoutes } from "./routes/tenant.ts";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -111,6 +113,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
   installApiSpec(app);
   options.configure?.(app);
   requireHost(app);
+  app.addHook("onClose", () => ctx.quota.close().catch((err: unknown) => logger.warn({ err }, "giving back quota reservations on close failed")));
   traceRoutes(app);
 
   healthRoutes(app, ctx);
@@ -134,6 +137,7 @@ export function buildGateway(deps: GatewayDependencies, options: GatewayOptions 
     domainRoutes(authenticated, ctx);
     metricsRoutes(authenticated);
     scheduleRoutes(authenticated, ctx); // scheduling: cancel, reschedule
+    tenantRoutes(authenticated, ctx);
   });
   return app;
 }
@@ -142,6 +146,7 @@ function contextOf({ config, logger, nats }: GatewayDependencies): GatewayContex
   return {
     config,
     logger,
+    quota: new TenantQuota(async () => (await nats.deps()).kvm, config.quotaBlock, logger),
     nats: () => nats.connection(),
     deps: () => nats.deps(),
     domains: new SenderDomains(config, async () => (await nats.deps()).domains),

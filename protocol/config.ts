@@ -188,6 +188,10 @@ export const SETTINGS = {
   SLUICE_LIST_UNSUBSCRIBE: setting({ default: "", schema: optional, show: showOptional }),
   SLUICE_INLINE_PAYLOAD_MAX: setting({ default: "16KB", schema: size("largest payload carried inline in a single-use message") }),
   SLUICE_KEY_RATE: setting({ default: "0", schema: integer(0, 10_000_000) }),
+  /** Recipients a gateway reserves at once from a tenant's cluster-wide daily quota (issue 16). */
+  SLUICE_QUOTA_BLOCK: setting({ default: "100", schema: integer(1, 1_000_000) }),
+  /** How often a node adds the reputation counts it read to the tenants' 24 h windows and judges them. */
+  SLUICE_TENANT_HEALTH_FLUSH: setting({ default: "1s", schema: duration("how often tenant reputation counts are flushed"), show: showDuration }),
   SLUICE_OTLP_ENDPOINT: setting({ default: "", schema: optional, show: showOptional }),
   SLUICE_SMTP_TIMEOUT: setting({
     default: "60s",
@@ -335,6 +339,8 @@ export interface Config {
   inlinePayloadMaxBytes: number;
   /** Default requests per second per API key (0 = unlimited); a key may carry its own. */
   keyRatePerSecond: number;
+  quotaBlock: number;
+  tenantHealthFlushMs: number;
   /** OTLP/HTTP traces endpoint; empty = tracing export off. */
   otlpEndpoint: string | undefined;
   /** SMTP socket timeout: a peer silent this long fails the attempt (retried later). */
@@ -415,6 +421,8 @@ function configOf(e: Env): Config {
     listUnsubscribe: e.SLUICE_LIST_UNSUBSCRIBE,
     inlinePayloadMaxBytes: e.SLUICE_INLINE_PAYLOAD_MAX,
     keyRatePerSecond: e.SLUICE_KEY_RATE,
+    quotaBlock: e.SLUICE_QUOTA_BLOCK,
+    tenantHealthFlushMs: e.SLUICE_TENANT_HEALTH_FLUSH,
     otlpEndpoint: e.SLUICE_OTLP_ENDPOINT,
     smtpTimeoutMs: e.SLUICE_SMTP_TIMEOUT,
     bounceDomain: e.SLUICE_BOUNCE_DOMAIN,

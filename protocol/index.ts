@@ -226,6 +226,32 @@ export {
   checkBatchFits,
 } from "./message-size.ts";
 export {
+  ReputationThresholds,
+  TenantSettings,
+  DEFAULT_TENANT_SETTINGS,
+  utcDay,
+  msToNextUtcDay,
+  quotaCounterKey,
+  rateCounterKey,
+  reservationSize,
+  type TenantSettingsInput,
+  type QuotaFigures,
+} from "./tenants.ts";
+export {
+  HOUR_MS,
+  HealthCounts,
+  HealthWindow,
+  TENANT_STATUSES,
+  BreakerState,
+  breakerKey,
+  healthWindowKey,
+  emptyCounts,
+  addToWindow,
+  windowTotals,
+  judge,
+  type TenantStatus,
+} from "./tenant-health.ts";
+export {
   SCOPES,
   Scope,
   ApiKeyRecord,

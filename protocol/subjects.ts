@@ -35,6 +35,8 @@ export const STREAMS = {
   inbound: "MAIL_INBOUND",
   /** Scheduled mail: held recipient messages and time-bucketed due entries (protocol/schedule-store.ts). */
   scheduled: "MAIL_SCHEDULED",
+  /** Recipient messages held off MAIL_SEND (a paused tenant's bulk), released by `sluice tenants resume`. */
+  held: "MAIL_HELD",
 } as const;
 
 export const OBJECT_STORES = {
@@ -63,6 +65,12 @@ export const KV_BUCKETS = {
   schedules: "sluice_schedules",
   /** Single-leader leases of cluster-wide singletons (the scheduler). */
   leaders: "sluice_leaders",
+  /** Tenant settings (quota, rate, weight, reputation thresholds); key = the tenant. */
+  tenants: "sluice_tenants",
+  /** Cluster-wide counters reserved in blocks by compare-and-set (daily quotas); see protocol/tenants.ts. */
+  tenantCounters: "sluice_tenant_counters",
+  /** Per-second counters of tenants' cluster-wide rates (short TTL). */
+  tenantRates: "sluice_tenant_rates",
 } as const;
 
 /**
@@ -79,6 +87,9 @@ export const subjects = {
   event: (tenant: string, type: EventTypeName): string => `mail.events.${tenant}.${type}`,
   eventsOf: (tenant: string): string => `mail.events.${tenant}.>`,
   eventsAll: "mail.events.>",
+  held: (tenant: string, tier: TierName, partition: number): string => `mail.held.${tenant}.${tier}.${partition}`,
+  heldOf: (tenant: string): string => `mail.held.${tenant}.>`,
+  heldAll: "mail.held.>",
   dlq: (tenant: string, id: string): string => `mail.dlq.${tenant}.${id}`,
   dlqOf: (tenant: string): string => `mail.dlq.${tenant}.>`,
   dlqAll: "mail.dlq.>",

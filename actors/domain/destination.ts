@@ -9,6 +9,7 @@ import { destinationMachine, stateName, type DestinationActorRef, type Destinati
 import { deliveryMetrics, observeDestinationLimits } from "../metrics.ts";
 import { TierQueue } from "./tier-queue.ts";
 import { TokenBucket } from "./token-bucket.ts";
+import { tenantPaused, tenantWeight } from "../tenants/settings-watch.ts";
 
 /** xstate's clock (SimulatedClock in unit tests). */
 export type Clock = NonNullable<NonNullable<Parameters<typeof createActor>[1]>["clock"]>;
@@ -32,6 +33,8 @@ export interface DestinationDeps {
   /** How long without a throttle reply before `throttled` is `sending` again. */
   quietMs?: number;
   logger: Logger;
+  /** A tenant's share of this destination within a tier (default: the live `sluice_tenants` weights). */
+  weightOf?: (tenant: string) => number;
   metrics?: {
     throttled(key: string): void;
     delivered(key: string, tier: TierName): void;
@@ -59,7 +62,7 @@ export class DestinationActor {
   #policy: Policy;
   #bucket: TokenBucket;
   #limits: LearnedLimits;
-  #queue = new TierQueue<Job>();
+  #queue: TierQueue<Job>;
   #inFlight = 0;
   #sending = new Set<Job>();
   #settling = new Set<Promise<void>>();
@@ -75,6 +78,7 @@ export class DestinationActor {
     this.key = key;
     this.#hosts = hosts;
     this.#policy = policy;
+    this.#queue = new TierQueue<Job>({ tenantOf: (job) => job.message.tenant, weightOf: deps.weightOf ?? tenantWeight });
     const now = deps.now();
     this.#limits = new LearnedLimits(policy.messagesPerSecond, policy.maxConnections, { ...DEFAULT_LEARNING, ...deps.learning });
     this.#bucket = new TokenBucket(this.#bucketLimits(), now);
@@ -123,20 +127,39 @@ export class DestinationActor {
       this.deps.postpone(job, Math.max(1000, this.#suspendedUntil - now), "suspended");
       return;
     }
+    if (tier === "bulk" && tenantPaused(job.message.tenant)) {
+      // The reputation breaker paused this tenant: its bulk mail waits off MAIL_SEND.
+      this.deps.postpone(job, 0, "held");
+      return;
+    }
     const rate = Math.max(this.#limits.rate, 0.01);
     const capacity = Math.max(4, Math.floor((rate * this.deps.ackWaitMs) / 2000));
     if (this.#queue.sizeOf(tier) >= capacity) {
+      const pushedBack = this.#overflowVictim(job);
       // Schedule the overflow at the time its turn would come, so it returns about once.
       const start = Math.max(this.#horizon[tier], now + (this.#queue.sizeOf(tier) / rate) * 1000);
       this.#horizon[tier] = start + 1000 / rate;
-      this.deps.postpone(job, Math.min(3_600_000, Math.round(start - now)), "overflow");
-      return;
+      this.deps.postpone(pushedBack, Math.min(3_600_000, Math.round(start - now)), "overflow");
+      if (pushedBack === job) return;
     }
     job.queuedAt = now;
     job.touchedAt = now;
     this.#queue.push(tier, job);
     if (this.#actor.getSnapshot().hasTag("waitsForWork")) this.#actor.send({ type: "WORK" });
     this.#pump();
+  }
+
+  /**
+   * A full tier pushes back the newest job of its heaviest tenant, not the newcomer: a
+   * tenant with a few messages gets in even behind another's blast. The newcomer itself
+   * goes back when its tenant is (about) the heaviest already.
+   */
+  #overflowVictim(job: Job): Job {
+    const tier = job.message.tier;
+    const heaviest = this.#queue.heaviest(tier);
+    if (heaviest === undefined || heaviest.tenant === job.message.tenant) return job;
+    if (heaviest.size <= this.#queue.sizeOfTenant(tier, job.message.tenant) + 1) return job;
+    return this.#queue.popNewest(tier, heaviest.tenant) ?? job;
   }
 
   /** New policy or new hosts (live policy change, DNS refresh). */

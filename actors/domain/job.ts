@@ -36,4 +36,4 @@ export type SendResult =
     };
 
 /** Why a job goes back to JetStream without an SMTP attempt. */
-export type PostponeReason = "overflow" | "suspended" | "released";
+export type PostponeReason = "overflow" | "suspended" | "released" | "held";

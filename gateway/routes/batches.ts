@@ -7,6 +7,7 @@ import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { idempotent } from "../idempotency.ts";
 import { checkBatchVars, resolveTemplate } from "../templates.ts";
+import { withinQuota } from "../tenant-admission.ts";
 import { asAcceptFailure, idempotencyKeyOf } from "./messages.ts";
 
 const accepted = metrics.getMeter("sluice").createCounter("sluice_batch_recipients_accepted", {
@@ -27,7 +28,7 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     try {
       const deps = await ctx.deps();
       const answer = await idempotent(deps.idempotency, { tenant, route: "batches" }, idempotencyKeyOf(request), request.body, (requestId) =>
-        publishBatch(deps.producer, tenant, parsed.value, requestId, { missingVars }),
+        withinQuota(ctx, tenant, parsed.value.recipients.length, () => publishBatch(deps.producer, tenant, parsed.value, requestId, { missingVars })),
       );
       if (answer.replayed) reply.header("idempotent-replayed", "true");
       else accepted.add(parsed.value.recipients.length, { tier: parsed.value.tier });

@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { metrics } from "@opentelemetry/api";
-import { isSluiceError, parseSendRequest } from "../../protocol/index.ts";
+import { envelopeRecipients, isSluiceError, parseSendRequest } from "../../protocol/index.ts";
 import { publishFailure, publishSend } from "../../protocol/io/index.ts";
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { idempotent } from "../idempotency.ts";
 import { checkMessageVars, resolveTemplate } from "../templates.ts";
+import { withinQuota } from "../tenant-admission.ts";
 
 const accepted = metrics.getMeter("sluice").createCounter("sluice_messages_accepted", {
   description: "Recipient messages accepted by the gateway (stored on MAIL_SEND)",
@@ -37,7 +38,7 @@ export function messageRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       try {
         const deps = await ctx.deps();
         const answer = await idempotent(deps.idempotency, { tenant, route: "messages" }, idempotencyKeyOf(request), request.body, (requestId) =>
-          publishSend(deps.producer, tenant, parsed.value, requestId),
+          withinQuota(ctx, tenant, envelopeRecipients(parsed.value).length, () => publishSend(deps.producer, tenant, parsed.value, requestId)),
         );
         if (answer.replayed) reply.header("idempotent-replayed", "true");
         else accepted.add((answer.body as { recipients: unknown[] }).recipients.length, { tier: parsed.value.tier });

@@ -68,6 +68,10 @@ export {
   publishEvent,
 } from "./events.ts";
 export {
+  holdMessage,
+  releaseHeld,
+} from "./held.ts";
+export {
   listKeys,
 } from "./kv-keys.ts";
 export {
@@ -155,11 +159,28 @@ export {
   deleteTemplate,
 } from "./template-store.ts";
 export {
+  addHealthCounts,
+  readHealthWindow,
+  resetHealthWindow,
+  getBreaker,
+  setBreaker,
+  resumeTenant,
+} from "./tenant-health.ts";
+export {
+  getTenantSettings,
+  setTenantSettings,
+  listTenantSettings,
+  counterValue,
+  reserveBlock,
+  releaseBlock,
+} from "./tenants.ts";
+export {
   DEFAULT_SCHEDULE_HORIZON_MS,
   sendStreamDescription,
   ADVISORY_STREAM,
   maxDeliveriesAdvisorySubject,
   topologyFor,
+  TENANT_HEALTH_CONSUMER,
   topologyOptionsFrom,
   type TopologyOptions,
   type StreamSpec,

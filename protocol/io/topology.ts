@@ -143,6 +143,18 @@ function streamsFor(o: TopologyOptions): StreamSpec[] {
       num_replicas: o.replicas,
     },
     {
+      // A paused tenant's bulk mail, off MAIL_SEND until `sluice tenants resume` puts it back
+      // (issue 16). No max age: held mail is released or stays, never dropped by the stream.
+      name: STREAMS.held,
+      description: "Sluice: recipient messages held for a paused tenant",
+      subjects: [subjects.heldAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
+    {
       // Per-endpoint webhook work: subjects mail.webhooks.<endpoint>.<lane>, one consumer per
       // lane (protocol/io/webhooks.ts), so a dead endpoint only holds back its own lanes.
       name: STREAMS.webhooks,
@@ -187,6 +199,8 @@ function streamsFor(o: TopologyOptions): StreamSpec[] {
   ];
 }
 
+export const TENANT_HEALTH_CONSUMER = "tenant_health";
+
 function consumersFor(o: TopologyOptions): ConsumerSpec[] {
   const maxDeliver = maxAttempts(o.retry) + 10; // slack for redeliveries after crashes
   const consumers: ConsumerSpec[] = [];
@@ -222,6 +236,20 @@ function consumersFor(o: TopologyOptions): ConsumerSpec[] {
     {
       stream: ADVISORY_STREAM,
       config: { durable_name: "dead_letterer", ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000) },
+    },
+    {
+      // The reputation breaker's counts (issue 16): shared by the nodes, from now on (a new
+      // durable does not replay the stream's week of history into today's window).
+      stream: STREAMS.events,
+      config: {
+        durable_name: TENANT_HEALTH_CONSUMER,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        // All events, the others skipped by the reader: filter_subjects needs nats-server 2.10 (CI has 2.9).
+        filter_subject: subjects.eventsAll,
+        ack_wait: nanos(30_000),
+        max_ack_pending: 10_000,
+      },
     },
     {
       // The events consumer: writes the status index and queues webhook jobs. From the start
@@ -275,6 +303,11 @@ function kvBucketsFor(o: TopologyOptions): KvSpec[] {
     // No TTL: a template lives until it is deleted. Versions are separate keys, never rewritten.
     { name: KV_BUCKETS.templates, options: { history: 1, replicas: o.replicas } },
     { name: KV_BUCKETS.domains, options: { history: 1, replicas: o.replicas } },
+    { name: KV_BUCKETS.tenants, options: { history: 5, replicas: o.replicas } },
+    // A day's counter is read for that day only; two days keep yesterday's for `tenants show`.
+    { name: KV_BUCKETS.tenantCounters, options: { history: 1, ttl: 2 * dayMs, replicas: o.replicas } },
+    // One key per tenant per second: useless after that second, gone a minute later.
+    { name: KV_BUCKETS.tenantRates, options: { history: 1, ttl: 60_000, replicas: o.replicas } },
   ];
 }
 

@@ -6,6 +6,7 @@ import type { GatewayContext } from "../../../gateway/context.ts";
 import { installErrorHandling } from "../../../gateway/http-error.ts";
 import { NatsState } from "../../../gateway/nats-state.ts";
 import { SenderDomains } from "../../../gateway/domain-guard.ts";
+import { TenantQuota } from "../../../gateway/tenant-quota.ts";
 
 export const silent = pino({ level: "silent" });
 
@@ -25,7 +26,9 @@ export async function testApp(nc: NatsConnection, config: Config, register: (app
   });
   const state = new NatsState(config, silent);
   state.attach(nc);
-  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }), deps: () => state.deps(), domains: new SenderDomains(config, async () => (await state.deps()).domains) };
+  const ctx: GatewayContext = { config, logger: silent, nats: () => nc, ready: async () => ({ ok: true }), deps: () => state.deps(), domains: new SenderDomains(config, async () => (await state.deps()).domains),
+    quota: new TenantQuota(async () => (await state.deps()).kvm, config.quotaBlock, silent),
+  };
   register(app, ctx);
   await app.ready();
   return app;
