@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
+import { Kvm, type KV } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -59,18 +59,11 @@ function publishStatsEvery(ms: number, nc: NatsConnection, nodeId: string, stats
   return timer;
 }
 
-export async function startNode(config: Config, logger: Logger, injected?: NatsConnection, options: NodeOptions = {}): Promise<ActorNode> {
-  const nc = injected ?? (await connectNats(config.nats, "sluice-node", { waitOnFirstConnect: true }));
-  await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
-  const js = jetstream(nc);
-  const kvm = new Kvm(nc);
-  const [attemptsKv, suppressionsKv, domainsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions), kvm.open(KV_BUCKETS.domains)]);
-  const tenantServices = await startTenantServices({ js, kvm, logger, flushMs: config.tenantHealthFlushMs }); // issue 16: weights, pauses, breaker
-  const payloads = new PayloadCache(await new Objm(nc).open(OBJECT_STORES.payloads));
-
-  const book = new PolicyBook(loadPolicyFile(config.policiesFile));
-  const policyWatch = await watchPolicies(nc, book, logger);
-  await policyWatch.ready;
+/**
+ * The outbound side: the router (MX lookups through SLUICE_DNS_SERVERS), the tenants' DKIM keys
+ * as they are verified, and the SMTP sender with its return path and unsubscribe links.
+ */
+async function startOutbound(config: Config, logger: Logger, book: PolicyBook, payloads: PayloadCache, domainsKv: KV) {
   // SLUICE_DNS_SERVERS: MX lookups and the MX hosts' addresses ask the same servers as
   // sender-domain verification (nodemailer would look the addresses up with the system's).
   const dnsServers = config.domains.dnsServers;
@@ -91,6 +84,22 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     },
     payloads,
   );
+  return { router, sender, tenantKeys };
+}
+
+export async function startNode(config: Config, logger: Logger, injected?: NatsConnection, options: NodeOptions = {}): Promise<ActorNode> {
+  const nc = injected ?? (await connectNats(config.nats, "sluice-node", { waitOnFirstConnect: true }));
+  await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
+  const js = jetstream(nc);
+  const kvm = new Kvm(nc);
+  const [attemptsKv, suppressionsKv, domainsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions), kvm.open(KV_BUCKETS.domains)]);
+  const tenantServices = await startTenantServices({ js, kvm, logger, flushMs: config.tenantHealthFlushMs }); // issue 16: weights, pauses, breaker
+  const payloads = new PayloadCache(await new Objm(nc).open(OBJECT_STORES.payloads));
+
+  const book = new PolicyBook(loadPolicyFile(config.policiesFile));
+  const policyWatch = await watchPolicies(nc, book, logger);
+  await policyWatch.ready;
+  const { router, sender, tenantKeys } = await startOutbound(config, logger, book, payloads, domainsKv);
   const suppressionCache = new SuppressionCache(suppressionsKv);
   await suppressionCache.start(logger);
 

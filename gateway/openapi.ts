@@ -80,83 +80,7 @@ function baseDocument(): { paths: Record<string, Record<string, unknown>> } & Re
     },
     security: [{ bearer: [] }],
     paths: {
-      "/v1/messages": {
-        post: {
-          summary: "Send one message to up to 50 recipients (to + cc + bcc)",
-          parameters: [idempotencyHeader],
-          requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/SendRequest" } } } },
-          responses: {
-            "202": {
-              description: "stored on JetStream; one id per recipient",
-              content: {
-                "application/json": {
-                  schema: {
-                    type: "object",
-                    properties: {
-                      id: { type: "string" },
-                      recipients: { type: "array", items: { type: "object", properties: { to: { type: "string" }, id: { type: "string" } } } },
-                    },
-                  },
-                },
-              },
-            },
-            ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
-          },
-        },
-      },
-      "/v1/batches": {
-        post: {
-          summary: "Send a template to up to 100,000 recipients ({{name}} placeholders filled from each recipient's vars)",
-          parameters: [idempotencyHeader],
-          requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/BatchRequest" } } } },
-          responses: {
-            "202": {
-              description: "payload, recipient list and job stored; fan-out follows",
-              content: { "application/json": { schema: { type: "object", properties: { batchId: { type: "string" }, accepted: { type: "integer" } } } } },
-            },
-            ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
-          },
-        },
-      },
-      "/v1/batches/{id}": {
-        get: {
-          summary: "Progress of a batch: total, expanded, and its recipients per status (from the status index)",
-          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
-          responses: {
-            "200": {
-              description: "progress",
-              content: {
-                "application/json": {
-                  schema: {
-                    type: "object",
-                    properties: {
-                      batchId: { type: "string" },
-                      state: {
-                        type: "string",
-                        enum: ["queued", "expanding", "expanded", "completed", "failed"],
-                        description: "completed: expanded and every recipient is in a terminal status; failed: some or all recipients could not be expanded (see reason); each of those got a failed event",
-                      },
-                      missingVars: { type: "integer", description: "recipients that lacked some {{variable}} of the content (filled with an empty string); strictVars: true refuses such a batch instead" },
-                      total: { type: "integer" },
-                      expanded: { type: "integer" },
-                      failed: { type: "integer", description: "recipients that could not be expanded" },
-                      reason: { type: "string", description: "why the batch, or some of its recipients, could not be expanded" },
-                      counts: {
-                        type: "object",
-                        description: "recipients per status; those the index has not seen yet count as queued",
-                        properties: Object.fromEntries(MESSAGE_STATUSES.map((st) => [st, { type: "integer" }])),
-                      },
-                      createdAt: { type: "integer" },
-                      updatedAt: { type: "integer" },
-                    },
-                  },
-                },
-              },
-            },
-            ...errors(401, 403, 404, 503),
-          },
-        },
-      },
+      ...sendPaths(),
       ...failureOpenApiPaths(),
       ...dxOpenApiPaths(),
       ...domainOpenApiPaths(),
@@ -172,6 +96,89 @@ function baseDocument(): { paths: Record<string, Record<string, unknown>> } & Re
         get: {
           summary: "The caller's tenant: settings (daily quota, weight, reputation thresholds), today's quota use, and the reputation breaker's status (healthy, warning, paused) with its reason",
           responses: { "200": { description: "tenant, status, reputation, settings, today {day, used, quota?, remaining?, resetsAt}" }, ...errors(401, 403, 503) },
+        },
+      },
+    },
+  };
+}
+
+/** Sending and following a batch: the routes clients start with. */
+function sendPaths(): Record<string, Record<string, unknown>> {
+  return {
+    "/v1/messages": {
+      post: {
+        summary: "Send one message to up to 50 recipients (to + cc + bcc)",
+        parameters: [idempotencyHeader],
+        requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/SendRequest" } } } },
+        responses: {
+          "202": {
+            description: "stored on JetStream; one id per recipient",
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    id: { type: "string" },
+                    recipients: { type: "array", items: { type: "object", properties: { to: { type: "string" }, id: { type: "string" } } } },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
+        },
+      },
+    },
+    "/v1/batches": {
+      post: {
+        summary: "Send a template to up to 100,000 recipients ({{name}} placeholders filled from each recipient's vars)",
+        parameters: [idempotencyHeader],
+        requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/BatchRequest" } } } },
+        responses: {
+          "202": {
+            description: "payload, recipient list and job stored; fan-out follows",
+            content: { "application/json": { schema: { type: "object", properties: { batchId: { type: "string" }, accepted: { type: "integer" } } } } },
+          },
+          ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
+        },
+      },
+    },
+    "/v1/batches/{id}": {
+      get: {
+        summary: "Progress of a batch: total, expanded, and its recipients per status (from the status index)",
+        parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+        responses: {
+          "200": {
+            description: "progress",
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    batchId: { type: "string" },
+                    state: {
+                      type: "string",
+                      enum: ["queued", "expanding", "expanded", "completed", "failed"],
+                      description: "completed: expanded and every recipient is in a terminal status; failed: some or all recipients could not be expanded (see reason); each of those got a failed event",
+                    },
+                    missingVars: { type: "integer", description: "recipients that lacked some {{variable}} of the content (filled with an empty string); strictVars: true refuses such a batch instead" },
+                    total: { type: "integer" },
+                    expanded: { type: "integer" },
+                    failed: { type: "integer", description: "recipients that could not be expanded" },
+                    reason: { type: "string", description: "why the batch, or some of its recipients, could not be expanded" },
+                    counts: {
+                      type: "object",
+                      description: "recipients per status; those the index has not seen yet count as queued",
+                      properties: Object.fromEntries(MESSAGE_STATUSES.map((st) => [st, { type: "integer" }])),
+                    },
+                    createdAt: { type: "integer" },
+                    updatedAt: { type: "integer" },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(401, 403, 404, 503),
         },
       },
     },

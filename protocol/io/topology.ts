@@ -84,6 +84,11 @@ export function topologyFor(o: TopologyOptions): Topology {
 }
 
 function streamsFor(o: TopologyOptions): StreamSpec[] {
+  return [...mailStreams(o), ...recordStreams(o)];
+}
+
+/** Mail still to send: per-recipient work, batch jobs, held and scheduled mail. */
+function mailStreams(o: TopologyOptions): StreamSpec[] {
   return [
     {
       name: STREAMS.send,
@@ -109,6 +114,41 @@ function streamsFor(o: TopologyOptions): StreamSpec[] {
       duplicate_window: nanos(o.duplicateWindowMs),
       num_replicas: o.replicas,
     },
+    {
+      // A paused tenant's bulk mail, off MAIL_SEND until `sluice tenants resume` puts it back
+      // (issue 16). No max age: held mail is released or stays, never dropped by the stream.
+      name: STREAMS.held,
+      description: "Sluice: recipient messages held for a paused tenant",
+      subjects: [subjects.heldAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
+    {
+      // Scheduled mail on nats-server 2.9 (no per-message TTL or delayed delivery): held
+      // recipient messages per (request, slice) and due entries bucketed by second; the
+      // scheduler purges what it has released. Limits retention: entries are read by
+      // subject, not consumed, and anything left over ages out after the horizon.
+      name: STREAMS.scheduled,
+      description: "Sluice scheduled mail: held messages and due entries",
+      subjects: [subjects.schedAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_age: nanos(horizonOf(o) + o.retry.maxAgeMs + dayMs),
+      // A small slice or due second is read with direct gets (no consumer to create).
+      allow_direct: true,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
+  ];
+}
+
+/** What happened and what comes back: events, dead letters, advisories, webhook work, inbound mail. */
+function recordStreams(o: TopologyOptions): StreamSpec[] {
+  return [
     {
       name: STREAMS.events,
       description: "Sluice status events",
@@ -143,18 +183,6 @@ function streamsFor(o: TopologyOptions): StreamSpec[] {
       num_replicas: o.replicas,
     },
     {
-      // A paused tenant's bulk mail, off MAIL_SEND until `sluice tenants resume` puts it back
-      // (issue 16). No max age: held mail is released or stays, never dropped by the stream.
-      name: STREAMS.held,
-      description: "Sluice: recipient messages held for a paused tenant",
-      subjects: [subjects.heldAll],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      discard: DiscardPolicy.New,
-      duplicate_window: nanos(o.duplicateWindowMs),
-      num_replicas: o.replicas,
-    },
-    {
       // Per-endpoint webhook work: subjects mail.webhooks.<endpoint>.<lane>, one consumer per
       // lane (protocol/io/webhooks.ts), so a dead endpoint only holds back its own lanes.
       name: STREAMS.webhooks,
@@ -176,23 +204,6 @@ function streamsFor(o: TopologyOptions): StreamSpec[] {
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: nanos(o.eventsMaxAgeMs),
-      duplicate_window: nanos(o.duplicateWindowMs),
-      num_replicas: o.replicas,
-    },
-    {
-      // Scheduled mail on nats-server 2.9 (no per-message TTL or delayed delivery): held
-      // recipient messages per (request, slice) and due entries bucketed by second; the
-      // scheduler purges what it has released. Limits retention: entries are read by
-      // subject, not consumed, and anything left over ages out after the horizon.
-      name: STREAMS.scheduled,
-      description: "Sluice scheduled mail: held messages and due entries",
-      subjects: [subjects.schedAll],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.New,
-      max_age: nanos(horizonOf(o) + o.retry.maxAgeMs + dayMs),
-      // A small slice or due second is read with direct gets (no consumer to create).
-      allow_direct: true,
       duplicate_window: nanos(o.duplicateWindowMs),
       num_replicas: o.replicas,
     },
