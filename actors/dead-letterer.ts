@@ -6,7 +6,7 @@ import { z } from "zod";
 import {
   decode,
   DeliveryMessage,
-  eventId,
+  messageEvent,
   STREAMS,
   type Config,
 } from "../protocol/index.ts";
@@ -111,20 +111,8 @@ class AdvisoryDeadLetterer implements DeadLetterer {
     const now = Date.now();
     const reason = { code: "max_deliveries", message: `delivered ${o.deliveries} times by consumer ${o.from} without being settled (it may crash its worker)` };
     await publishDeadLetter(this.#js, { v: 1, id: message.id, tenant: message.tenant, at: now, reason, message, attempts: message.attempts });
-    await publishEvent(this.#js, {
-      v: 1,
-      id: eventId(message.id, "dead_lettered", message.attempts.length, message.replay),
-      type: "dead_lettered",
-      tenant: message.tenant,
-      messageId: message.id,
-      requestId: message.requestId,
-      ...(message.batchId === undefined ? {} : { batchId: message.batchId }),
-      tier: message.tier,
-      rcptTo: message.rcptTo,
-      at: now,
-      attempt: message.attempts.length,
-      reason: reason.code,
-    });
+    const attempt = message.attempts.length;
+    await publishEvent(this.#js, { ...messageEvent(message, "dead_lettered", now, attempt), attempt, reason: reason.code });
     deadLettered.add(1, { reason: reason.code, tier: message.tier });
     this.#log.warn({ messageId: message.id, tenant: message.tenant, seq: o.seq, deliveries: o.deliveries, consumer: o.from }, "dead-lettered a message that exhausted max_deliver");
   }

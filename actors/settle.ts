@@ -6,7 +6,7 @@ import {
   Attempt,
   decode,
   encode,
-  eventId,
+  messageEvent,
   retryDelay,
   seriesTag,
   subjects,
@@ -288,10 +288,7 @@ export class Settler {
     extra: { mx?: string | undefined; reply?: SmtpReply | undefined; category?: string; reason?: string; nextAttemptAt?: number },
   ): Promise<void> {
     const m = job.message;
-    const event: MailEvent = { v: 1, id: eventId(m.id, type, attempt, m.replay), type, tenant: m.tenant, messageId: m.id, requestId: m.requestId, tier: m.tier, rcptTo: m.rcptTo, at: this.#now(), attempt };
-    if (m.batchId !== undefined) event.batchId = m.batchId;
-    if (m.metadata !== undefined) event.metadata = m.metadata;
-    if (m.tags !== undefined) event.tags = m.tags;
+    const event = { ...messageEvent(m, type, this.#now(), attempt), attempt };
     if (extra.mx !== undefined) event.mx = extra.mx;
     if (extra.reply !== undefined) event.reply = extra.reply;
     if (extra.category !== undefined) event.category = extra.category;

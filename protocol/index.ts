@@ -167,6 +167,7 @@ export {
 } from "./classify.ts";
 export {
   eventId,
+  messageEvent,
 } from "./events.ts";
 export {
   payloadBytes,

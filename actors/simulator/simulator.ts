@@ -3,12 +3,11 @@ import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import {
   classifyReply,
-  eventId,
+  messageEvent,
   SIMULATOR_DOMAIN,
   SIMULATOR_SOFT_BOUNCES,
   simulatorScenario,
   type Attempt,
-  type MailEvent,
   type SmtpReply,
   type Suppression,
 } from "../../protocol/index.ts";
@@ -92,12 +91,7 @@ export class Simulator {
       await addSuppression(this.d.suppressions, m.tenant, s);
       this.d.suppressionCache.remember(m.tenant, m.rcptTo, s);
     }
-    const event: MailEvent = { v: 1, id: eventId(m.id, type, 0, m.replay), type, tenant: m.tenant, messageId: m.id, requestId: m.requestId, tier: m.tier, rcptTo: m.rcptTo, at };
-    if (m.batchId !== undefined) event.batchId = m.batchId;
-    if (m.metadata !== undefined) event.metadata = m.metadata;
-    if (m.tags !== undefined) event.tags = m.tags;
-    event.reason = type === "complained" ? "abuse" : "out_of_office";
-    await publishEvent(this.d.js, event);
+    await publishEvent(this.d.js, { ...messageEvent(m, type, at), reason: type === "complained" ? "abuse" : "out_of_office" });
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { decode, encode } from "../codec.ts";
 import { validationError } from "../errors.ts";
-import { eventId } from "../events.ts";
+import { messageEvent } from "../events.ts";
 import { publishEvent } from "./events.ts";
 import { RECIPIENT_ID_PATTERN } from "../ids.ts";
 import { deliverySubject } from "../requests.ts";
@@ -124,19 +124,7 @@ export async function replayDeadLetter(deps: DlqDeps, tenant: string, id: string
   await deps.js.publish(deliverySubject(message.tier, message.rcptTo, deps.partitions), encode(message), {
     msgID: `${message.id}.replay.${stored.seq}`,
   });
-  await publishEvent(deps.js, {
-    v: 1,
-    id: eventId(message.id, "queued", 0, message.replay),
-    type: "queued",
-    tenant,
-    messageId: message.id,
-    requestId: message.requestId,
-    ...(message.batchId === undefined ? {} : { batchId: message.batchId }),
-    tier: message.tier,
-    rcptTo: message.rcptTo,
-    at: now,
-    reason: "replayed from the dead-letter queue",
-  });
+  await publishEvent(deps.js, { ...messageEvent(message, "queued", now), reason: "replayed from the dead-letter queue" });
   // Purge with a sequence removes messages below it only.
   await deps.jsm.streams.purge(STREAMS.dlq, { filter: subjects.dlq(tenant, id), seq: stored.seq + 1 });
   return dl;
