@@ -34,8 +34,12 @@ test("a partition change the node fails to apply is retried until it is applied"
 test("a released partition counts as drained only after a later call without it succeeded", async () => {
   let desired = [1, 2];
   let fail = false;
+  let failed = 0;
   const l = loop(() => desired, async () => {
-    if (fail) throw new Error("no");
+    if (fail) {
+      failed++;
+      throw new Error("no");
+    }
   });
   l.request();
   await until("first set applied", () => l.settled());
@@ -43,7 +47,7 @@ test("a released partition counts as drained only after a later call without it 
   desired = [1];
   fail = true;
   l.request();
-  await new Promise((r) => setTimeout(r, 30));
+  await until("the change to fail, and be retried and fail again", () => failed >= 2);
   assert.equal(l.drained(2, since), false, "not drained while the change keeps failing");
   fail = false;
   await until("second set applied", () => l.settled());
