@@ -320,6 +320,7 @@ export {
   type VerpKey,
   type VerpParts,
   type VerpCheck,
+  type TenantOf,
 } from "./inbound/verp.ts";
 export {
   unsubscribeKey,

@@ -9,13 +9,14 @@ import {
   INBOUND_CONSUMER,
   KV_BUCKETS,
   parseInbound,
+  parseVerp,
   requestOf,
   STREAMS,
   type Attribution,
   type MailEvent,
   type VerpKey,
 } from "../../protocol/index.ts";
-import { addSuppression, publishEvent } from "../../protocol/io/index.ts";
+import { addSuppression, publishEvent, tenantOfRecipient } from "../../protocol/io/index.ts";
 import { inboundMetrics } from "./metrics.ts";
 import { INBOUND_HEADERS } from "./server.ts";
 
@@ -28,14 +29,16 @@ import { INBOUND_HEADERS } from "./server.ts";
  */
 export async function startInboundConsumer(nc: NatsConnection, key: VerpKey, logger: Logger): Promise<{ close(): Promise<void> }> {
   const js = jetstream(nc);
-  const suppressions = await new Kvm(nc).open(KV_BUCKETS.suppressions);
+  const kvm = new Kvm(nc);
+  const suppressions = await kvm.open(KV_BUCKETS.suppressions);
+  const status = await kvm.open(KV_BUCKETS.status);
   const consumer = await js.consumers.get(STREAMS.inbound, INBOUND_CONSUMER);
   const messages = await consumer.consume({ max_messages: 32 });
 
   const loop = (async () => {
     for await (const m of messages) {
       try {
-        await handle(m, key, js, suppressions, logger);
+        await handle(m, key, js, { suppressions, status }, logger);
         m.ack();
       } catch (e) {
         logger.error({ err: e, seq: m.seq }, "could not act on an inbound message; it will be retried");
@@ -52,7 +55,7 @@ export async function startInboundConsumer(nc: NatsConnection, key: VerpKey, log
   };
 }
 
-async function handle(m: JsMsg, key: VerpKey, js: ReturnType<typeof jetstream>, suppressions: KV, logger: Logger): Promise<void> {
+async function handle(m: JsMsg, key: VerpKey, js: ReturnType<typeof jetstream>, kv: { suppressions: KV; status: KV }, logger: Logger): Promise<void> {
   const envelopeTo = (m.headers?.get(INBOUND_HEADERS.rcptTo) ?? "").split(",").filter((a) => a !== "");
   let parsed: Awaited<ReturnType<typeof parseInbound>>;
   try {
@@ -64,7 +67,7 @@ async function handle(m: JsMsg, key: VerpKey, js: ReturnType<typeof jetstream>, 
     logger.warn({ err: e, seq: m.seq, rcptTo: envelopeTo }, "inbound message could not be parsed; nothing done");
     return;
   }
-  const a = attribute(parsed, key);
+  const a = attribute(parsed, key, await tenantsOfShortVerp(parsed.verpAddresses, kv.status));
   const outcome = a.attributed ? a.recipient.outcome : (parsed.report.recipients[0]?.outcome ?? "none");
   inboundMetrics.reports.add(1, { kind: parsed.report.kind, outcome, attributed: String(a.attributed) });
   const seen = { seq: m.seq, kind: parsed.report.kind, client: m.headers?.get(INBOUND_HEADERS.client), rcptTo: envelopeTo };
@@ -76,10 +79,22 @@ async function handle(m: JsMsg, key: VerpKey, js: ReturnType<typeof jetstream>, 
   const now = Date.now();
   if (a.suppress !== undefined && a.address !== undefined) {
     const detail = `${a.event}${a.recipient.diagnostic ? `: ${a.recipient.diagnostic}` : ""}`.slice(0, 1000);
-    await addSuppression(suppressions, a.tenant, { address: a.address, reason: a.suppress, detail, at: now });
+    await addSuppression(kv.suppressions, a.tenant, { address: a.address, reason: a.suppress, detail, at: now });
   }
   await publishEvent(js, eventOf(a, m.seq, now));
   logger.info({ ...seen, tenant: a.tenant, messageId: a.recipientId, event: a.event, suppressed: a.suppress !== undefined && a.address !== undefined }, "inbound report applied");
+}
+
+/** The tenants of VERP addresses too short to name them (a long tenant name), from the status index. */
+async function tenantsOfShortVerp(addresses: readonly string[], status: KV): Promise<(recipientId: string) => string | undefined> {
+  const found = new Map<string, string>();
+  for (const address of addresses) {
+    const p = parseVerp(address);
+    if (p === undefined || p.tenant !== undefined || found.has(p.recipientId)) continue;
+    const tenant = await tenantOfRecipient(status, p.recipientId);
+    if (tenant !== undefined) found.set(p.recipientId, tenant);
+  }
+  return (id) => found.get(id);
 }
 
 function eventOf(a: Attribution & { attributed: true }, seq: number, now: number): MailEvent {

@@ -2,7 +2,7 @@ import { matchingAddress } from "../canonical-address.ts";
 import { parseSmtpReply } from "../classify.ts";
 import type { EventTypeName } from "../subjects.ts";
 import type { InboundOutcome, InboundRecipient, ParsedInbound } from "./report.ts";
-import { verifyVerp, type VerpKey } from "./verp.ts";
+import { verifyVerp, type TenantOf, type VerpKey } from "./verp.ts";
 
 /**
  * What a parsed inbound message does, decided without I/O: which tenant's message it is
@@ -35,12 +35,13 @@ const EVENT_OF: Record<InboundOutcome, EventTypeName | undefined> = {
   delivered: undefined,
 };
 
-export function attribute(parsed: ParsedInbound, key: VerpKey): Attribution {
+/** `tenantOf`: the tenants of VERP addresses that leave them out (see verp.ts), found by the caller. */
+export function attribute(parsed: ParsedInbound, key: VerpKey, tenantOf?: TenantOf): Attribution {
   if (parsed.verpAddresses.length === 0) return { attributed: false, why: "no_verp" };
-  if (parsed.unsubscribeFrom !== undefined) return unsubscribeMail(parsed, parsed.unsubscribeFrom, key);
+  if (parsed.unsubscribeFrom !== undefined) return unsubscribeMail(parsed, parsed.unsubscribeFrom, key, tenantOf);
   const candidates = parsed.report.recipients.map((r) => r.address).filter((a) => a.includes("@"));
   for (const verp of parsed.verpAddresses) {
-    const check = verifyVerp(key, verp, candidates);
+    const check = verifyVerp(key, verp, candidates, tenantOf);
     if (!check.ok) continue;
     const proven = check.address === undefined ? undefined : matchingAddress(check.address);
     const recipients = parsed.report.recipients;
@@ -65,9 +66,9 @@ function replyOf(r: InboundRecipient): { code: number; enhanced?: string; text: 
 }
 
 /** An "unsubscribe" mail to the VERP address: honoured only from the very address the message went to. */
-function unsubscribeMail(parsed: ParsedInbound, from: string, key: VerpKey): Attribution {
+function unsubscribeMail(parsed: ParsedInbound, from: string, key: VerpKey, tenantOf?: TenantOf): Attribution {
   for (const verp of parsed.verpAddresses) {
-    const check = verifyVerp(key, verp, [from]);
+    const check = verifyVerp(key, verp, [from], tenantOf);
     if (!check.ok) continue;
     if (check.address === undefined) return { attributed: false, why: "nothing_to_do" };
     const address = matchingAddress(check.address);

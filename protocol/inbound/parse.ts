@@ -21,7 +21,7 @@ const REPORT_TYPES = { dsn: /^message\/(global-)?delivery-status$/i, arf: /^mess
 const COMPLAINT_TYPES = /^(abuse|fraud|virus|other|complaint|opt-out)$/i;
 /** Our Message-IDs are `<recipient id>.<process><counter>@<domain>` (actors/smtp/mime.ts). */
 const OUR_MESSAGE_ID = /<([0-9a-z]{26}-\d{1,7})\.[0-9a-z]+@/;
-const VERP_ANYWHERE = /\bb-[0-9a-z]{26}-\d{1,7}-[a-z0-9][a-z0-9_-]{0,62}-[0-9a-z]{16}@[a-z0-9.-]+[a-z0-9]/gi;
+const VERP_ANYWHERE = /\bb-[0-9a-z]{26}-\d{1,7}-(?:[a-z0-9][a-z0-9_-]{0,62}-)?[0-9a-z]{16}@[a-z0-9.-]+[a-z0-9]/gi;
 
 export async function parseInbound(raw: Uint8Array | string, o: ParseOptions = {}): Promise<ParsedInbound> {
   const email = await PostalMime.parse(raw, { rfc822Attachments: true, attachmentEncoding: "arraybuffer" });

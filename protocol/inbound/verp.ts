@@ -12,8 +12,11 @@ import { matchingAddress } from "../canonical-address.ts";
  *    so only a report naming the address we really sent to can suppress it. The address is
  *    not in the envelope (it would double the local part and show the list to relays).
  * Everything is lower case, digits and `-`: MTAs that fold the local part's case keep it.
- * The local part is 54 characters plus the tenant's length (RFC 5321 asks at most 64; the
- * big receivers accept more, but short tenant names are kinder).
+ *
+ * The local part is 54 characters plus the tenant's length at most, and RFC 5321 allows 64.
+ * A tenant name too long for that is left out (`b-<recipient id>-<mac>`, 52 at most): the
+ * receiver of the bounce finds the tenant by the recipient id (its status record) and the
+ * macs, which still cover the tenant, prove it.
  */
 export interface VerpKey {
   readonly key: Buffer;
@@ -21,6 +24,10 @@ export interface VerpKey {
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 const LOCAL = /^b-([0-9a-z]{26}-\d{1,7})-([a-z0-9][a-z0-9_-]{0,62})-([0-9a-z]{16})$/;
+/** Without the tenant: four `-`-separated tokens where the full form has at least five. */
+const LOCAL_NO_TENANT = /^b-([0-9a-z]{26}-\d{1,7})-([0-9a-z]{16})$/;
+/** RFC 5321's limit on a local part. */
+const MAX_LOCAL = 64;
 
 /** A purpose-bound key from SLUICE_SECRET_KEY, so a VERP mac is never a valid unsubscribe token mac and back. */
 export function deriveKey(secret: string, purpose: string): Buffer {
@@ -51,12 +58,15 @@ const mac = (k: VerpKey, ...parts: string[]): string => base32(createHmac("sha25
 export function verpAddress(k: VerpKey, o: { tenant: string; recipientId: string; rcptTo: string; domain: string }): string {
   const idMac = mac(k, "id", o.tenant, o.recipientId);
   const addressMac = mac(k, "address", o.tenant, o.recipientId, matchingAddress(o.rcptTo));
-  return `b-${o.recipientId}-${o.tenant}-${idMac}${addressMac}@${o.domain}`;
+  const full = `b-${o.recipientId}-${o.tenant}-${idMac}${addressMac}`;
+  const local = full.length <= MAX_LOCAL ? full : `b-${o.recipientId}-${idMac}${addressMac}`;
+  return `${local}@${o.domain}`;
 }
 
 export interface VerpParts {
   recipientId: string;
-  tenant: string;
+  /** Absent when the tenant's name was too long for the local part: look it up by recipient id. */
+  tenant: string | undefined;
   domain: string;
   /** The two macs as found: checked by verifyVerp, never trusted before. */
   idMac: string;
@@ -67,13 +77,23 @@ export interface VerpParts {
 export function parseVerp(address: string): VerpParts | undefined {
   const at = address.lastIndexOf("@");
   if (at <= 0) return undefined;
-  const m = LOCAL.exec(address.slice(0, at).toLowerCase());
-  if (m === null) return undefined;
-  const [, recipientId, tenant, macs] = m as unknown as [string, string, string, string];
-  return { recipientId, tenant, domain: address.slice(at + 1).toLowerCase(), idMac: macs.slice(0, 8), addressMac: macs.slice(8) };
+  const local = address.slice(0, at).toLowerCase();
+  const domain = address.slice(at + 1).toLowerCase();
+  const m = LOCAL.exec(local);
+  if (m !== null) {
+    const [, recipientId, tenant, macs] = m as unknown as [string, string, string, string];
+    return { recipientId, tenant, domain, idMac: macs.slice(0, 8), addressMac: macs.slice(8) };
+  }
+  const short = LOCAL_NO_TENANT.exec(local);
+  if (short === null) return undefined;
+  const [, recipientId, macs] = short as unknown as [string, string, string];
+  return { recipientId, tenant: undefined, domain, idMac: macs.slice(0, 8), addressMac: macs.slice(8) };
 }
 
 const same = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** The tenant a recipient id belongs to, as the caller found it (undefined: unknown). */
+export type TenantOf = (recipientId: string) => string | undefined;
 
 export type VerpCheck =
   | { ok: false }
@@ -83,11 +103,13 @@ export type VerpCheck =
 /**
  * Verify a VERP address against the key; `candidates` are the addresses the report names
  * for the failed recipient. A wrong id mac (forged, another key, another tenant's id) is
- * `ok: false`: nothing may be done with the report.
+ * `ok: false`: nothing may be done with the report. `tenantOf` names the tenant of an address
+ * that leaves it out (looked up by the caller from the recipient id); the mac proves it.
  */
-export function verifyVerp(k: VerpKey, address: string, candidates: readonly string[]): VerpCheck {
+export function verifyVerp(k: VerpKey, address: string, candidates: readonly string[], tenantOf: TenantOf = () => undefined): VerpCheck {
   const p = parseVerp(address);
-  if (p === undefined || !same(p.idMac, mac(k, "id", p.tenant, p.recipientId))) return { ok: false };
-  const proven = candidates.find((c) => same(p.addressMac, mac(k, "address", p.tenant, p.recipientId, matchingAddress(c))));
-  return { ok: true, tenant: p.tenant, recipientId: p.recipientId, address: proven };
+  const tenant = p === undefined ? undefined : (p.tenant ?? tenantOf(p.recipientId));
+  if (p === undefined || tenant === undefined || !same(p.idMac, mac(k, "id", tenant, p.recipientId))) return { ok: false };
+  const proven = candidates.find((c) => same(p.addressMac, mac(k, "address", tenant, p.recipientId, matchingAddress(c))));
+  return { ok: true, tenant, recipientId: p.recipientId, address: proven };
 }

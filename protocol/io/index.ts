@@ -143,6 +143,7 @@ export {
   readBatchCounts,
   readMessageStatus,
   applyStatusLimits,
+  tenantOfRecipient,
 } from "./status.ts";
 export {
   addSuppression,

@@ -56,3 +56,19 @@ export async function applyStatusLimits(jsm: JetStreamManager, limits: { maxEntr
   if (c.max_msgs === limits.maxEntries && c.max_bytes === limits.maxBytes && c.discard === DiscardPolicy.Old) return;
   await jsm.streams.update(name, { max_msgs: limits.maxEntries, max_bytes: limits.maxBytes, discard: DiscardPolicy.Old });
 }
+
+/**
+ * The tenant whose message this recipient id is, from the status index (keys are
+ * `<tenant>.<id>`): for a VERP address too short to name its tenant (protocol/inbound/verp.ts).
+ * The recipient's own record exists once it has an event; the request's from acceptance.
+ * Undefined when neither is indexed (never accepted, or evicted from the bounded index).
+ */
+export async function tenantOfRecipient(kv: KV, recipientId: string): Promise<string | undefined> {
+  const req = requestOf(recipientId);
+  if (req === undefined) return undefined;
+  for (const id of [recipientId, req.requestId]) {
+    const [key] = await listKeys(kv, `*.${id}`);
+    if (key !== undefined) return key.slice(0, key.length - id.length - 1);
+  }
+  return undefined;
+}

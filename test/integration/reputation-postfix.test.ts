@@ -9,7 +9,7 @@ import {
   verpAddress,
   verpKey,
 } from "../../protocol/index.ts";
-import { getSuppression, readMessageStatus } from "../../protocol/io/index.ts";
+import { createApiKey, getSuppression, readMessageStatus } from "../../protocol/io/index.ts";
 import { startPostfix, type Postfix } from "../harness/postfix.ts";
 import { freePort, waitFor } from "../harness/ports.ts";
 import { readEvents } from "./delivery-fixtures.ts";
@@ -64,8 +64,8 @@ after(async () => {
   await postfix?.stop();
 });
 
-async function send(to: string): Promise<string> {
-  const res = await p.api("POST", "/v1/messages", { from: "Acme <news@acme.test>", to, subject: "Hello", text: "Hi", tier: "bulk" });
+async function send(to: string, as?: string): Promise<string> {
+  const res = await p.api("POST", "/v1/messages", { from: "Acme <news@acme.test>", to, subject: "Hello", text: "Hi", tier: "bulk" }, as);
   assert.equal(res.status, 202, JSON.stringify(res.json));
   const id = (res.json.recipients as { id: string }[])[0]?.id;
   assert.ok(id);
@@ -110,6 +110,21 @@ test("Postfix's own DSNs come back through the inbound port: a hard bounce after
   await waitFor("webhook for the async bounce", () => (p.hooks.some((h) => h.event.messageId === gone && h.event.type === "bounced") ? true : undefined), 15_000, 100);
   const kv = await new Kvm(p.world.nc).open(KV_BUCKETS.status);
   assert.equal((await readMessageStatus(kv, "acme", full))?.status, "delivered", "a soft bounce after delivery leaves the status");
+});
+
+test("a tenant whose name is too long for a 64-character VERP local part still gets its bounces: the tenant is found by the recipient id", async () => {
+  const tenant = "a-very-long-tenant-name-for-an-enterprise-customer";
+  const key = (await createApiKey(await new Kvm(p.world.nc).open(KV_BUCKETS.keys), { tenant, scopes: ["send", "read"] })).key;
+  const gone = await send("gone@dest.test", key);
+  await waitFor("bounced event for the long tenant's gone@", async () => ((await eventsOf(gone)).some((e) => e.type === "bounced") ? true : undefined), 30_000, 200);
+  const bounced = (await eventsOf(gone)).find((e) => e.type === "bounced");
+  assert.equal(bounced?.tenant, tenant);
+  assert.equal(bounced?.async, true);
+  assert.equal((await getSuppression(suppressions, tenant, "gone@dest.test"))?.reason, "hard_bounce");
+  // Postfix's log names the envelope sender it bounced to: a local part of at most 64 characters.
+  const senders = [...postfix.log().matchAll(/from=<(b-[^@>]*)@/g)].map((m) => m[1]!).filter((l) => !l.includes("-acme-"));
+  assert.ok(senders.length > 0, "the long tenant's envelope sender is in Postfix's log");
+  for (const local of senders) assert.ok(local.length <= 64, `${local} is ${local.length} characters`);
 });
 
 test("a complaint (ARF to fbl@) about a signed message suppresses; forged bounces — a wrong mac, another tenant's recipient, no VERP at all — change nothing", async () => {

@@ -98,3 +98,24 @@ test("parse: a person's 'unsubscribe' mail to the VERP address (the List-Unsubsc
   assert.equal(bounce.unsubscribeFrom, undefined);
   assert.equal(bounce.report.recipients[0]?.outcome, "hard");
 });
+
+test("a tenant name too long for RFC 5321's 64-character local part is left out; the caller names it and the mac still proves it", () => {
+  const tenant = "a-very-long-tenant-name-for-an-enterprise-customer";
+  const long = verpAddress(key, { tenant, recipientId: "01kbq2v8w4ab3e9x2m7pq0c5zd-1234567", rcptTo: "Ann@Example.com", domain: "bounces.test" });
+  const local = long.split("@")[0]!;
+  assert.ok(local.length <= 64, `${local.length} characters`);
+  assert.ok(!local.includes(tenant));
+  assert.equal(parseVerp(long)?.tenant, undefined);
+  assert.equal(parseVerp(long)?.recipientId, "01kbq2v8w4ab3e9x2m7pq0c5zd-1234567");
+  // The longest tenant that still fits is kept whole.
+  const fits = verpAddress(key, { tenant: "t".repeat(10), recipientId: "01kbq2v8w4ab3e9x2m7pq0c5zd-1234567", rcptTo: "a@b.test", domain: "b.test" });
+  assert.equal(fits.split("@")[0]!.length, 64);
+  assert.equal(parseVerp(fits)?.tenant, "t".repeat(10));
+
+  assert.deepEqual(verifyVerp(key, long, ["ann@example.com"]), { ok: false }, "no tenant named: nothing can be proven");
+  assert.deepEqual(verifyVerp(key, long, ["ann@example.com"], () => "another-tenant"), { ok: false }, "the wrong tenant fails the mac");
+  assert.deepEqual(verifyVerp(key, long, ["ann@example.com"], () => tenant), { ok: true, tenant, recipientId: "01kbq2v8w4ab3e9x2m7pq0c5zd-1234567", address: "ann@example.com" });
+
+  const a = attribute(parsed({ recipients: [hard], verp: [long] }), key, (id) => (id === "01kbq2v8w4ab3e9x2m7pq0c5zd-1234567" ? tenant : undefined));
+  assert.ok(a.attributed && a.tenant === tenant && a.suppress === "hard_bounce");
+});
