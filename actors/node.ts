@@ -26,7 +26,9 @@ import { loadPolicyFile, PolicyBook, watchPolicies } from "./policies/index.ts";
 import { Router } from "./routing/index.ts";
 import { Settler } from "./settle.ts";
 import { loadDkimKeys } from "./smtp/dkim.ts";
-import { watchTenantKeys } from "./smtp/tenant-keys.ts";
+import { tenantKeysSink } from "./smtp/tenant-keys.ts";
+import { watchDomainEntries } from "./domains/entries-watch.ts";
+import { ReturnPathDomains } from "./domains/return-paths.ts";
 import { SmtpSender } from "./smtp/sender.ts";
 import { SuppressionCache } from "./suppression-cache.ts";
 import { Simulator } from "./simulator/index.ts";
@@ -69,7 +71,8 @@ async function startOutbound(config: Config, logger: Logger, book: PolicyBook, p
   const dnsServers = config.domains.dnsServers;
   const router = new Router({ routes: config.routes, book, dns: dnsResolver(dnsServers), resolveAddresses: dnsServers.length > 0 });
   const dkim = loadDkimKeys(config.dkimKeysFile, logger);
-  const tenantKeys = await watchTenantKeys(domainsKv, dkim, config.domains.secretKey, logger);
+  const returnPaths = new ReturnPathDomains();
+  const tenantKeys = await watchDomainEntries(domainsKv, [tenantKeysSink(dkim, config.domains.secretKey, logger), returnPaths.sink], logger);
   await tenantKeys.ready;
   const sender = new SmtpSender(
     {
@@ -79,7 +82,7 @@ async function startOutbound(config: Config, logger: Logger, book: PolicyBook, p
       timeoutMs: config.smtpTimeoutMs,
       logger,
       // The reputation loop: VERP return path and signed one-click unsubscribe links.
-      returnPath: config.bounceDomain !== undefined && config.secretKey !== undefined ? { key: verpKey(config.secretKey), domain: config.bounceDomain } : undefined,
+      returnPath: config.bounceDomain !== undefined && config.secretKey !== undefined ? { key: verpKey(config.secretKey), domain: config.bounceDomain, perDomain: returnPaths } : undefined,
       unsubscribe: config.publicUrl !== undefined && config.secretKey !== undefined ? { key: unsubscribeKey(config.secretKey), publicUrl: config.publicUrl } : undefined,
     },
     payloads,

@@ -17,7 +17,7 @@ import { Tenant } from "./schemas/delivery.ts";
 export const DOMAIN_STATUSES = ["pending", "verified", "failed"] as const;
 export type DomainStatus = (typeof DOMAIN_STATUSES)[number];
 
-export const RECORD_PURPOSES = ["dkim", "spf", "dmarc", "return_path"] as const;
+export const RECORD_PURPOSES = ["dkim", "spf", "dmarc", "return_path", "return_path_spf"] as const;
 export type RecordPurpose = (typeof RECORD_PURPOSES)[number];
 
 export const Selector = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "is not a DKIM selector (a DNS label: a-z, 0-9, -)");
@@ -187,7 +187,21 @@ export function domainRecords(entry: Pick<DomainEntry, "domain" | "keys">, s: Re
   const dkim = entry.keys.map((k) => txt(dkimRecordName(k.selector, d), dkimRecordValue(k.publicKey), "dkim", k.state !== "retiring", k.selector));
   const mxHost = s.inboundHost.replace(/\.$/, "");
   const mx: DnsRecord = { type: "MX", name: returnPathName(d), value: mxHost, priority: 10, purpose: "return_path", required: false, zone: `${returnPathName(d)}. IN MX 10 ${mxHost}.` };
-  return [...dkim, txt(d, spfRecordValue(s), "spf", false), txt(`_dmarc.${d}`, dmarcRecordValue(d), "dmarc", false), mx];
+  // The return path's own SPF: the envelope sender's domain is what SPF checks.
+  const returnPathSpf = txt(returnPathName(d), spfRecordValue(s), "return_path_spf", false);
+  return [...dkim, txt(d, spfRecordValue(s), "spf", false), txt(`_dmarc.${d}`, dmarcRecordValue(d), "dmarc", false), mx, returnPathSpf];
+}
+
+/**
+ * The bounce domain for a sender domain's mail: `bounces.<domain>` once the domain is verified
+ * and both its MX (to our inbound server) and its SPF were seen in DNS, so that SPF passes for
+ * the envelope sender and aligns with the From domain, and bounces reach us. Undefined
+ * otherwise: the mail keeps the operator's SLUICE_BOUNCE_DOMAIN, which is always reachable.
+ */
+export function returnPathDomainOf(entry: Pick<DomainEntry, "domain" | "status" | "checks">): string | undefined {
+  if (entry.status !== "verified") return undefined;
+  const seen = (purpose: RecordPurpose): boolean => entry.checks?.some((c) => c.purpose === purpose && c.ok) ?? false;
+  return seen("return_path") && seen("return_path_spf") ? returnPathName(entry.domain) : undefined;
 }
 
 /** The tags of a DKIM or DMARC record: `v=DKIM1; k=rsa; p=...` → {v, k, p}; whitespace inside values removed. */
@@ -219,7 +233,8 @@ export function checkRecord(record: DnsRecord, answer: Answer): RecordCheck {
         const tags = recordTags(v);
         return tags.get("p") === recordTags(record.value).get("p") && (tags.get("v") ?? "DKIM1") === "DKIM1";
       }
-      case "spf": {
+      case "spf":
+      case "return_path_spf": {
         const words = v.trim().toLowerCase().split(/\s+/);
         const wanted = spfMechanisms(record.value.replace(/^v=spf1\s+/i, "").replace(/\s+~all$/, ""));
         return words[0] === "v=spf1" && wanted.every((m) => words.some((w) => w.replace(/^[+]/, "") === m.toLowerCase()));

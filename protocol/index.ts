@@ -392,6 +392,7 @@ export {
   spfRecordValue,
   dmarcRecordValue,
   returnPathName,
+  returnPathDomainOf,
   domainRecords,
   recordTags,
   checkRecord,

@@ -1,7 +1,10 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { verpKey, type Config } from "../../protocol/index.ts";
+import { Kvm } from "@nats-io/kv";
+import { KV_BUCKETS, verpKey, type Config } from "../../protocol/index.ts";
+import { watchDomainEntries } from "../domains/entries-watch.ts";
+import { ReturnPathDomains } from "../domains/return-paths.ts";
 import { startInboundConsumer } from "./consumer.ts";
 import { startInboundServer } from "./server.ts";
 
@@ -25,12 +28,17 @@ export async function startInbound(nc: NatsConnection, config: Config, logger: L
     return undefined;
   }
   const consumer = await startInboundConsumer(nc, verpKey(config.secretKey), log);
+  // Tenants' own bounce domains (bounces.<domain>, once its MX and SPF are published) are ours too.
+  const returnPaths = new ReturnPathDomains();
+  const watch = await watchDomainEntries(await new Kvm(nc).open(KV_BUCKETS.domains), [returnPaths.sink], log);
   try {
+    await watch.ready;
     const server = await startInboundServer({
       js: jetstream(nc),
       host: config.inbound.host,
       port: config.inbound.port,
       bounceDomains: [config.bounceDomain],
+      alsoAccepts: (domain) => returnPaths.accepts(domain),
       // The raw mail is one NATS message: never accept what the server would refuse to store.
       maxMessageBytes: Math.min(config.inbound.maxMessageBytes, (nc.info?.max_payload ?? 1024 * 1024) - 4096),
       messagesPerMinute: config.inbound.messagesPerMinute,
@@ -40,10 +48,12 @@ export async function startInbound(nc: NatsConnection, config: Config, logger: L
       port: server.port,
       close: async () => {
         await server.close();
+        watch.stop();
         await consumer.close();
       },
     };
   } catch (e) {
+    watch.stop();
     await consumer.close();
     throw e;
   }

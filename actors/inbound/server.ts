@@ -19,6 +19,8 @@ export interface InboundServerOptions {
   host: string;
   port: number;
   bounceDomains: readonly string[];
+  /** Further bounce domains, as they come and go: tenants' own `bounces.<domain>` once published. */
+  alsoAccepts?: (domain: string) => boolean;
   maxMessageBytes: number;
   messagesPerMinute: number;
   logger: Logger;
@@ -39,7 +41,8 @@ export async function startInboundServer(o: InboundServerOptions): Promise<{ por
 
   const accepts = (address: string): boolean => {
     const at = address.lastIndexOf("@");
-    if (at <= 0 || !domains.has(address.slice(at + 1).toLowerCase())) return false;
+    const domain = address.slice(at + 1).toLowerCase();
+    if (at <= 0 || !(domains.has(domain) || o.alsoAccepts?.(domain) === true)) return false;
     return FEEDBACK_LOCAL.has(address.slice(0, at).toLowerCase()) || parseVerp(address) !== undefined;
   };
 

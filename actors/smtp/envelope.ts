@@ -34,10 +34,14 @@ export function envelopeOf(mailFrom: string, rcptTo: string): Envelope {
   return { ok: true, from: from.address, to: to.address, needsSmtpUtf8: from.utf8Local || to.utf8Local };
 }
 
-/** Sluice's own return path: VERP addresses at the bounce domain (SLUICE_BOUNCE_DOMAIN). */
+/**
+ * Sluice's own return path: VERP addresses at the bounce domain (SLUICE_BOUNCE_DOMAIN), or at
+ * the sender domain's own `bounces.<domain>` once the tenant has published it (`perDomain`).
+ */
 export interface ReturnPath {
   key: VerpKey;
   domain: string;
+  perDomain?: { of(tenant: string, senderDomain: string): string | undefined };
 }
 
 /**
@@ -47,5 +51,7 @@ export interface ReturnPath {
  */
 export function envelopeSenderOf(m: DeliveryMessage, returnPath: ReturnPath | undefined): string {
   if (returnPath === undefined) return m.mailFrom;
-  return verpAddress(returnPath.key, { tenant: m.tenant, recipientId: m.id, rcptTo: m.rcptTo, domain: returnPath.domain });
+  const senderDomain = m.mailFrom.slice(m.mailFrom.lastIndexOf("@") + 1);
+  const domain = returnPath.perDomain?.of(m.tenant, senderDomain) ?? returnPath.domain;
+  return verpAddress(returnPath.key, { tenant: m.tenant, recipientId: m.id, rcptTo: m.rcptTo, domain });
 }

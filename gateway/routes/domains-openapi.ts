@@ -38,7 +38,7 @@ const Domain = {
     status: { type: "string", enum: [...DOMAIN_STATUSES], description: "verified once the active DKIM record carries the key; failed when a verified domain's record disappears (mail from it is then refused 403)" },
     selector: { type: "string", description: "the DKIM selector that signs" },
     records: { type: "array", items: DomainRecord },
-    missing: { type: "array", items: { type: "string" }, description: "purposes (dkim:<selector>, spf, dmarc, return_path) not found on the last check" },
+    missing: { type: "array", items: { type: "string" }, description: "purposes (dkim:<selector>, spf, dmarc, return_path, return_path_spf) not found on the last check" },
     createdAt: { type: "integer" },
     verifiedAt: { type: "integer" },
     checkedAt: { type: "integer" },

@@ -19,7 +19,7 @@ before(async () => {
   const t0 = Date.now();
   world = await startClusterWorld({
     servers: 3,
-    env: { SLUICE_PARTITIONS: "8", SLUICE_LEASE_TTL: "6s", SLUICE_ACK_WAIT: "30s" },
+    env: { SLUICE_PARTITIONS: "8", SLUICE_LEASE_TTL: "6s", SLUICE_ACK_WAIT: "15s" },
   });
   process.stdout.write(`# world (3 nats-servers, R3 topology) ready after ${Date.now() - t0} ms\n`);
 }, { timeout: 60_000 });
@@ -62,7 +62,7 @@ test("kill -9 of one of 3 nodes mid-run: all 10,000 delivered, duplicates only o
   });
   const takenOverMs = Date.now() - killedAt;
   await waitFor("every message to be delivered", () => (receipts(world.peer).size >= TOTAL ? true : undefined), 120_000, 100);
-  // What the dead node had sent but not acked comes back only after its ack-wait (30 s from
+  // What the dead node had sent but not acked comes back only after its ack-wait (15 s from
   // when it was pulled), however soon every message has arrived once.
   await waitFor("MAIL_SEND to be empty (all acknowledged)", async () => ((await sendQueueEmpty(world)) ? true : undefined), 60_000, 200);
 

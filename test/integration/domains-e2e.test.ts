@@ -8,7 +8,9 @@ import { dkimVerify } from "mailauth/lib/dkim/verify.js";
 import { isSluiceError, KV_BUCKETS } from "../../protocol/index.ts";
 import { createApiKey, createProducer } from "../../protocol/io/index.ts";
 import { startDnsServer, type DnsServer } from "../harness/dnsmasq.ts";
-import { waitFor } from "../harness/ports.ts";
+import nodemailer from "nodemailer";
+import { freePort, waitFor } from "../harness/ports.ts";
+import { readEvents } from "./delivery-fixtures.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
 
 // Sender domains end to end against a real DNS server: add → publish the records in dnsmasq
@@ -20,12 +22,14 @@ const run = promisify(execFile);
 let dns: DnsServer;
 let p: Pipeline;
 let bravoKey: string;
+let inboundPort: number;
 
 interface Rec { type: string; name: string; value: string; purpose: string; selector?: string; strings?: string[]; status: string; priority?: number }
 interface View { domain: string; status: string; selector: string; records: Rec[]; missing: string[]; reason?: string }
 
 before(async () => {
   dns = await startDnsServer();
+  inboundPort = await freePort();
   p = await startPipeline(
     {},
     {
@@ -36,6 +40,10 @@ before(async () => {
       SLUICE_SPF_INCLUDE: "_spf.sluice.test",
       SLUICE_INBOUND_MX: "inbound.sluice.test",
       SLUICE_DKIM_ROTATION_GRACE: "1h",
+      // The reputation loop, so that a sender domain's own return path (bounces.<domain>) is used and received.
+      SLUICE_BOUNCE_DOMAIN: "bounces.sluice.test",
+      SLUICE_INBOUND_HOST: "127.0.0.1",
+      SLUICE_INBOUND_PORT: String(inboundPort),
     },
   );
   await p.registerHook(["delivered", "domain.verified", "domain.failed"]);
@@ -86,6 +94,7 @@ test("a sender domain: records, DNS verification, DKIM signing by the tenant's k
       ["spf", "TXT", "acme.test", "v=spf1 include:_spf.sluice.test ~all"],
       ["dmarc", "TXT", "_dmarc.acme.test", "v=DMARC1; p=none; rua=mailto:dmarc-reports@acme.test"],
       ["return_path", "MX", "bounces.acme.test", "inbound.sluice.test"],
+      ["return_path_spf", "TXT", "bounces.acme.test", "v=spf1 include:_spf.sluice.test ~all"],
     ],
   );
   assert.doesNotMatch(JSON.stringify(added.json), /PRIVATE KEY|sealedKey/);
@@ -127,6 +136,16 @@ test("a sender domain: records, DNS verification, DKIM signing by the tenant's k
   const acmeSdk = await createProducer(p.world.nc, { tenant: "acme", partitions: p.world.config.partitions, requireVerifiedDomains: true });
   assert.equal((await acmeSdk.send({ from: { address: "news@acme.test" }, to: [{ address: "sdk@dest.test" }], subject: "Hi", text: "x" })).recipients.length, 1);
   assert.deepEqual(await verifyDkim(await received("sdk@dest.test")), [["acme.test", view.selector, "pass"]]);
+
+  // With its bounce MX and SPF published, the domain's mail leaves with its own return path
+  // (SPF aligns with the From domain), and a bounce sent there is taken and tied to the message.
+  const sdkMail = p.peer.messages.find((m) => m.rcptTo[0] === "sdk@dest.test");
+  assert.match(sdkMail?.mailFrom ?? "", /^b-[0-9a-z-]+@bounces\.acme\.test$/);
+  await deliverInbound(sdkMail!.mailFrom, dsnFor("sdk@dest.test"));
+  await waitFor("the bounce at bounces.acme.test tied to its message", async () => ((await readEvents(p.world)).some((e) => e.type === "bounced" && e.rcptTo === "sdk@dest.test" && e.tenant === "acme") ? true : undefined), 15_000, 100);
+  // Mail for a sender domain that has not published its return path keeps the operator's bounce domain,
+  // and the inbound server takes no mail for a bounces. domain nobody published.
+  await assert.rejects(deliverInbound(sdkMail!.mailFrom.replace("bounces.acme.test", "bounces.unpublished.test"), dsnFor("sdk@dest.test")), /550|No such recipient/i);
 
   // The DKIM record disappears: the periodic re-check (1 s here) marks the domain failed, and its mail is refused again.
   dns.remove(dkim.name);
@@ -213,9 +232,45 @@ test("sluice domains: add prints the records, verify through SLUICE_DNS_SERVERS,
   assert.match(verified, new RegExp(`\\[ok\\] dkim \\(required\\)\\n    ${dkim.name.replace(/\./g, "\\.")}\\. IN TXT "v=DKIM1; k=rsa; p=[^"]+" "[^"]+"`));
   assert.match(verified, /\[missing\] spf: no TXT record at cli\.test/);
   // A status the CLI wrote is told like any other (the node watches the store, not the API).
-  assert.deepEqual((await domainHook("domain.verified", "cli.test")).missing, ["spf", "dmarc", "return_path"]);
+  assert.deepEqual((await domainHook("domain.verified", "cli.test")).missing, ["spf", "dmarc", "return_path", "return_path_spf"]);
   const list = await cli("list", "--tenant", "acme");
-  assert.match(list, /^cli\.test\s+acme\s+verified\s+s\d{8}-[0-9a-f]{4}\s+spf,dmarc,return_path$/m);
+  assert.match(list, /^cli\.test\s+acme\s+verified\s+s\d{8}-[0-9a-f]{4}\s+spf,dmarc,return_path,return_path_spf$/m);
   // `rm` shares removeDomain with DELETE /v1/domains (tested above); one spawn less on a 2-core machine.
   assert.equal((await p.api("DELETE", "/v1/domains/cli.test")).status, 204);
 });
+
+/** Send raw mail to the inbound server, as a remote MTA would. */
+async function deliverInbound(rcpt: string, raw: string): Promise<void> {
+  const t = nodemailer.createTransport({ host: "127.0.0.1", port: inboundPort, secure: false, ignoreTLS: true });
+  try {
+    await t.sendMail({ envelope: { from: "", to: [rcpt] }, raw });
+  } finally {
+    t.close();
+  }
+}
+
+function dsnFor(rcpt: string): string {
+  return [
+    "From: MAILER-DAEMON@mx.dest.test",
+    "Subject: Undelivered Mail Returned to Sender",
+    "MIME-Version: 1.0",
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+    "",
+    "--b",
+    "Content-Type: text/plain",
+    "",
+    "Your message could not be delivered.",
+    "--b",
+    "Content-Type: message/delivery-status",
+    "",
+    "Reporting-MTA: dns; mx.dest.test",
+    "",
+    `Final-Recipient: rfc822; ${rcpt}`,
+    "Action: failed",
+    "Status: 5.1.1",
+    "Diagnostic-Code: smtp; 550 5.1.1 User unknown",
+    "",
+    "--b--",
+    "",
+  ].join("\r\n");
+}

@@ -12,6 +12,7 @@ import {
   domainView,
   generateDkimKey,
   importDkimKey,
+  returnPathDomainOf,
   isSluiceError,
   loadConfig,
   newSelector,
@@ -48,6 +49,7 @@ test("records: exact TXT and MX values for DKIM, SPF, DMARC and the return path"
       ["spf", "TXT", "acme.test", "v=spf1 include:_spf.sluice.example ~all", false],
       ["dmarc", "TXT", "_dmarc.acme.test", "v=DMARC1; p=none; rua=mailto:dmarc-reports@acme.test", false],
       ["return_path", "MX", "bounces.acme.test", "inbound.sluice.example", false],
+      ["return_path_spf", "TXT", "bounces.acme.test", "v=spf1 include:_spf.sluice.example ~all", false],
     ],
   );
   assert.equal(records[3]?.zone, "bounces.acme.test. IN MX 10 inbound.sluice.example.");
@@ -141,7 +143,7 @@ test("the view never shows a key, and names what is missing", () => {
   const checked = afterCheck(entry(), [dkimCheck("s1", true)], 100, 1000);
   const view = domainView(checked, settings);
   assert.doesNotMatch(JSON.stringify(view), /sealedKey|"x"/);
-  assert.deepEqual(view.missing, ["spf", "dmarc", "return_path"]);
+  assert.deepEqual(view.missing, ["spf", "dmarc", "return_path", "return_path_spf"]);
   assert.equal(view.selector, "s1");
 });
 
@@ -187,11 +189,35 @@ test("config: verified sender domains are required in production, not in local; 
 test("domain events: only a stored change to verified or failed is told, with a deterministic id", () => {
   const verified = afterCheck(entry(), [dkimCheck("s1", true)], 100, 1000);
   const ev = domainEventOf("pending", verified, settings);
-  assert.deepEqual(ev, { v: 1, id: "acme.acme.test.domain.verified.100", type: "domain.verified", tenant: "acme", domain: "acme.test", at: 100, missing: ["spf", "dmarc", "return_path"] });
+  assert.deepEqual(ev, { v: 1, id: "acme.acme.test.domain.verified.100", type: "domain.verified", tenant: "acme", domain: "acme.test", at: 100, missing: ["spf", "dmarc", "return_path", "return_path_spf"] });
   assert.equal(domainEventOf("verified", verified, settings), undefined, "no change, no event");
   assert.equal(domainEventOf(undefined, verified, settings), undefined, "first sight is not a change");
   const failed = afterCheck(verified, [dkimCheck("s1", false)], 200, 1000);
   assert.equal(domainEventOf("verified", failed, settings)?.type, "domain.failed");
   assert.equal(domainEventOf("verified", failed, settings)?.reason, "no TXT record");
   assert.equal(domainEventOf("verified", { ...failed, status: "pending" }, settings), undefined);
+});
+
+test("a sender domain has its own return path (bounces.<domain>) only once verified with both its MX and its SPF seen", () => {
+  const records = domainRecords(entry(), settings);
+  const answers: Record<string, string[]> = {
+    "s1._domainkey.acme.test": ["v=DKIM1; k=rsa; p=PUB1"],
+    "bounces.acme.test TXT": ["v=spf1 include:_spf.sluice.example ~all"],
+    "bounces.acme.test MX": ["inbound.sluice.example."],
+  };
+  const check = (drop: string[] = []) =>
+    records.map((r) => {
+      const key = r.purpose === "dkim" ? r.name : `${r.name} ${r.type}`;
+      const values = drop.includes(key) ? undefined : answers[key];
+      return checkRecord(r, values === undefined ? { ok: false, missing: true, error: "none" } : { ok: true, values });
+    });
+  const verified = (checks: RecordCheck[]) => afterCheck(entry(), checks, 10, 1000);
+  assert.equal(verified(check()).status, "verified");
+  assert.equal(returnPathDomainOf(verified(check())), "bounces.acme.test");
+  assert.equal(returnPathDomainOf(verified(check(["bounces.acme.test MX"]))), undefined, "no MX: bounces would not reach us");
+  assert.equal(returnPathDomainOf(verified(check(["bounces.acme.test TXT"]))), undefined, "no SPF there: SPF would not pass for the envelope sender");
+  assert.equal(returnPathDomainOf({ ...verified(check()), status: "failed" }), undefined, "a failed domain uses the operator's bounce domain");
+  // The return path's SPF is judged like the domain's own: the include must be there.
+  const spf = records.find((r) => r.purpose === "return_path_spf")!;
+  assert.equal(checkRecord(spf, { ok: true, values: ["v=spf1 -all"] }).ok, false);
 });
