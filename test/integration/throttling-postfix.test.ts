@@ -79,6 +79,7 @@ async function assertClean(run: Run, domain: string, count: number): Promise<voi
   assert.equal(events.filter((e) => e.type === "bounced" || e.type === "dead_lettered" || e.type === "failed").length, 0, "nothing bounced or dead-lettered");
   assert.equal((await readDeadLetters(world)).filter((d) => d.message.rcptTo.endsWith(`@${domain}`)).length, 0, "MAIL_DLQ holds none of them");
   const refusals = counts.connectionRefusals + counts.rateRefusals;
+  process.stdout.write(`# ${domain}: ${count} messages, ${counts.connectionRefusals} sessions + ${counts.rateRefusals} messages refused, lowest rate ${run.lowestRate}/s, lowest connections ${run.lowestConnections}\n`);
   assert.ok(refusals < count / 10, `refusals bounded: ${counts.connectionRefusals} sessions + ${counts.rateRefusals} messages refused for ${count} messages`);
   assert.ok(!run.states.has("suspended") && !run.states.has("probing"), `never suspended (states seen: ${[...run.states].join(", ")})`);
 }
