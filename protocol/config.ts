@@ -198,6 +198,11 @@ export const SETTINGS = {
     schema: duration("how long an SMTP peer may stay silent before the attempt fails and is retried"),
     show: showDuration,
   }),
+  SLUICE_SHUTDOWN_TIMEOUT: setting({
+    default: "90s",
+    schema: duration("how long a clean shutdown may take (finishing SMTP sends, handing partitions over) before the process exits anyway"),
+    show: showDuration,
+  }),
   // Scheduling (issue 18): how far ahead sendAt may be; scheduled mail and its payload live this much longer.
   SLUICE_SCHEDULE_HORIZON: setting({ default: "30d", schema: duration("how far ahead sendAt may be"), show: showDuration }),
   // The reputation loop (issue 15): return path (VERP), inbound role, one-click unsubscribe.
@@ -345,6 +350,8 @@ export interface Config {
   otlpEndpoint: string | undefined;
   /** SMTP socket timeout: a peer silent this long fails the attempt (retried later). */
   smtpTimeoutMs: number;
+  /** A clean shutdown taking longer than this (NATS gone, a peer hanging) ends in exit 1 anyway. */
+  shutdownTimeoutMs: number;
   /** Domain of the VERP envelope sender (b-<id>-<tenant>-<mac>@<bounce domain>); undefined = the From address, as before. */
   bounceDomain: string | undefined;
   /** HMAC secret of VERP addresses and unsubscribe tokens (also the key-encryption secret of sender domains). */
@@ -425,6 +432,7 @@ function configOf(e: Env): Config {
     tenantHealthFlushMs: e.SLUICE_TENANT_HEALTH_FLUSH,
     otlpEndpoint: e.SLUICE_OTLP_ENDPOINT,
     smtpTimeoutMs: e.SLUICE_SMTP_TIMEOUT,
+    shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT,
     bounceDomain: e.SLUICE_BOUNCE_DOMAIN,
     secretKey: e.SLUICE_SECRET_KEY,
     publicUrl: e.SLUICE_PUBLIC_URL,

@@ -14,5 +14,5 @@ export async function run(): Promise<void> {
   const logger = createLogger(config, "sluice-gateway");
   logEffectiveConfig(logger, config);
   const gateway = await startGateway(config, logger);
-  onShutdown(logger, () => gateway.close());
+  onShutdown(logger, config.shutdownTimeoutMs, () => gateway.close());
 }

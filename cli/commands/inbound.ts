@@ -31,7 +31,7 @@ export async function run(args: string[]): Promise<void> {
   const nc = await connectNats(config.nats, `sluice-inbound-${config.nodeId}`, { waitOnFirstConnect: true });
   await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
   const inbound = await startInbound(nc, config, logger);
-  onShutdown(logger, async () => {
+  onShutdown(logger, config.shutdownTimeoutMs, async () => {
     await inbound?.close();
     await nc.drain().catch(() => undefined); // shutting down: nothing left to settle
   });

@@ -36,7 +36,7 @@ export async function run(): Promise<void> {
   if (node) observeNodeStats(() => node.node.stats());
   const metrics = await startMetricsServer(config.metricsPort, logger);
   logger.info({ roles: config.nodeRoles }, "node started");
-  onShutdown(logger, async () => {
+  onShutdown(logger, config.shutdownTimeoutMs, async () => {
     await services.close();
     await node?.close(); // hands every partition over: stop pulling, settle in-flight, release
     await metrics.close();

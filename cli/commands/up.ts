@@ -53,7 +53,7 @@ export async function run(): Promise<void> {
     return undefined;
   });
   logger.info({ url: `http://127.0.0.1:${gateway.port}`, profile: config.profile }, "sluice is up");
-  onShutdown(logger, async () => {
+  onShutdown(logger, config.shutdownTimeoutMs, async () => {
     await gateway.close();
     await services.close();
     await node.close();
