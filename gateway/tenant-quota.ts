@@ -17,6 +17,12 @@ interface Allowance {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** Recipients over the daily quota of a tenant that holds (onQuota "hold"): accepted, released at `until`. */
+export interface QuotaHold {
+  until: number;
+  quota: QuotaFigures;
+}
+
 export interface QuotaStores {
   tenants: KV;
   counters: KV;
@@ -91,13 +97,23 @@ export class TenantQuota {
     return (await getBreaker((await this.stores()).tenants, tenant)) ?? { status: "healthy" };
   }
 
-  /** Admit `count` recipients of `tenant` (its cluster-wide rate, then its daily quota), or throw 429 rate_limited / quota_exceeded with the figures. */
-  async admit(tenant: string, count: number): Promise<void> {
-    const { dailyQuota: quota, messagesPerSecond: rate } = await this.settings(tenant);
-    if (count === 0 || (quota === undefined && rate === undefined)) return;
-    await this.#serialised(tenant, async () => {
+  /**
+   * Admit `count` recipients of `tenant` (its cluster-wide rate, then its daily quota), or
+   * throw 429 rate_limited / quota_exceeded with the figures. Over the quota of a tenant that
+   * holds, the answer is a hold instead: nothing is counted today; the scheduler counts the
+   * recipients against the day it releases them on. A request bigger than the whole quota
+   * could never be released whole on any day: it is refused even then.
+   */
+  async admit(tenant: string, count: number): Promise<QuotaHold | undefined> {
+    const { dailyQuota: quota, messagesPerSecond: rate, onQuota } = await this.settings(tenant);
+    if (count === 0 || (quota === undefined && rate === undefined)) return undefined;
+    return this.#serialised(tenant, async () => {
       if (rate !== undefined) await this.#rate.admit(tenant, count, rate);
-      if (quota !== undefined) await this.#admit(tenant, count, quota);
+      if (quota === undefined) return undefined;
+      const over = await this.#admit(tenant, count, quota);
+      if (over === undefined) return undefined;
+      if (onQuota === "hold" && count <= quota) return { until: Date.parse(over.resetsAt), quota: over };
+      throw quotaExceeded(tenant, over, this.now());
     });
   }
 
@@ -114,7 +130,8 @@ export class TenantQuota {
     await Promise.all([...this.#allowances.keys()].map((t) => this.#giveBack(t)));
   }
 
-  async #admit(tenant: string, count: number, quota: number): Promise<void> {
+  /** Take `count` from this gateway's reservation (reserving more when short); the figures when they do not fit. */
+  async #admit(tenant: string, count: number, quota: number): Promise<QuotaFigures | undefined> {
     const day = utcDay(this.now());
     let a = this.#allowances.get(tenant);
     if (a !== undefined && a.day !== day) {
@@ -128,12 +145,13 @@ export class TenantQuota {
       const got = await reserveBlock(counters, quotaCounterKey(tenant, day), { need: count - a.left, block: this.block, limit: quota });
       if (got.reserved === 0) {
         this.#armGiveBack(tenant, a);
-        throw quotaExceeded(tenant, { quota, used: got.used, requested: count, resetsAt: new Date(this.now() + msToNextUtcDay(this.now())).toISOString() }, this.now());
+        return { quota, used: got.used, requested: count, resetsAt: new Date(this.now() + msToNextUtcDay(this.now())).toISOString() };
       }
       a.left += got.reserved;
     }
     a.left -= count;
     this.#armGiveBack(tenant, a);
+    return undefined;
   }
 
   #armGiveBack(tenant: string, a: Allowance): void {

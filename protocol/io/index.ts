@@ -129,6 +129,7 @@ export {
   publishFailure,
   createProducer,
   type ProducerDeps,
+  type AcceptOptions,
   type SendOptions,
   type Producer,
 } from "./sdk.ts";
