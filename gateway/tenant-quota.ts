@@ -1,10 +1,11 @@
 import type { KV, Kvm } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { LRUCache } from "lru-cache";
-import { DEFAULT_TENANT_SETTINGS, errorMessage, KV_BUCKETS, msToNextUtcDay, quotaCounterKey, utcDay, type BreakerState, type QuotaFigures, type TenantSettings } from "../protocol/index.ts";
+import { DEFAULT_TENANT_SETTINGS, errorMessage, KV_BUCKETS, msToNextUtcDay, quotaCounterKey, rateCounterKey, utcDay, type BreakerState, type QuotaFigures, type TenantSettings } from "../protocol/index.ts";
 import { counterValue, getBreaker, getTenantSettings, releaseBlock, reserveBlock } from "../protocol/io/index.ts";
 import { HttpError } from "./http-error.ts";
-import { TenantRate } from "./tenant-rate.ts";
+import { ClusterRate } from "./cluster-rate.ts";
+import { KeyedLock } from "./keyed-lock.ts";
 
 /** How long a tenant's settings are trusted before they are read again (a changed quota applies within this). */
 const SETTINGS_CACHE_MS = 2000;
@@ -44,9 +45,9 @@ export class TenantQuota {
   #settings = new LRUCache<string, { s: TenantSettings }>({ max: 10_000, ttl: SETTINGS_CACHE_MS });
   #allowances = new Map<string, Allowance>();
   /** One reservation at a time per tenant in this process (requests queue behind it). */
-  #locks = new Map<string, Promise<void>>();
+  #lock = new KeyedLock();
   #stores: Promise<QuotaStores> | undefined;
-  #rate = new TenantRate(async () => (await this.kvm()).open(KV_BUCKETS.tenantRates));
+  #rate = new ClusterRate(async () => (await this.kvm()).open(KV_BUCKETS.tenantRates), rateCounterKey);
 
   constructor(
     private readonly kvm: () => Promise<Kvm>,
@@ -107,8 +108,8 @@ export class TenantQuota {
   async admit(tenant: string, count: number): Promise<QuotaHold | undefined> {
     const { dailyQuota: quota, messagesPerSecond: rate, onQuota } = await this.settings(tenant);
     if (count === 0 || (quota === undefined && rate === undefined)) return undefined;
-    return this.#serialised(tenant, async () => {
-      if (rate !== undefined) await this.#rate.admit(tenant, count, rate);
+    return this.#lock.run(tenant, async () => {
+      if (rate !== undefined) await this.#admitRate(tenant, count, rate);
       if (quota === undefined) return undefined;
       const over = await this.#admit(tenant, count, quota);
       if (over === undefined) return undefined;
@@ -156,7 +157,7 @@ export class TenantQuota {
 
   #armGiveBack(tenant: string, a: Allowance): void {
     if (a.timer) clearTimeout(a.timer);
-    a.timer = setTimeout(() => void this.#serialised(tenant, () => this.#giveBack(tenant)).catch((err: unknown) => this.logger.warn({ err, tenant }, "giving back a quota reservation failed; it lapses with the day")), GIVE_BACK_MS);
+    a.timer = setTimeout(() => void this.#lock.run(tenant, () => this.#giveBack(tenant)).catch((err: unknown) => this.logger.warn({ err, tenant }, "giving back a quota reservation failed; it lapses with the day")), GIVE_BACK_MS);
     a.timer.unref();
   }
 
@@ -168,18 +169,10 @@ export class TenantQuota {
     if (a.left > 0 && a.day === utcDay(this.now())) await releaseBlock((await this.stores()).counters, quotaCounterKey(tenant, a.day), a.left);
   }
 
-  async #serialised<T>(tenant: string, work: () => Promise<T>): Promise<T> {
-    const before = this.#locks.get(tenant) ?? Promise.resolve();
-    let done!: () => void;
-    const mine = new Promise<void>((r) => (done = r));
-    const chained = before.then(() => mine);
-    this.#locks.set(tenant, chained);
-    await before;
-    try {
-      return await work();
-    } finally {
-      done();
-      if (this.#locks.get(tenant) === chained) this.#locks.delete(tenant);
+  async #admitRate(tenant: string, count: number, rate: number): Promise<void> {
+    const over = await this.#rate.take(tenant, count, rate);
+    if (over !== undefined) {
+      throw new HttpError(429, "rate_limited", `tenant ${tenant} is over its rate of ${rate} recipients per second (cluster-wide); ${over.used} accepted this second`, undefined, { "retry-after": "1" }, { rate: { limit: rate, used: over.used, requested: count } });
     }
   }
 }

@@ -234,6 +234,7 @@ export {
   msToNextUtcDay,
   quotaCounterKey,
   rateCounterKey,
+  keyRateCounterKey,
   reservationSize,
   type TenantSettingsInput,
   type QuotaFigures,
