@@ -251,6 +251,9 @@ export {
   addToWindow,
   windowTotals,
   judge,
+  TENANT_EVENT_TYPES,
+  TenantEvent,
+  tenantEventOf,
   type TenantStatus,
 } from "./tenant-health.ts";
 export {

@@ -7,16 +7,13 @@ import {
   DomainEntry,
   domainEventOf,
   domainKeys,
-  encode,
   KV_BUCKETS,
-  subjects,
   errorMessage,
   type Config,
-  type DomainEvent,
   type DomainStatus,
-  type WebhookJob,
 } from "../../protocol/index.ts";
-import { laneOf, listDomains } from "../../protocol/io/index.ts";
+import { listDomains } from "../../protocol/io/index.ts";
+import { queueEvent } from "../webhooks/queue-event.ts";
 import { EndpointRegistry } from "../webhooks/registry.ts";
 
 /**
@@ -38,15 +35,6 @@ export async function startDomainEvents(nc: NatsConnection, config: Config, logg
   const watch = await kv.watch({ key: domainKeys.allEntries, include: KvWatchInclude.UpdatesOnly });
   for (const e of await listDomains(kv)) seen.set(domainKeys.entry(e.tenant, e.domain), e.status);
 
-  const publish = async (event: DomainEvent): Promise<void> => {
-    const endpoints = registry.subscribers(event.tenant, event.type).filter((e) => event.at >= e.createdAt);
-    await Promise.all(
-      endpoints.map((endpoint) => {
-        const job: WebhookJob = { v: 1, endpointId: endpoint.id, event };
-        return js.publish(subjects.webhook(endpoint.id, laneOf(event.domain, endpoint.lanes)), encode(job), { msgID: `${event.id}.${endpoint.id}` });
-      }),
-    );
-  };
   const done = (async () => {
     for await (const e of watch) {
       if (e.operation !== "PUT") {
@@ -58,7 +46,7 @@ export async function startDomainEvents(nc: NatsConnection, config: Config, logg
       const event = domainEventOf(seen.get(e.key), decoded.value, config.domains);
       seen.set(e.key, decoded.value.status);
       if (event === undefined) continue;
-      await publish(event).catch((err: unknown) => logger.warn({ err: errorMessage(err), domain: event.domain, type: event.type }, "domain event webhook not queued"));
+      await queueEvent(js, registry, event).catch((err: unknown) => logger.warn({ err: errorMessage(err), domain: event.domain, type: event.type }, "domain event webhook not queued"));
     }
   })().catch((err: unknown) => logger.error({ err }, "domain events watch ended"));
   return {

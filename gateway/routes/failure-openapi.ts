@@ -59,6 +59,8 @@ export function failureOpenApiPaths(): Record<string, unknown> {
     "/v1/webhooks": {
       post: {
         summary: "Register a webhook endpoint; the answer carries its signing secret, shown only this once",
+        description:
+          "events: message events (the recipient's lifecycle, `held` included), domain.verified / domain.failed, and the reputation breaker's tenant.paused / tenant.resumed ({id, type, tenant, at, reason, sent, bounceRate, complaintRate}; id `<tenant>.<type>.<at>`). Every POST is signed: Sluice-Signature t=<unix s>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">.",
         requestBody: { required: true, content: { "application/json": { schema: schema(CreateWebhookRequest) } } },
         responses: { "201": json("registered, with `secret`"), ...err(400, 401, 403, 503) },
       },
