@@ -98,6 +98,13 @@ function baseDocument(): { paths: Record<string, Record<string, unknown>> } & Re
           responses: { "200": { description: "tenant, status, reputation, settings, today {day, used, quota?, remaining?, resetsAt}" }, ...errors(401, 403, 503) },
         },
       },
+      "/v1/tenants": {
+        get: {
+          summary:
+            "Tenants at a glance (the dashboard's tenant panel): an operator key gets every tenant (at most 200), any other key only its own. Per tenant: breaker status and reason, last 24 h sent / bounce rate / complaint rate, settings, recipients counted today, bulk held by the breaker, recipients in flight on the nodes, delivered events kept (a rate between two looks)",
+          responses: { "200": { description: "{at, scope: cluster|tenant, tenants: [{tenant, status, reason?, sent, bounceRate, complaintRate, settings, usedToday, held, delivered, inFlight}]}" }, ...errors(401, 403, 503) },
+        },
+      },
     },
   };
 }

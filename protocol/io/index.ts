@@ -203,3 +203,4 @@ export {
   removeWebhook,
   type WebhookDeps,
 } from "./webhooks.ts";
+export { tenantOverview, OVERVIEW_MAX_TENANTS, type TenantRow } from "./tenant-overview.ts";
