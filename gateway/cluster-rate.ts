@@ -55,7 +55,8 @@ export class ClusterRate {
       w = { second, left: 0 };
       this.#windows.set(id, w);
     }
-    if (w.left < count) {
+    // A loop, not an if: requests on the fast path may take from the block while this one waits for KV.
+    while (w.left < count) {
       const limit = Math.floor(rate);
       const got = await reserveBlock(await this.#counters(), this.counterKey(id, second), { need: count - w.left, block: Math.max(1, Math.ceil(limit / 4)), limit });
       if (got.reserved === 0) return { used: got.used };
