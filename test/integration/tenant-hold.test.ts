@@ -2,6 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Kvm, type KV } from "@nats-io/kv";
 import { pino } from "pino";
+import { startFanout, type Fanout } from "../../actors/fanout/index.ts";
 import { startScheduler, type Scheduler } from "../../actors/scheduler/index.ts";
 import { KV_BUCKETS, msToNextUtcDay, quotaCounterKey, STREAMS, subjects, utcDay } from "../../protocol/index.ts";
 import { counterValue, setTenantSettings } from "../../protocol/io/index.ts";
@@ -15,6 +16,7 @@ import { startGatewayFixture, type GatewayFixture } from "./gateway-fixture.ts";
 const DAY = 86_400_000;
 let fx: GatewayFixture;
 let scheduler: Scheduler | undefined;
+let fanout: Fanout | undefined;
 let counters: KV;
 let offset = 0;
 
@@ -24,6 +26,7 @@ before(async () => {
 });
 
 after(async () => {
+  await fanout?.close();
   await scheduler?.close();
   await fx?.close();
 });
@@ -77,4 +80,20 @@ test("over dailyQuota with onQuota hold: 202 held, released on the next day agai
   await waitFor("the last 2 released on day 2", async () => ((await fx.sendCount()) === 9 ? true : undefined), 15_000);
   assert.equal(await counterValue(counters, quotaCounterKey(tenant, utcDay(Date.now() + 2 * DAY))), 2);
   await waitFor("a queued event per released recipient", async () => ((await countOn(STREAMS.events, subjects.event(tenant, "queued"))) === 4 ? true : undefined), 5000);
+});
+
+test("a batch over the quota is held whole: 202 held, its recipients held by the fan-out, released and counted together", async () => {
+  assert.ok(scheduler, "the first test started the scheduler (its clock is two days ahead now)");
+  const tenant = "hold-t";
+  const key = await fx.key(tenant);
+  const before = await fx.sendCount();
+  const batch = await fx.post("/v1/batches", { from: "app@sender.test", subject: "Hi {{name}}", text: "Hello", recipients: [1, 2, 3].map((i) => ({ to: `b${i}@example.test`, vars: { name: `B${i}` } })) }, key);
+  assert.equal(batch.status, 202);
+  assert.equal(batch.body.accepted, 3);
+  assert.equal(batch.body.held.reason, "quota_exceeded");
+  fanout = startFanout(fx.nc, fx.config, pino({ level: "silent" }));
+  await waitFor("the batch's 3 recipients released", async () => ((await fx.sendCount()) === before + 3 ? true : undefined), 20_000);
+  await waitFor("3 more held events (the fan-out's)", async () => ((await countOn(STREAMS.events, subjects.event(tenant, "held"))) === 7 ? true : undefined), 5000);
+  // Day 2 had 2 of 5 used by the first test: the batch's 3 fill it.
+  assert.equal(await counterValue(counters, quotaCounterKey(tenant, utcDay(Date.now() + 2 * DAY))), 5);
 });
