@@ -1,53 +1,35 @@
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, KvWatchInclude } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { BreakerState, breakerKey, decode, errorMessage, KV_BUCKETS, tenantEventOf, type TenantStatus } from "../../protocol/index.ts";
+import { BreakerState, breakerKey, decode, KV_BUCKETS, tenantEventOf, type TenantStatus } from "../../protocol/index.ts";
 import { getBreaker, listKeys } from "../../protocol/io/index.ts";
-import { queueEvent } from "../webhooks/queue-event.ts";
-import { EndpointRegistry } from "../webhooks/registry.ts";
+import { startStateEvents } from "../webhooks/state-events.ts";
 
 const BREAKERS = breakerKey("*");
+const tenantOf = (key: string): string => key.slice(0, key.indexOf("."));
 
 /**
- * `tenant.paused` / `tenant.resumed` webhooks. The breaker (actors/tenants/health.ts) and
- * `sluice tenants resume` both write the tenant's `<tenant>.breaker` entry in
- * `sluice_tenants`; this watch sees every such write, compares it with the status it saw
- * before, and queues a webhook job per subscribed endpoint — the same way as the domain
- * events (every node with the `events` role does it; deterministic ids store each once).
+ * `tenant.paused` / `tenant.resumed` webhooks. The breaker (./health.ts) and `sluice tenants
+ * resume` both write the tenant's `<tenant>.breaker` entry in `sluice_tenants`; a watch of
+ * those entries (../webhooks/state-events.ts, as for the domain events) tells the subscribed
+ * endpoints when a tenant goes into paused and when it comes out.
  */
-export async function startTenantEvents(nc: NatsConnection, logger: Logger): Promise<{ close(): Promise<void> }> {
-  const kvm = new Kvm(nc);
-  const [kv, webhooksKv] = await Promise.all([kvm.open(KV_BUCKETS.tenants), kvm.open(KV_BUCKETS.webhooks)]);
-  const registry = new EndpointRegistry(webhooksKv, { added: () => undefined, removed: () => undefined }, logger);
-  await registry.start();
-  const js = jetstream(nc);
-  const seen = new Map<string, TenantStatus>();
-  // Updates first, then the current states: a write in between is seen by one or the other.
-  const watch = await kv.watch({ key: BREAKERS, include: KvWatchInclude.UpdatesOnly });
-  for (const key of await listKeys(kv, BREAKERS)) {
-    const state = await getBreaker(kv, key.slice(0, key.indexOf(".")));
-    if (state !== undefined) seen.set(key, state.status);
-  }
-  const done = (async () => {
-    for await (const e of watch) {
-      const tenant = e.key.slice(0, e.key.indexOf("."));
-      const decoded = e.operation === "PUT" ? decode(BreakerState, e.value, "breaker state") : undefined;
-      if (decoded === undefined || !decoded.ok) {
-        seen.delete(e.key);
-        continue;
+export function startTenantEvents(nc: NatsConnection, logger: Logger): Promise<{ close(): Promise<void> }> {
+  return startStateEvents<BreakerState, TenantStatus>(nc, logger, {
+    bucket: KV_BUCKETS.tenants,
+    key: BREAKERS,
+    current: async (kv) => {
+      const seen = new Map<string, TenantStatus>();
+      for (const key of await listKeys(kv, BREAKERS)) {
+        const state = await getBreaker(kv, tenantOf(key));
+        if (state !== undefined) seen.set(key, state.status);
       }
-      const event = tenantEventOf(tenant, seen.get(e.key), decoded.value);
-      seen.set(e.key, decoded.value.status);
-      if (event === undefined) continue;
-      await queueEvent(js, registry, event).catch((err: unknown) => logger.warn({ err: errorMessage(err), tenant, type: event.type }, "tenant event webhook not queued"));
-    }
-  })().catch((err: unknown) => logger.error({ err }, "tenant events watch ended"));
-  return {
-    close: async () => {
-      watch.stop();
-      registry.stop();
-      await done;
+      return seen;
     },
-  };
+    decode: (value) => {
+      const d = decode(BreakerState, value, "breaker state");
+      return d.ok ? d.value : undefined;
+    },
+    statusOf: (state) => state.status,
+    eventOf: (key, previous, state) => tenantEventOf(tenantOf(key), previous, state),
+  });
 }
