@@ -20,7 +20,15 @@ export function failureOpenApiPaths(): Record<string, unknown> {
         responses: {
           "200": json("status", {
             type: "object",
-            properties: { id: { type: "string" }, status: { type: "string", enum: [...MESSAGE_STATUSES] }, events: { type: "array", items: { type: "object" } } },
+            properties: {
+              id: { type: "string" },
+              status: {
+                type: "string",
+                enum: [...MESSAGE_STATUSES],
+                description: "scheduled: waiting for its sendAt; held: accepted over the tenant's daily quota (onQuota hold), released (queued) when the quota renews, counted against that day",
+              },
+              events: { type: "array", items: { type: "object" } },
+            },
           }),
           ...err(400, 401, 403, 404, 503),
         },
