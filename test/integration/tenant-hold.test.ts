@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Kvm, type KV } from "@nats-io/kv";
 import { pino } from "pino";
 import { startFanout, type Fanout } from "../../actors/fanout/index.ts";
+import { startStatusIndexer, type StatusIndexer } from "../../actors/status-indexer.ts";
 import { startScheduler, type Scheduler } from "../../actors/scheduler/index.ts";
 import { KV_BUCKETS, msToNextUtcDay, quotaCounterKey, STREAMS, subjects, utcDay } from "../../protocol/index.ts";
 import { counterValue, setTenantSettings } from "../../protocol/io/index.ts";
@@ -17,17 +18,20 @@ const DAY = 86_400_000;
 let fx: GatewayFixture;
 let scheduler: Scheduler | undefined;
 let fanout: Fanout | undefined;
+let indexer: StatusIndexer;
 let counters: KV;
 let offset = 0;
 
 before(async () => {
   fx = await startGatewayFixture({ SLUICE_QUOTA_BLOCK: "2" });
   counters = await new Kvm(fx.nc).open(KV_BUCKETS.tenantCounters);
+  indexer = await startStatusIndexer(fx.nc, fx.config, pino({ level: "silent" }));
 });
 
 after(async () => {
   await fanout?.close();
   await scheduler?.close();
+  await indexer?.close();
   await fx?.close();
 });
 
@@ -62,6 +66,9 @@ test("over dailyQuota with onQuota hold: 202 held, released on the next day agai
   assert.equal(tooBig.body.error.code, "quota_exceeded");
   assert.equal(await fx.sendCount(), 5, "held recipients are not on MAIL_SEND");
   await waitFor("4 held events", async () => ((await countOn(STREAMS.events, subjects.event(tenant, "held"))) === 4 ? true : undefined), 5000);
+  const heldId = held[0]?.body.recipients[0].id as string;
+  const statusOf = async () => (await fx.get(`/v1/messages/${heldId}`, key)).body.status as string | undefined;
+  await waitFor("the recipient's status is held", async () => ((await statusOf()) === "held" ? true : undefined), 10_000);
   assert.equal(await counterValue(counters, quotaCounterKey(tenant, utcDay(Date.now()))), 5, "held mail costs nothing today");
 
   // Tomorrow 3 of the 5 are already taken (new requests of the day): 2 held ones fit, 2 wait.
@@ -80,6 +87,7 @@ test("over dailyQuota with onQuota hold: 202 held, released on the next day agai
   await waitFor("the last 2 released on day 2", async () => ((await fx.sendCount()) === 9 ? true : undefined), 15_000);
   assert.equal(await counterValue(counters, quotaCounterKey(tenant, utcDay(Date.now() + 2 * DAY))), 2);
   await waitFor("a queued event per released recipient", async () => ((await countOn(STREAMS.events, subjects.event(tenant, "queued"))) === 4 ? true : undefined), 5000);
+  await waitFor("the recipient's status is queued once released", async () => ((await statusOf()) === "queued" ? true : undefined), 10_000);
 });
 
 test("a batch over the quota is held whole: 202 held, its recipients held by the fan-out, released and counted together", async () => {
