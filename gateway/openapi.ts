@@ -101,8 +101,8 @@ function baseDocument(): { paths: Record<string, Record<string, unknown>> } & Re
       "/v1/tenants": {
         get: {
           summary:
-            "Tenants at a glance (the dashboard's tenant panel): an operator key gets every tenant (at most 200), any other key only its own. Per tenant: breaker status and reason, last 24 h sent / bounce rate / complaint rate, settings, recipients counted today, bulk held by the breaker, recipients in flight on the nodes, delivered events kept (a rate between two looks)",
-          responses: { "200": { description: "{at, scope: cluster|tenant, tenants: [{tenant, status, reason?, sent, bounceRate, complaintRate, settings, usedToday, held, delivered, inFlight}]}" }, ...errors(401, 403, 503) },
+            "Tenants at a glance (the dashboard's tenant panel): an operator key gets every tenant (at most 200), any other key only its own. Per tenant: breaker status and reason, last 24 h sent / bounce rate / complaint rate, settings, recipients counted today, bulk held by the breaker, recipients held over the daily quota (as the scheduler last counted, every 15 s), recipients in flight on the nodes, delivered events kept (a rate between two looks)",
+          responses: { "200": { description: "{at, scope: cluster|tenant, tenants: [{tenant, status, reason?, sent, bounceRate, complaintRate, settings, usedToday, held, heldForQuota, delivered, inFlight}]}" }, ...errors(401, 403, 503) },
         },
       },
     },

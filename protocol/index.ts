@@ -463,6 +463,7 @@ export {
   emptyVolume,
   releasedBy,
   addVolume,
+  VolumeSnapshot,
   type ScheduledVolume,
 } from "./schedule-volume.ts";
 export {

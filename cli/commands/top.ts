@@ -7,10 +7,10 @@ import {
   errorMessage,
   decode,
   subjects,
+  VolumeSnapshot,
   type ScheduledVolume,
 } from "../../protocol/index.ts";
 import { connectNats } from "../../protocol/io/index.ts";
-import { z } from "zod";
 import { watchCluster } from "../../protocol/telemetry/index.ts";
 import { onShutdownSimple } from "../top/signals.ts";
 import { renderFrame } from "../top/render.ts";
@@ -56,7 +56,7 @@ export async function run(args: string[]): Promise<void> {
   nc.subscribe(subjects.scheduleVolume, {
     callback: (err, msg) => {
       if (err) return;
-      const v = decode(VolumeSchema, msg.data, "scheduled volume");
+      const v = decode(VolumeSnapshot, msg.data, "scheduled volume");
       if (v.ok) scheduled = v.value;
     },
   });
@@ -67,7 +67,7 @@ export async function run(args: string[]): Promise<void> {
       await view.refresh();
       const stats = view.current(false);
       process.stdout.write(renderFrame(stats, { ...(limit === undefined ? {} : { maxDestinations: limit }), scheduled }));
-      if (maxTenants > 0) process.stdout.write(`\n${await tenants.render(stats.tenantsInFlight ?? {}, { max: maxTenants })}`);
+      if (maxTenants > 0) process.stdout.write(`\n${await tenants.render({ inFlight: stats.tenantsInFlight ?? {}, overQuota: scheduled?.heldForQuota ?? {} }, { max: maxTenants })}`);
     } finally {
       view.close();
       await nc.close();
@@ -80,7 +80,7 @@ export async function run(args: string[]): Promise<void> {
     const rows = process.stdout.rows ?? 40;
     const stats = view.current(false);
     const width = process.stdout.columns ?? 120;
-    const tenantRows = maxTenants > 0 ? `\n${await tenants.render(stats.tenantsInFlight ?? {}, { max: maxTenants, width })}` : "";
+    const tenantRows = maxTenants > 0 ? `\n${await tenants.render({ inFlight: stats.tenantsInFlight ?? {}, overQuota: scheduled?.heldForQuota ?? {} }, { max: maxTenants, width })}` : "";
     const frame = renderFrame(stats, { width, maxDestinations: limit ?? Math.max(5, rows - 18 - (maxTenants > 0 ? maxTenants + 3 : 0)), scheduled }) + tenantRows;
     // Home, draw, clear what is left of the previous frame: no flicker from a full clear.
     process.stdout.write(`\x1b[H${frame.replace(/\n/g, "\x1b[K\n")}\x1b[J`);
@@ -96,4 +96,4 @@ export async function run(args: string[]): Promise<void> {
   });
 }
 
-const VolumeSchema = z.object({ at: z.number(), hours: z.array(z.number()), later: z.number(), total: z.number(), requests: z.number() });
+

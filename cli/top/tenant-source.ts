@@ -10,7 +10,7 @@ import { renderTenants, tenantLines } from "./tenants.ts";
  * counts) per frame, keeps the previous frame's delivered counts for the rate. A cluster
  * without the tenant buckets, or NATS trouble, shows as one line rather than stopping top.
  */
-export function tenantSection(nc: NatsConnection): { render(inFlight: Record<string, number>, opts: { max: number; width?: number }): Promise<string> } {
+export function tenantSection(nc: NatsConnection): { render(counts: { inFlight: Record<string, number>; overQuota: Record<string, number> }, opts: { max: number; width?: number }): Promise<string> } {
   let stores: Promise<Parameters<typeof tenantOverview>[0]> | undefined;
   let previous: { at: number; delivered: Map<string, number> } | undefined;
   const open = async (): Promise<Parameters<typeof tenantOverview>[0]> => {
@@ -19,12 +19,12 @@ export function tenantSection(nc: NatsConnection): { render(inFlight: Record<str
     return { jsm, tenants, counters };
   };
   return {
-    render: async (inFlight, opts) => {
+    render: async (counts, opts) => {
       try {
         stores ??= open();
         const rows = await tenantOverview(await stores);
         const now = Date.now();
-        const lines = tenantLines(rows, inFlight, previous, now);
+        const lines = tenantLines(rows, counts, previous, now);
         previous = { at: now, delivered: new Map(rows.map((r) => [r.tenant, r.delivered])) };
         return renderTenants(lines, opts);
       } catch (e) {

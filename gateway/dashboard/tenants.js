@@ -39,6 +39,7 @@
             cell(t.status + (t.reason ? ` (${t.reason})` : "")),
             cell(String(t.inFlight), "num"),
             cell(String(t.held), "num"),
+            cell(String(t.heldForQuota), "num"),
             cell(perSecond === undefined ? "–" : perSecond.toFixed(1), "num"),
             cell(s.dailyQuota === undefined ? `${t.usedToday} / –` : `${t.usedToday} / ${s.dailyQuota} (${s.onQuota})`, "num"),
             cell(s.messagesPerSecond === undefined ? "–" : String(s.messagesPerSecond), "num"),

@@ -20,8 +20,9 @@ export function tenantRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       const [{ jsm }, stores] = await Promise.all([ctx.deps(), ctx.quota.stores()]);
       const rows = await tenantOverview({ jsm, ...stores }, auth.operator ? {} : { only: auth.tenant });
       const inFlight = cluster.view()?.current(false).tenantsInFlight ?? {};
+      const overQuota = cluster.volume()?.heldForQuota ?? {};
       reply.header("cache-control", "no-store");
-      return { at: Date.now(), scope: auth.operator ? "cluster" : "tenant", tenants: rows.map((r) => ({ ...r, inFlight: inFlight[r.tenant] ?? 0 })) };
+      return { at: Date.now(), scope: auth.operator ? "cluster" : "tenant", tenants: rows.map((r) => ({ ...r, inFlight: inFlight[r.tenant] ?? 0, heldForQuota: overQuota[r.tenant] ?? 0 })) };
     } catch (e) {
       throw asAcceptFailure(e);
     }

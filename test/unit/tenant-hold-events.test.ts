@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { resolveTiming, tenantEventOf } from "../../protocol/index.ts";
+import { addVolume, emptyVolume, resolveTiming, tenantEventOf, type ScheduleRecord } from "../../protocol/index.ts";
 
 test("a request held over the quota: its plan starts at the renewal (or its own later sendAt), marked hold", () => {
   const now = Date.UTC(2026, 11, 6, 15, 0);
@@ -23,4 +23,18 @@ test("breaker webhooks: tenant.paused into paused, tenant.resumed out of it, not
   assert.deepEqual(resumed, { v: 1, id: "acme.tenant.resumed.2000", type: "tenant.resumed", tenant: "acme", at: 2000, reason: "resumed by an operator" });
   assert.equal(tenantEventOf("acme", "healthy", { status: "warning", since: 3000 }), undefined);
   assert.equal(tenantEventOf("acme", undefined, { status: "healthy", since: 3000 }), undefined);
+});
+
+test("the scheduled volume counts what is held over the quota per tenant", () => {
+  const now = Date.UTC(2026, 11, 6, 15, 0);
+  const record = (tenant: string, recipients: number, hold?: "quota"): ScheduleRecord => ({
+    v: 1, requestId: `01jq${tenant.padEnd(22, "0")}`.slice(0, 26), tenant, kind: "batch", recipients, start: Date.UTC(2026, 11, 7), deliverOverMs: 0, state: "scheduled", version: 1, next: 0, ready: true, createdAt: now, updatedAt: now,
+    ...(hold === undefined ? {} : { hold }),
+  });
+  const v = emptyVolume(now);
+  addVolume(v, record("acme", 40, "quota"));
+  addVolume(v, record("acme", 10));
+  addVolume(v, record("bravo", 5, "quota"));
+  assert.equal(v.total, 55);
+  assert.deepEqual(v.heldForQuota, { acme: 40, bravo: 5 });
 });
