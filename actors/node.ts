@@ -143,6 +143,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     partitions: consumers.owned(),
     rssBytes: process.memoryUsage.rss(),
     inFlight: held.byTier(),
+    tenantsInFlight: held.byTenant(),
     destinations: d.destinationStats(),
   });
   const statsTimer = publishStatsEvery(STATS_INTERVAL_MS, nc, config.nodeId, stats);

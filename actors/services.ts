@@ -4,6 +4,7 @@ import type { Config, NodeRole } from "../protocol/index.ts";
 import { startDeadLetterer } from "./dead-letterer.ts";
 import { startDomainRechecker } from "./domains/rechecker.ts";
 import { startDomainEvents } from "./domains/domain-events.ts";
+import { startTenantEvents } from "./tenants/tenant-events.ts";
 import { startFanout } from "./fanout/index.ts";
 import { startInbound } from "./inbound/index.ts";
 import { startStatusIndexer } from "./status-indexer.ts";
@@ -33,6 +34,7 @@ export async function startNodeServices(nc: NatsConnection, config: Config, logg
     if (runs("events")) started.push({ name: "events", ...(await startStatusIndexer(nc, config, logger)) });
     if (runs("events")) started.push({ name: "domain-rechecker", ...(await startDomainRechecker(nc, config, logger)) });
     if (runs("events")) started.push({ name: "domain-events", ...(await startDomainEvents(nc, config, logger)) });
+    if (runs("events")) started.push({ name: "tenant-events", ...(await startTenantEvents(nc, logger)) });
     if (runs("webhooks")) started.push({ name: "webhooks", ...(await startWebhookActor(nc, config, logger)) });
     // Bounces, feedback reports, auto-replies: only with a bounce domain (else it idles).
     const inbound = runs("inbound") ? await startInbound(nc, config, logger) : undefined;

@@ -42,6 +42,8 @@ const BATCH_S = Number(env.BENCH_BATCH_SECONDS ?? 60);
 const BATCH_SIZE = Number(env.BENCH_BATCH_SIZE ?? 20_000);
 const FANOUT_S = Number(env.BENCH_FANOUT_SECONDS ?? 30);
 const PARTITIONS = 32;
+/** The bench key's own rate (requests/s, cluster-wide; unset = none): to see what the shared rate counter costs a request. */
+const KEY_RATE = env.BENCH_KEY_RATE === undefined ? undefined : Number(env.BENCH_KEY_RATE);
 /** Which phases to run (comma list of raw,max,latency,batch,fanout); all by default. Fan-out needs batch's jobs. */
 const PHASES = new Set((env.BENCH_PHASES ?? "raw,max,latency,batch,fanout").split(",").map((s) => s.trim()));
 
@@ -87,7 +89,7 @@ try {
   await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  const { key } = await createApiKey(await new Kvm(nc).open(KV_BUCKETS.keys), { tenant: "bench", scopes: ["send", "read"] });
+  const { key } = await createApiKey(await new Kvm(nc).open(KV_BUCKETS.keys), { tenant: "bench", scopes: ["send", "read"], rate: KEY_RATE });
 
   // ---- 1. raw JetStream publish ceiling: same message shape, msgID, 1,000 in flight
   if (PHASES.has("raw")) {

@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from "fastify";
 import { LRUCache } from "lru-cache";
-import { hashApiKey, type ApiKeyRecord, type Scope } from "../protocol/index.ts";
-import { lookupApiKey } from "../protocol/io/index.ts";
+import { hashApiKey, keyRateCounterKey, KV_BUCKETS, type ApiKeyRecord, type Scope } from "../protocol/index.ts";
+import { lookupApiKey, publishFailure } from "../protocol/io/index.ts";
+import { ClusterRate } from "./cluster-rate.ts";
 import { HttpError } from "./http-error.ts";
 import type { NatsState } from "./nats-state.ts";
-import { KeyRateLimiter } from "./rate-limit.ts";
 
 export interface AuthInfo {
   tenant: string;
@@ -31,11 +31,12 @@ type Known = (ApiKeyRecord & { keyId: string }) | null;
 /**
  * onRequest hook for /v1: `Authorization: Bearer <key>` → `request.auth`, or 401. Runs
  * before the body is read, so an unauthenticated 50 MB upload is refused unread. Also
- * applies the key's rate (429 with Retry-After).
+ * applies the key's rate (429 with Retry-After), cluster-wide (./cluster-rate.ts: no UTC
+ * second admits more than the rate across all gateways).
  */
 export function authenticate(nats: NatsState, defaultRate: number, cacheMs = KEY_CACHE_MS): onRequestHookHandler {
   const cache = new LRUCache<string, { known: Known }>({ max: 10_000, ttl: cacheMs });
-  const limiter = new KeyRateLimiter();
+  const limiter = new ClusterRate(async () => (await nats.deps()).kvm.open(KV_BUCKETS.tenantRates), keyRateCounterKey);
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization;
     const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -52,11 +53,14 @@ export function authenticate(nats: NatsState, defaultRate: number, cacheMs = KEY
     if (known === null) {
       throw new HttpError(401, "unauthorized", "invalid or revoked API key", undefined, { "www-authenticate": "Bearer" });
     }
-    const rate = limiter.take(known.keyId, known.rate ?? defaultRate);
-    if (!rate.ok) {
-      throw new HttpError(429, "rate_limited", `API key ${known.keyId} is over its rate of ${known.rate ?? defaultRate} requests per second`, undefined, {
-        "retry-after": String(rate.retryAfterS),
+    const rate = known.rate ?? defaultRate;
+    if (rate > 0) {
+      const over = await limiter.take(known.keyId, 1, rate).catch((e: unknown) => {
+        throw publishFailure(e); // the shared counter is out of reach: 503, like the write would be
       });
+      if (over !== undefined) {
+        throw new HttpError(429, "rate_limited", `API key ${known.keyId} is over its rate of ${rate} requests per second (cluster-wide; ${over.used} this second)`, undefined, { "retry-after": "1" });
+      }
     }
     request.auth = { tenant: known.tenant, keyId: known.keyId, scopes: known.scopes, operator: known.operator === true };
     void reply;

@@ -98,9 +98,30 @@ function baseDocument(): { paths: Record<string, Record<string, unknown>> } & Re
           responses: { "200": { description: "tenant, status, reputation, settings, today {day, used, quota?, remaining?, resetsAt}" }, ...errors(401, 403, 503) },
         },
       },
+      "/v1/tenants": {
+        get: {
+          summary:
+            "Tenants at a glance (the dashboard's tenant panel): an operator key gets every tenant (at most 200), any other key only its own. Per tenant: breaker status and reason, last 24 h sent / bounce rate / complaint rate, settings, recipients counted today, bulk held by the breaker, recipients held over the daily quota (as the scheduler last counted, every 15 s), recipients in flight on the nodes, delivered events kept (a rate between two looks)",
+          responses: { "200": { description: "{at, scope: cluster|tenant, tenants: [{tenant, status, reason?, sent, bounceRate, complaintRate, settings, usedToday, held, heldForQuota, delivered, inFlight}]}" }, ...errors(401, 403, 503) },
+        },
+      },
     },
   };
 }
+
+/**
+ * Accepted over the tenant's daily quota with onQuota "hold" (issue 16): the recipients are
+ * `held` and released, counted against that day's quota, when it renews.
+ */
+const heldSchema = {
+  type: "object",
+  description: "present only when the recipients are held over the tenant's daily quota (onQuota hold); they are released when it renews, counted against that day's quota (what does not fit waits another day)",
+  properties: {
+    reason: { type: "string", enum: ["quota_exceeded"] },
+    releasesAt: { type: "string", format: "date-time", description: "the next UTC midnight" },
+    quota: { type: "object", properties: { quota: { type: "integer" }, used: { type: "integer" }, requested: { type: "integer" }, resetsAt: { type: "string" } } },
+  },
+};
 
 /** Sending and following a batch: the routes clients start with. */
 function sendPaths(): Record<string, Record<string, unknown>> {
@@ -112,14 +133,18 @@ function sendPaths(): Record<string, Record<string, unknown>> {
         requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/SendRequest" } } } },
         responses: {
           "202": {
-            description: "stored on JetStream; one id per recipient",
+            description: "stored on JetStream; one id per recipient. Over the tenant's daily quota with onQuota \"hold\": each recipient `held` and a `held` object saying when they are released",
             content: {
               "application/json": {
                 schema: {
                   type: "object",
                   properties: {
                     id: { type: "string" },
-                    recipients: { type: "array", items: { type: "object", properties: { to: { type: "string" }, id: { type: "string" } } } },
+                    recipients: {
+                      type: "array",
+                      items: { type: "object", properties: { to: { type: "string" }, id: { type: "string" }, status: { type: "string", enum: ["held"], description: "only when held over the daily quota" } } },
+                    },
+                    held: heldSchema,
                   },
                 },
               },
@@ -137,7 +162,7 @@ function sendPaths(): Record<string, Record<string, unknown>> {
         responses: {
           "202": {
             description: "payload, recipient list and job stored; fan-out follows",
-            content: { "application/json": { schema: { type: "object", properties: { batchId: { type: "string" }, accepted: { type: "integer" } } } } },
+            content: { "application/json": { schema: { type: "object", properties: { batchId: { type: "string" }, accepted: { type: "integer" }, held: heldSchema } } } },
           },
           ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
         },

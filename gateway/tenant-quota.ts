@@ -1,10 +1,11 @@
 import type { KV, Kvm } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { LRUCache } from "lru-cache";
-import { DEFAULT_TENANT_SETTINGS, errorMessage, KV_BUCKETS, msToNextUtcDay, quotaCounterKey, utcDay, type BreakerState, type QuotaFigures, type TenantSettings } from "../protocol/index.ts";
+import { DEFAULT_TENANT_SETTINGS, errorMessage, KV_BUCKETS, msToNextUtcDay, quotaCounterKey, rateCounterKey, utcDay, type BreakerState, type QuotaFigures, type TenantSettings } from "../protocol/index.ts";
 import { counterValue, getBreaker, getTenantSettings, releaseBlock, reserveBlock } from "../protocol/io/index.ts";
 import { HttpError } from "./http-error.ts";
-import { TenantRate } from "./tenant-rate.ts";
+import { ClusterRate } from "./cluster-rate.ts";
+import { KeyedLock } from "./keyed-lock.ts";
 
 /** How long a tenant's settings are trusted before they are read again (a changed quota applies within this). */
 const SETTINGS_CACHE_MS = 2000;
@@ -15,6 +16,12 @@ interface Allowance {
   day: string;
   left: number;
   timer: NodeJS.Timeout | undefined;
+}
+
+/** Recipients over the daily quota of a tenant that holds (onQuota "hold"): accepted, released at `until`. */
+export interface QuotaHold {
+  until: number;
+  quota: QuotaFigures;
 }
 
 export interface QuotaStores {
@@ -38,9 +45,9 @@ export class TenantQuota {
   #settings = new LRUCache<string, { s: TenantSettings }>({ max: 10_000, ttl: SETTINGS_CACHE_MS });
   #allowances = new Map<string, Allowance>();
   /** One reservation at a time per tenant in this process (requests queue behind it). */
-  #locks = new Map<string, Promise<void>>();
+  #lock = new KeyedLock();
   #stores: Promise<QuotaStores> | undefined;
-  #rate = new TenantRate(async () => (await this.kvm()).open(KV_BUCKETS.tenantRates));
+  #rate = new ClusterRate(async () => (await this.kvm()).open(KV_BUCKETS.tenantRates), rateCounterKey);
 
   constructor(
     private readonly kvm: () => Promise<Kvm>,
@@ -91,13 +98,23 @@ export class TenantQuota {
     return (await getBreaker((await this.stores()).tenants, tenant)) ?? { status: "healthy" };
   }
 
-  /** Admit `count` recipients of `tenant` (its cluster-wide rate, then its daily quota), or throw 429 rate_limited / quota_exceeded with the figures. */
-  async admit(tenant: string, count: number): Promise<void> {
-    const { dailyQuota: quota, messagesPerSecond: rate } = await this.settings(tenant);
-    if (count === 0 || (quota === undefined && rate === undefined)) return;
-    await this.#serialised(tenant, async () => {
-      if (rate !== undefined) await this.#rate.admit(tenant, count, rate);
-      if (quota !== undefined) await this.#admit(tenant, count, quota);
+  /**
+   * Admit `count` recipients of `tenant` (its cluster-wide rate, then its daily quota), or
+   * throw 429 rate_limited / quota_exceeded with the figures. Over the quota of a tenant that
+   * holds, the answer is a hold instead: nothing is counted today; the scheduler counts the
+   * recipients against the day it releases them on. A request bigger than the whole quota
+   * could never be released whole on any day: it is refused even then.
+   */
+  async admit(tenant: string, count: number): Promise<QuotaHold | undefined> {
+    const { dailyQuota: quota, messagesPerSecond: rate, onQuota } = await this.settings(tenant);
+    if (count === 0 || (quota === undefined && rate === undefined)) return undefined;
+    return this.#lock.run(tenant, async () => {
+      if (rate !== undefined) await this.#admitRate(tenant, count, rate);
+      if (quota === undefined) return undefined;
+      const over = await this.#admit(tenant, count, quota);
+      if (over === undefined) return undefined;
+      if (onQuota === "hold" && count <= quota) return { until: Date.parse(over.resetsAt), quota: over };
+      throw quotaExceeded(tenant, over, this.now());
     });
   }
 
@@ -114,7 +131,8 @@ export class TenantQuota {
     await Promise.all([...this.#allowances.keys()].map((t) => this.#giveBack(t)));
   }
 
-  async #admit(tenant: string, count: number, quota: number): Promise<void> {
+  /** Take `count` from this gateway's reservation (reserving more when short); the figures when they do not fit. */
+  async #admit(tenant: string, count: number, quota: number): Promise<QuotaFigures | undefined> {
     const day = utcDay(this.now());
     let a = this.#allowances.get(tenant);
     if (a !== undefined && a.day !== day) {
@@ -128,17 +146,18 @@ export class TenantQuota {
       const got = await reserveBlock(counters, quotaCounterKey(tenant, day), { need: count - a.left, block: this.block, limit: quota });
       if (got.reserved === 0) {
         this.#armGiveBack(tenant, a);
-        throw quotaExceeded(tenant, { quota, used: got.used, requested: count, resetsAt: new Date(this.now() + msToNextUtcDay(this.now())).toISOString() }, this.now());
+        return { quota, used: got.used, requested: count, resetsAt: new Date(this.now() + msToNextUtcDay(this.now())).toISOString() };
       }
       a.left += got.reserved;
     }
     a.left -= count;
     this.#armGiveBack(tenant, a);
+    return undefined;
   }
 
   #armGiveBack(tenant: string, a: Allowance): void {
     if (a.timer) clearTimeout(a.timer);
-    a.timer = setTimeout(() => void this.#serialised(tenant, () => this.#giveBack(tenant)).catch((err: unknown) => this.logger.warn({ err, tenant }, "giving back a quota reservation failed; it lapses with the day")), GIVE_BACK_MS);
+    a.timer = setTimeout(() => void this.#lock.run(tenant, () => this.#giveBack(tenant)).catch((err: unknown) => this.logger.warn({ err, tenant }, "giving back a quota reservation failed; it lapses with the day")), GIVE_BACK_MS);
     a.timer.unref();
   }
 
@@ -150,18 +169,10 @@ export class TenantQuota {
     if (a.left > 0 && a.day === utcDay(this.now())) await releaseBlock((await this.stores()).counters, quotaCounterKey(tenant, a.day), a.left);
   }
 
-  async #serialised<T>(tenant: string, work: () => Promise<T>): Promise<T> {
-    const before = this.#locks.get(tenant) ?? Promise.resolve();
-    let done!: () => void;
-    const mine = new Promise<void>((r) => (done = r));
-    const chained = before.then(() => mine);
-    this.#locks.set(tenant, chained);
-    await before;
-    try {
-      return await work();
-    } finally {
-      done();
-      if (this.#locks.get(tenant) === chained) this.#locks.delete(tenant);
+  async #admitRate(tenant: string, count: number, rate: number): Promise<void> {
+    const over = await this.#rate.take(tenant, count, rate);
+    if (over !== undefined) {
+      throw new HttpError(429, "rate_limited", `tenant ${tenant} is over its rate of ${rate} recipients per second (cluster-wide); ${over.used} accepted this second`, undefined, { "retry-after": "1" }, { rate: { limit: rate, used: over.used, requested: count } });
     }
   }
 }

@@ -234,6 +234,7 @@ export {
   msToNextUtcDay,
   quotaCounterKey,
   rateCounterKey,
+  keyRateCounterKey,
   reservationSize,
   type TenantSettingsInput,
   type QuotaFigures,
@@ -250,6 +251,9 @@ export {
   addToWindow,
   windowTotals,
   judge,
+  TENANT_EVENT_TYPES,
+  TenantEvent,
+  tenantEventOf,
   type TenantStatus,
 } from "./tenant-health.ts";
 export {
@@ -461,6 +465,7 @@ export {
   emptyVolume,
   releasedBy,
   addVolume,
+  VolumeSnapshot,
   type ScheduledVolume,
 } from "./schedule-volume.ts";
 export {

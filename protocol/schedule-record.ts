@@ -3,7 +3,7 @@ import type { ScheduleRecord } from "./schemas/schedule.ts";
 
 /** Pure helpers over a schedule record (protocol/schemas/schedule.ts): a new one, its plan, when to look at a slice. */
 
-export function newRecord(a: { requestId: string; tenant: string; kind: ScheduleRecord["kind"]; recipients: number; plan: Omit<Plan, "recipients">; expiresAt?: number | undefined; ready: boolean; now: number }): ScheduleRecord {
+export function newRecord(a: { requestId: string; tenant: string; kind: ScheduleRecord["kind"]; recipients: number; plan: Omit<Plan, "recipients">; expiresAt?: number | undefined; ready: boolean; now: number; hold?: "quota" | undefined }): ScheduleRecord {
   const r: ScheduleRecord = {
     v: 1,
     requestId: a.requestId,
@@ -21,6 +21,7 @@ export function newRecord(a: { requestId: string; tenant: string; kind: Schedule
   };
   if (a.plan.window !== undefined) r.window = a.plan.window;
   if (a.expiresAt !== undefined) r.expiresAt = a.expiresAt;
+  if (a.hold !== undefined) r.hold = a.hold;
   return r;
 }
 

@@ -38,10 +38,15 @@ export interface Timing {
   /** Present when the request waits for the scheduler: a future sendAt, or pacing. */
   plan?: Omit<Plan, "recipients">;
   expiresAt?: number;
+  /** Held over the tenant's daily quota (onQuota "hold"): the plan starts when the quota renews. */
+  hold?: "quota";
 }
 
-/** What a request's timing fields come to at `now`; a validation error names the field. */
-export function resolveTiming(r: TimingInput, now: number, horizonMs: number): Timing {
+/**
+ * What a request's timing fields come to at `now`; a validation error names the field.
+ * `holdUntil` (a request held over its tenant's daily quota): the plan starts no earlier.
+ */
+export function resolveTiming(r: TimingInput, now: number, horizonMs: number, holdUntil?: number): Timing {
   if (r.expiresAt !== undefined && r.ttl !== undefined) throw validationError("invalid_request", "give expiresAt or ttl, not both", "ttl");
   if (r.sendAt !== undefined && r.sendAt > now + horizonMs) {
     throw validationError("invalid_request", `sendAt is more than ${Math.round(horizonMs / 3_600_000)} h ahead (SLUICE_SCHEDULE_HORIZON)`, "sendAt");
@@ -57,7 +62,10 @@ export function resolveTiming(r: TimingInput, now: number, horizonMs: number): T
     out.expiresAt = expiresAt;
   }
   const deliverOverMs = r.deliverOver ?? 0;
-  if (start > now || deliverOverMs > 0 || r.window !== undefined) {
+  if (holdUntil !== undefined) {
+    out.plan = { start: Math.max(start, holdUntil), deliverOverMs, ...(r.window === undefined ? {} : { window: r.window }) };
+    out.hold = "quota";
+  } else if (start > now || deliverOverMs > 0 || r.window !== undefined) {
     out.plan = { start, deliverOverMs, ...(r.window === undefined ? {} : { window: r.window }) };
   }
   return out;

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { sliceRange, sliceSize, type Plan } from "./schedule-plan.ts";
 import { openTimeUntil, windowTime } from "./schedule-time.ts";
 import type { ScheduleRecord } from "./schemas/schedule.ts";
@@ -19,7 +20,19 @@ export interface ScheduledVolume {
   total: number;
   /** Scheduled requests and batches. */
   requests: number;
+  /** Of the waiting recipients, those held over their tenant's daily quota (onQuota "hold"), per tenant. */
+  heldForQuota?: Record<string, number>;
 }
+
+/** The leader's snapshot on `sluice.schedule.volume`, as readers (sluice top, the gateway) check it. */
+export const VolumeSnapshot = z.object({
+  at: z.number(),
+  hours: z.array(z.number()),
+  later: z.number(),
+  total: z.number(),
+  requests: z.number(),
+  heldForQuota: z.record(z.string(), z.number()).optional(),
+});
 
 export const emptyVolume = (at: number): ScheduledVolume => ({ at, hours: Array.from({ length: VOLUME_HOURS }, () => 0), later: 0, total: 0, requests: 0 });
 
@@ -44,6 +57,10 @@ export function addVolume(v: ScheduledVolume, r: ScheduleRecord): void {
   if (waiting <= 0) return;
   v.requests++;
   v.total += waiting;
+  if (r.hold === "quota") {
+    v.heldForQuota ??= {};
+    v.heldForQuota[r.tenant] = (v.heldForQuota[r.tenant] ?? 0) + waiting;
+  }
   let before = base;
   for (let h = 0; h < VOLUME_HOURS; h++) {
     const by = Math.max(base, releasedBy(plan, v.at + (h + 1) * 3_600_000));

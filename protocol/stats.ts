@@ -41,6 +41,8 @@ export const NodeStats = z.object({
   rssBytes: z.number().int().nonnegative(),
   /** Messages this node holds unacknowledged, per tier. */
   inFlight: z.record(z.enum(TIERS), z.number().int().nonnegative()),
+  /** The same per tenant (tenants with none left out): each tenant's backlog on this node. */
+  tenantsInFlight: z.record(z.string(), z.number().int().nonnegative()).optional(),
   destinations: z.array(DestinationStats),
 });
 export type NodeStats = z.infer<typeof NodeStats>;

@@ -31,6 +31,8 @@ export const MESSAGE_STATUSES = [
   "scheduled",
   "cancelled",
   "expired",
+  // Tenants: accepted over the daily quota (onQuota "hold"), waiting for the next UTC day.
+  "held",
 ] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
@@ -120,6 +122,7 @@ const RANK: Record<MailEvent["type"], number> = {
   scheduled: 0,
   cancelled: 3,
   expired: 3,
+  held: 0,
 };
 const inTimeOrder = (a: StatusEvent, b: StatusEvent): number => a.at - b.at || (a.attempt ?? 0) - (b.attempt ?? 0) || RANK[a.type] - RANK[b.type];
 

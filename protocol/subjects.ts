@@ -22,6 +22,8 @@ export const EVENT_TYPES = [
   "scheduled",
   "cancelled",
   "expired",
+  // Tenants (issue 16): accepted over the daily quota with onQuota "hold"; released (queued) when it renews.
+  "held",
 ] as const;
 export type EventTypeName = (typeof EVENT_TYPES)[number];
 

@@ -83,3 +83,39 @@ export function judge(t: HealthCounts, th: ReputationThresholds): { status: Tena
   if (complaintRate >= th.warnComplaintRate) return { status: "warning", reason: `complaint rate ${pct(complaintRate)} ${of} is over the warning threshold ${pct(th.warnComplaintRate)}`, ...rates };
   return { status: "healthy", ...rates };
 }
+
+/**
+ * Webhook events of the breaker (subscribed like the others: POST /v1/webhooks {"events":
+ * ["tenant.paused", "tenant.resumed"]}). Like the domain events they are about no message:
+ * never in the status index; their webhook lane is the tenant's.
+ */
+export const TENANT_EVENT_TYPES = ["tenant.paused", "tenant.resumed"] as const;
+
+export const TenantEvent = z
+  .object({
+    v: z.literal(1),
+    /** Deterministic per transition (tenant, type, the state's `since`): every node that sees it publishes the same id, stored once. */
+    id: z.string().min(1).max(200),
+    type: z.enum(TENANT_EVENT_TYPES),
+    tenant: z.string().min(1).max(63),
+    at: z.number().int(),
+    reason: z.string().optional(),
+    sent: z.number().int().nonnegative().optional(),
+    bounceRate: z.number().optional(),
+    complaintRate: z.number().optional(),
+  })
+  .strict();
+export type TenantEvent = z.infer<typeof TenantEvent>;
+
+/** The event of a breaker change from `previous` (undefined: healthy) to `next`: into paused, or out of it. */
+export function tenantEventOf(tenant: string, previous: TenantStatus | undefined, next: BreakerState): TenantEvent | undefined {
+  const wasPaused = previous === "paused";
+  if (wasPaused === (next.status === "paused")) return undefined;
+  const type = next.status === "paused" ? "tenant.paused" : "tenant.resumed";
+  const event: TenantEvent = { v: 1, id: `${tenant}.${type}.${next.since}`, type, tenant, at: next.since };
+  if (next.reason !== undefined) event.reason = next.reason;
+  if (next.sent !== undefined) event.sent = next.sent;
+  if (next.bounceRate !== undefined) event.bounceRate = next.bounceRate;
+  if (next.complaintRate !== undefined) event.complaintRate = next.complaintRate;
+  return event;
+}

@@ -52,6 +52,9 @@ export const quotaCounterKey = (tenant: string, day: string): string => `quota.$
 /** KV key (bucket `sluice_tenant_rates`) of a tenant's recipients reserved in one second (epoch seconds). */
 export const rateCounterKey = (tenant: string, second: number): string => `rate.${tenant}.${second}`;
 
+/** KV key (bucket `sluice_tenant_rates`) of an API key's requests in one second: its per-key rate, cluster-wide. */
+export const keyRateCounterKey = (keyId: string, second: number): string => `key.${keyId}.${second}`;
+
 /**
  * How much a gateway reserves from the shared counter at once: `block` while the quota is
  * far, then an eighth of what is left (at least what the request needs), so the last

@@ -11,6 +11,8 @@ import type { Job } from "../domain/job.ts";
 export class HeldWork {
   #byPartition = new Map<number, number>();
   #byTier: Record<TierName, number> = { critical: 0, transactional: 0, bulk: 0 };
+  /** Per tenant, for the tenants' backlog in `sluice top` and the dashboard. */
+  #byTenant = new Map<string, number>();
   #waiters: (() => void)[] = [];
 
   hold(job: Job): void {
@@ -40,9 +42,17 @@ export class HeldWork {
     return Object.fromEntries(TIERS.map((t) => [t, Math.max(0, this.#byTier[t])])) as Record<TierName, number>;
   }
 
+  /** Tenants with anything held here, and how much. */
+  byTenant(): Record<string, number> {
+    return Object.fromEntries(this.#byTenant);
+  }
+
   #add(job: Job, delta: number): void {
     this.#byPartition.set(job.partition, (this.#byPartition.get(job.partition) ?? 0) + delta);
     this.#byTier[job.message.tier] += delta;
+    const t = (this.#byTenant.get(job.message.tenant) ?? 0) + delta;
+    if (t > 0) this.#byTenant.set(job.message.tenant, t);
+    else this.#byTenant.delete(job.message.tenant);
     if (delta < 0 && this.#waiters.length > 0) {
       const waiters = this.#waiters;
       this.#waiters = [];

@@ -13,13 +13,14 @@ import {
 
 /**
  * A scheduled or paced batch (job.schedule): each recipient's message is held in its slice
- * of the release plan on MAIL_SCHEDULED, with a `scheduled` event, instead of going to
+ * of the release plan on MAIL_SCHEDULED, with a `scheduled` event (`held` for a batch held
+ * over its tenant's daily quota), instead of going to
  * MAIL_SEND; the scheduler releases the slices. The slice is a pure function of the index
  * and the job, so a fan-out redone after a crash files every recipient where it was.
  */
 export function heldCopies(job: BatchJob & { schedule: NonNullable<BatchJob["schedule"]> }, o: Outgoing<DeliveryMessage>, index: number, trace: MsgHdrs | undefined): AckedMessage[] {
   const slice = sliceOf({ recipients: job.recipients.count, deliverOverMs: job.schedule.deliverOverMs }, index);
-  return [heldMessage(o.message, o.subject, slice, trace), recipientEvent(refOf(o.message), "scheduled", job.createdAt, { nextAttemptAt: job.schedule.start })];
+  return [heldMessage(o.message, o.subject, slice, trace), recipientEvent(refOf(o.message), job.schedule.hold === undefined ? "scheduled" : "held", job.createdAt, { nextAttemptAt: job.schedule.start })];
 }
 
 /**

@@ -36,10 +36,15 @@ export async function startScheduler(nc: NatsConnection, config: Pick<Config, "n
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const kvm = new Kvm(nc);
-  const [schedules, leaders] = await Promise.all([kvm.open(KV_BUCKETS.schedules), kvm.open(KV_BUCKETS.leaders)]);
+  const [schedules, leaders, tenants, counters] = await Promise.all([
+    kvm.open(KV_BUCKETS.schedules),
+    kvm.open(KV_BUCKETS.leaders),
+    kvm.open(KV_BUCKETS.tenants),
+    kvm.open(KV_BUCKETS.tenantCounters),
+  ]);
   const publisher = new AckedPublisher(nc);
   const now = options.now ?? Date.now;
-  const deps: ReleaseDeps = { js, jsm, schedules, publisher, logger: log, now, released: (n) => releasedCounter.add(n) };
+  const deps: ReleaseDeps = { js, jsm, schedules, publisher, logger: log, now, released: (n) => releasedCounter.add(n), quota: { tenants, counters } };
   const seconds = new DueSeconds(js, jsm, log);
   const volume = new VolumeCounter(nc, schedules, now, log);
   let timer: NodeJS.Timeout | undefined;

@@ -6,6 +6,7 @@ import {
   DeliveryMessage,
   encode,
   lastDueSlice,
+  msToNextUtcDay,
   planOf,
   sliceCount,
   sliceRange,
@@ -29,6 +30,7 @@ import {
   type StoredSchedule,
 } from "../../protocol/io/index.ts";
 import { forwardTrace } from "../../protocol/telemetry/index.ts";
+import { chargeSlice, refundSlice, type HoldQuota } from "./quota-hold.ts";
 
 export interface ReleaseDeps {
   js: JetStreamClient;
@@ -39,6 +41,8 @@ export interface ReleaseDeps {
   now(): number;
   /** Counted per recipient handed to MAIL_SEND. */
   released(n: number): void;
+  /** Where mail held over a tenant's daily quota is counted when released (./quota-hold.ts). */
+  quota: HoldQuota;
 }
 
 /** A batch whose fan-out is not done yet is looked at again this much later. */
@@ -72,7 +76,15 @@ export async function handleDue(d: ReleaseDeps, entry: DueEntry): Promise<void> 
     if (due < r.next) return repark(d, r, r.next, Math.max(now + 1000, wakeTime(r, r.next)));
     // A paced plan found late (the scheduler was down, the fan-out slow) catches up two
     // slices a second (about twice its pace) rather than in one burst of everything overdue.
-    const last = r.deliverOverMs > 0 ? Math.min(due, r.next + 1) : due;
+    let last = r.deliverOverMs > 0 ? Math.min(due, r.next + 1) : due;
+    // Held over the quota: one slice at a time, each counted against the day it goes out on
+    // before it is claimed (a crash between the two counts it twice: never sends over the quota).
+    let charged = 0;
+    if (r.hold === "quota") {
+      const c = await chargeSlice(d.quota, r, now);
+      if (c === undefined) return repark(d, r, r.next, now + msToNextUtcDay(now));
+      [last, charged] = [r.next, c];
+    }
     // Claim slices next..last; if the record moved meanwhile, look again.
     const claimed = await updateSchedule(
       d.schedules,
@@ -81,7 +93,10 @@ export async function handleDue(d: ReleaseDeps, entry: DueEntry): Promise<void> 
       (cur) => (cur.version === r.version && cur.next === r.next && cur.state === "scheduled" && cur.releasing === undefined ? { ...cur, releasing: last + 1, updatedAt: now } : undefined),
       stored,
     );
-    if (claimed?.after === undefined) continue;
+    if (claimed?.after === undefined) {
+      await refundSlice(d.quota, r, charged, now);
+      continue;
+    }
     await finishRelease(d, { record: claimed.after, revision: claimed.revision }, last < due ? now + 1000 : undefined);
     return;
   }

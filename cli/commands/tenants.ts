@@ -11,9 +11,10 @@ sluice tenants list
 sluice tenants resume <tenant>
 
 Tenant settings in KV ${KV_BUCKETS.tenants}, live (no restart): the daily quota (recipients per
-UTC day, cluster-wide; over it the gateway answers 429 quota_exceeded), the fair-share weight
-of each destination (default 1), and the reputation breaker's thresholds (rates as fractions:
-0.05 = 5%). --on-quota hold is stored but not implemented yet (it rejects like reject). 'show' adds today's quota use and the last 24 h of sent/bounced/complained with the
+UTC day, cluster-wide; over it the gateway answers 429 quota_exceeded, or with --on-quota hold
+accepts the recipients held and releases them when the quota renews, counted against that
+day), the fair-share weight of each destination (default 1), and the reputation breaker's
+thresholds (rates as fractions: 0.05 = 5%). 'show' adds today's quota use and the last 24 h of sent/bounced/complained with the
 breaker's status; 'resume' lifts a pause and puts the tenant's held bulk mail back to send.`;
 
 const num = (flag: string, v: string): number => {

@@ -6,11 +6,11 @@ import type { ClusterStats } from "../../protocol/telemetry/index.ts";
  * clear the screen), so a test reads exactly what an operator sees.
  */
 
-const num = (n: number | undefined): string => (n === undefined ? "-" : n >= 10_000_000 ? `${(n / 1e6).toFixed(1)}M` : n >= 100_000 ? `${(n / 1e3).toFixed(0)}k` : String(Math.round(n)));
+export const num = (n: number | undefined): string => (n === undefined ? "-" : n >= 10_000_000 ? `${(n / 1e6).toFixed(1)}M` : n >= 100_000 ? `${(n / 1e3).toFixed(0)}k` : String(Math.round(n)));
 const rate = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const mb = (bytes: number): string => `${(bytes / 1048576).toFixed(0)}MB`;
 
-function table(header: string[], rows: string[][], rightAligned: Set<number>): string[] {
+export function table(header: string[], rows: string[][], rightAligned: Set<number>): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => cells.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd();
   return [line(header), ...rows.map(line)];

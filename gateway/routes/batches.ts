@@ -7,7 +7,7 @@ import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { idempotent } from "../idempotency.ts";
 import { checkBatchVars, resolveTemplate } from "../templates.ts";
-import { withinQuota } from "../tenant-admission.ts";
+import { heldAnswer, withinQuota } from "../tenant-admission.ts";
 import { asAcceptFailure, idempotencyKeyOf } from "./messages.ts";
 
 const accepted = metrics.getMeter("sluice").createCounter("sluice_batch_recipients_accepted", {
@@ -28,7 +28,10 @@ export function batchRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     try {
       const deps = await ctx.deps();
       const answer = await idempotent(deps.idempotency, { tenant, route: "batches" }, idempotencyKeyOf(request), request.body, (requestId) =>
-        withinQuota(ctx, tenant, parsed.value.recipients.length, () => publishBatch(deps.producer, tenant, parsed.value, requestId, { missingVars })),
+        withinQuota(ctx, tenant, parsed.value.recipients.length, async (hold) => {
+          const done = await publishBatch(deps.producer, tenant, parsed.value, requestId, { missingVars, holdUntil: hold?.until });
+          return hold === undefined ? done : { ...done, ...heldAnswer(hold) };
+        }),
       );
       if (answer.replayed) reply.header("idempotent-replayed", "true");
       else accepted.add(parsed.value.recipients.length, { tier: parsed.value.tier });

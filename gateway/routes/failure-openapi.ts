@@ -20,7 +20,15 @@ export function failureOpenApiPaths(): Record<string, unknown> {
         responses: {
           "200": json("status", {
             type: "object",
-            properties: { id: { type: "string" }, status: { type: "string", enum: [...MESSAGE_STATUSES] }, events: { type: "array", items: { type: "object" } } },
+            properties: {
+              id: { type: "string" },
+              status: {
+                type: "string",
+                enum: [...MESSAGE_STATUSES],
+                description: "scheduled: waiting for its sendAt; held: accepted over the tenant's daily quota (onQuota hold), released (queued) when the quota renews, counted against that day",
+              },
+              events: { type: "array", items: { type: "object" } },
+            },
           }),
           ...err(400, 401, 403, 404, 503),
         },
@@ -59,6 +67,8 @@ export function failureOpenApiPaths(): Record<string, unknown> {
     "/v1/webhooks": {
       post: {
         summary: "Register a webhook endpoint; the answer carries its signing secret, shown only this once",
+        description:
+          "events: message events (the recipient's lifecycle, `held` included), domain.verified / domain.failed, and the reputation breaker's tenant.paused / tenant.resumed ({id, type, tenant, at, reason, sent, bounceRate, complaintRate}; id `<tenant>.<type>.<at>`). Every POST is signed: Sluice-Signature t=<unix s>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">.",
         requestBody: { required: true, content: { "application/json": { schema: schema(CreateWebhookRequest) } } },
         responses: { "201": json("registered, with `secret`"), ...err(400, 401, 403, 503) },
       },

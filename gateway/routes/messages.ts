@@ -7,7 +7,7 @@ import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
 import { idempotent } from "../idempotency.ts";
 import { checkMessageVars, resolveTemplate } from "../templates.ts";
-import { withinQuota } from "../tenant-admission.ts";
+import { heldAnswer, withinQuota } from "../tenant-admission.ts";
 
 const accepted = metrics.getMeter("sluice").createCounter("sluice_messages_accepted", {
   description: "Recipient messages accepted by the gateway (stored on MAIL_SEND)",
@@ -38,7 +38,10 @@ export function messageRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       try {
         const deps = await ctx.deps();
         const answer = await idempotent(deps.idempotency, { tenant, route: "messages" }, idempotencyKeyOf(request), request.body, (requestId) =>
-          withinQuota(ctx, tenant, envelopeRecipients(parsed.value).length, () => publishSend(deps.producer, tenant, parsed.value, requestId)),
+          withinQuota(ctx, tenant, envelopeRecipients(parsed.value).length, async (hold) => {
+            const done = await publishSend(deps.producer, tenant, parsed.value, requestId, { holdUntil: hold?.until });
+            return hold === undefined ? done : { ...done, recipients: done.recipients.map((r) => ({ ...r, status: "held" as const })), ...heldAnswer(hold) };
+          }),
         );
         if (answer.replayed) reply.header("idempotent-replayed", "true");
         else accepted.add((answer.body as { recipients: unknown[] }).recipients.length, { tier: parsed.value.tier });

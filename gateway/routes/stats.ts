@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { Tenant } from "../../protocol/index.ts";
 import { tenantStats } from "../../protocol/io/index.ts";
-import { observeQueueDepth, watchCluster, type ClusterView } from "../../protocol/telemetry/index.ts";
+import { observeQueueDepth } from "../../protocol/telemetry/index.ts";
+import { clusterWatch } from "../cluster-watch.ts";
 import { authOf, requireScope } from "../auth.ts";
 import type { GatewayContext } from "../context.ts";
 import { HttpError } from "../http-error.ts";
@@ -18,29 +19,13 @@ import { HttpError } from "../http-error.ts";
  * dead letters and events); an operator narrows to one tenant with `?tenant=<name>`.
  */
 export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  let view: ClusterView | undefined;
-  // The gateway may start before NATS answers: begin watching once it does.
-  const attach = (): void => {
-    const nc = ctx.nats();
-    if (view || !nc || nc.isClosed()) return;
-    view = watchCluster(nc, {
-      onInvalid: (subject, reason) => ctx.logger.warn({ subject, reason }, "ignored an invalid node stats snapshot"),
-    });
-  };
-  const timer = setInterval(attach, 500);
-  timer.unref();
-  attach();
+  const cluster = clusterWatch(app, ctx);
   observeQueueDepth(() => {
-    const tiers = view?.current(false).tiers;
+    const tiers = cluster.view()?.current(false).tiers;
     if (!tiers) return undefined;
     const out: Record<string, number> = {};
     for (const [tier, t] of Object.entries(tiers)) if (t.queued !== undefined) out[tier] = t.queued;
     return out;
-  });
-
-  app.addHook("onClose", async () => {
-    clearInterval(timer);
-    view?.close();
   });
 
   app.get<{ Querystring: { history?: string; since?: string; tenant?: string } }>("/v1/stats", { preHandler: requireScope("admin") }, async (req, reply) => {
@@ -56,7 +41,7 @@ export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       reply.header("cache-control", "no-store");
       return tenantStats((await ctx.deps()).jsm, asked ?? auth.tenant);
     }
-    attach();
+    const view = cluster.view();
     if (!view) {
       reply.code(503).header("retry-after", "2");
       return { error: { code: "nats_unavailable", message: "not connected to NATS yet; cluster stats are not available" } };

@@ -129,6 +129,7 @@ export {
   publishFailure,
   createProducer,
   type ProducerDeps,
+  type AcceptOptions,
   type SendOptions,
   type Producer,
 } from "./sdk.ts";
@@ -203,3 +204,4 @@ export {
   removeWebhook,
   type WebhookDeps,
 } from "./webhooks.ts";
+export { tenantOverview, OVERVIEW_MAX_TENANTS, type TenantRow } from "./tenant-overview.ts";

@@ -45,8 +45,8 @@ export const refOf = (m: DeliveryMessage): RecipientRef => ({
   metadata: m.metadata,
 });
 
-/** A scheduling event of one recipient (scheduled, queued at release, cancelled, expired); id deterministic. */
-export function recipientEvent(r: RecipientRef, type: "scheduled" | "queued" | "cancelled" | "expired", at: number, extra: { nextAttemptAt?: number; reason?: string; version?: number } = {}): AckedMessage {
+/** A scheduling event of one recipient (scheduled or held, queued at release, cancelled, expired); id deterministic. */
+export function recipientEvent(r: RecipientRef, type: "scheduled" | "held" | "queued" | "cancelled" | "expired", at: number, extra: { nextAttemptAt?: number; reason?: string; version?: number } = {}): AckedMessage {
   const messageId = recipientId(r.requestId, r.index);
   // A rescheduled request is scheduled again: the version keeps that event apart from the first.
   const event: MailEvent = { v: 1, id: eventId(messageId, type, extra.version ?? 0), type, tenant: r.tenant, messageId, requestId: r.requestId, at };

@@ -46,10 +46,10 @@ export async function publishScheduledSend(
   const schedules = schedulesOf(d);
   const held = a.messages.flatMap(({ subject, message }) => [
     heldMessage(message, subject, 0, a.trace),
-    recipientEvent(refOf(message), "scheduled", a.now, { nextAttemptAt: a.timing.plan.start }),
+    recipientEvent(refOf(message), a.timing.hold === undefined ? "scheduled" : "held", a.now, { nextAttemptAt: a.timing.plan.start }),
   ]);
   await publishGroup(d, held);
-  const record = newRecord({ requestId: a.requestId, tenant: a.tenant, kind: "message", recipients: a.messages.length, plan: a.timing.plan, expiresAt: a.timing.expiresAt, ready: true, now: a.now });
+  const record = newRecord({ requestId: a.requestId, tenant: a.tenant, kind: "message", recipients: a.messages.length, plan: a.timing.plan, expiresAt: a.timing.expiresAt, ready: true, now: a.now, hold: a.timing.hold });
   await createSchedule(schedules, record);
   const due = dueMessage({ v: 1, tenant: a.tenant, requestId: a.requestId, version: 1, slice: 0, at: wakeTime(record, 0) });
   await publishGroup(d, [due, a.accepted]);
@@ -61,7 +61,7 @@ export async function publishScheduledSend(
  * that comes due before the fan-out is done.
  */
 export async function scheduleBatch(d: ScheduleDeps, a: { tenant: string; batchId: string; recipients: number; timing: Timing & { plan: NonNullable<Timing["plan"]> }; now: number }): Promise<void> {
-  const record = newRecord({ requestId: a.batchId, tenant: a.tenant, kind: "batch", recipients: a.recipients, plan: a.timing.plan, expiresAt: a.timing.expiresAt, ready: false, now: a.now });
+  const record = newRecord({ requestId: a.batchId, tenant: a.tenant, kind: "batch", recipients: a.recipients, plan: a.timing.plan, expiresAt: a.timing.expiresAt, ready: false, now: a.now, hold: a.timing.hold });
   await createSchedule(schedulesOf(d), record);
   await publishGroup(d, [dueMessage({ v: 1, tenant: a.tenant, requestId: a.batchId, version: 1, slice: 0, at: wakeTime(record, 0) })]);
 }

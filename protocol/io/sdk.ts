@@ -65,12 +65,20 @@ export interface ProducerDeps {
   scheduleHorizonMs?: number;
 }
 
+/**
+ * How a request is accepted besides its own fields: `holdUntil` = over its tenant's daily
+ * quota with onQuota "hold", held (on the scheduler's path) until then, the quota's renewal.
+ */
+export interface AcceptOptions {
+  holdUntil?: number | undefined;
+}
+
 /** Store the payload (or inline it), publish one message per recipient concurrently, and the accepted event. */
-export async function publishSend(d: ProducerDeps, tenant: string, r: SendRequest, requestId: string = newId()): Promise<SendAccepted> {
+export async function publishSend(d: ProducerDeps, tenant: string, r: SendRequest, requestId: string = newId(), o: AcceptOptions = {}): Promise<SendAccepted> {
   const now = d.now?.() ?? Date.now();
   const payload = payloadOfSend(r);
   const rcpts = envelopeRecipients(r);
-  const timing = resolveTiming(r, now, d.scheduleHorizonMs ?? DEFAULT_SCHEDULE_HORIZON_MS);
+  const timing = resolveTiming(r, now, d.scheduleHorizonMs ?? DEFAULT_SCHEDULE_HORIZON_MS, o.holdUntil);
   // Metadata alone over the limit is refused before the payload is written to the store.
   if (r.metadata !== undefined) checkEncodedSize(encode(r.metadata), d.maxPayload?.(), "its metadata", "metadata");
   try {
@@ -121,16 +129,16 @@ export async function publishSend(d: ProducerDeps, tenant: string, r: SendReques
  * so a re-sent one is not stored again), its progress record, one job on MAIL_JOBS and one
  * accepted event. The fan-out actor does the per-recipient work.
  */
-export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequest, batchId: string = newId(), extra: { missingVars?: number } = {}): Promise<BatchAccepted> {
+export async function publishBatch(d: ProducerDeps, tenant: string, r: BatchRequest, batchId: string = newId(), extra: { missingVars?: number } & AcceptOptions = {}): Promise<BatchAccepted> {
   const now = d.now?.() ?? Date.now();
   checkBatchSizes(r, batchId, tenant, now, d.maxPayload?.());
-  const timing = resolveTiming(r, now, d.scheduleHorizonMs ?? DEFAULT_SCHEDULE_HORIZON_MS);
+  const timing = resolveTiming(r, now, d.scheduleHorizonMs ?? DEFAULT_SCHEDULE_HORIZON_MS, extra.holdUntil);
   try {
     const [payload, list] = await Promise.all([
       storePayload(d.payloads, payloadOfBatch(r)),
       storePayloadBytes(d.payloads, Buffer.from(JSON.stringify(r.recipients))),
     ]);
-    const job = buildBatchJob(r, payload, list.ref, { batchId, tenant, requestId: batchId, now, expiresAt: timing.expiresAt, schedule: timing.plan });
+    const job = buildBatchJob(r, payload, list.ref, { batchId, tenant, requestId: batchId, now, expiresAt: timing.expiresAt, schedule: timing.plan === undefined ? undefined : { ...timing.plan, ...(timing.hold === undefined ? {} : { hold: timing.hold }) } });
     const progress: BatchProgress = { v: 1, batchId, tenant, total: r.recipients.length, expanded: 0, state: "queued", createdAt: now, updatedAt: now };
     if (extra.missingVars) progress.missingVars = extra.missingVars;
     progress.recipientsRef = list.ref;

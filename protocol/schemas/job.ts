@@ -30,7 +30,7 @@ export const BatchJob = z
      * recipients into held slices on MAIL_SCHEDULED instead of MAIL_SEND; the scheduler releases them.
      */
     schedule: z
-      .object({ start: z.number().int().positive(), deliverOverMs: z.number().int().nonnegative(), window: DeliveryWindow.optional() })
+      .object({ start: z.number().int().positive(), deliverOverMs: z.number().int().nonnegative(), window: DeliveryWindow.optional(), hold: z.literal("quota").optional() })
       .strict()
       .optional(),
   })

@@ -29,6 +29,12 @@ export const ScheduleRecord = z
     releasing: z.number().int().nonnegative().optional(),
     /** Every held message is written (a batch's fan-out sets it when done; a message is written whole before its record). */
     ready: z.boolean(),
+    /**
+     * "quota": accepted over the tenant's daily quota (onQuota "hold"), planned for the next
+     * UTC day; the scheduler counts each slice against the day's quota as it releases it, and
+     * puts off to the following day what does not fit.
+     */
+    hold: z.literal("quota").optional(),
     /** Recipient indexes cancelled one by one (`POST /v1/messages/<recipient id>/cancel`). */
     cancelled: z.array(z.number().int().nonnegative()).max(1000).optional(),
     createdAt: z.number().int(),

@@ -4,18 +4,19 @@ import { EVENT_TYPES } from "../subjects.ts";
 import { MailEvent } from "./event.ts";
 import { DOMAIN_EVENT_TYPES, DomainEvent } from "../domains.ts";
 import { Tenant } from "./delivery.ts";
+import { TENANT_EVENT_TYPES, TenantEvent } from "../tenant-health.ts";
 
 export const WebhookId = z.string().regex(ID_PATTERN, "is not a webhook id");
 
-/** What an endpoint may subscribe to: every message event type, and the sender-domain events. */
-export const WEBHOOK_EVENT_TYPES = [...EVENT_TYPES, ...DOMAIN_EVENT_TYPES] as const;
+/** What an endpoint may subscribe to: every message event type, the sender-domain events and the reputation breaker's. */
+export const WEBHOOK_EVENT_TYPES = [...EVENT_TYPES, ...DOMAIN_EVENT_TYPES, ...TENANT_EVENT_TYPES] as const;
 
-/** What a webhook POST carries: a message's event, or a sender domain's. */
-export const WebhookEvent = z.union([MailEvent, DomainEvent]);
+/** What a webhook POST carries: a message's event, a sender domain's, or the tenant's (breaker). */
+export const WebhookEvent = z.union([MailEvent, DomainEvent, TenantEvent]);
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
-/** What the event is about, for its webhook lane and logs: the message, or the domain. */
-export const webhookSubjectOf = (event: WebhookEvent): string => ("messageId" in event ? event.messageId : event.domain);
+/** What the event is about, for its webhook lane and logs: the message, the domain, or the tenant. */
+export const webhookSubjectOf = (event: WebhookEvent): string => ("messageId" in event ? event.messageId : "domain" in event ? event.domain : event.tenant);
 
 /** POST /v1/webhooks */
 export const CreateWebhookRequest = z

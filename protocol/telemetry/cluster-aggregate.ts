@@ -59,6 +59,8 @@ export interface ClusterStats {
   destinations: DestinationView[];
   /** Dead letters kept in MAIL_DLQ (undefined until JetStream answered once). */
   dlq: { messages: number | undefined };
+  /** Per tenant, what the live nodes hold unacknowledged (the tenants' backlog in delivery). */
+  tenantsInFlight?: Record<string, number>;
   totals: { delivered: number; deferred: number; bounced: number; deliveredPerSecond: number; deferredPerSecond: number; bouncedPerSecond: number };
   history: ClusterSample[];
 }
@@ -227,6 +229,7 @@ export class ClusterAggregator {
       tiers,
       destinations,
       dlq: { messages: this.#dlq },
+      tenantsInFlight: sumTenants(live.map((n) => n.latest.tenantsInFlight ?? {})),
       totals: {
         delivered: destinations.reduce((s, d) => s + d.delivered, 0),
         deferred: destinations.reduce((s, d) => s + d.deferred, 0),
@@ -244,6 +247,12 @@ export class ClusterAggregator {
     const live = this.#live(now);
     return { nodes: live.length, withRates: live.filter((n) => n.rates.size > 0 || n.latest.destinations.length === 0).length };
   }
+}
+
+function sumTenants(perNode: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const counts of perNode) for (const [tenant, n] of Object.entries(counts)) out[tenant] = (out[tenant] ?? 0) + n;
+  return out;
 }
 
 /** Sum a `subjects_filter` answer (`mail.send.<tier>.<partition>` → count) per tier. */

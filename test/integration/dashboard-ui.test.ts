@@ -12,6 +12,8 @@ import {
   KV_BUCKETS,
   loadConfig,
   newId,
+  quotaCounterKey,
+  utcDay,
   recipientId,
   statsSubject,
   STREAMS,
@@ -20,6 +22,8 @@ import {
 } from "../../protocol/index.ts";
 import {
   createApiKey,
+  setBreaker,
+  setTenantSettings,
   ensureTopology,
   publishDeadLetter,
   putDomainEntry,
@@ -68,6 +72,7 @@ function snapshot(at: number, tick: number): NodeStats {
     partitions: [0, 1, 2, 3],
     rssBytes: 64 * 1048576,
     inFlight: { critical: 1, transactional: 3, bulk: 9 },
+    tenantsInFlight: { acme: 13 },
     destinations: [
       {
         key: "gmail.com",
@@ -263,4 +268,35 @@ test("/v1/stats takes an operator admin key, and ?since= returns only newer samp
   assert.ok(newer.history.every((s) => s.at > first.at));
   assert.ok(newer.history.length < all.history.length + 2);
   assert.equal((await fetch(`${base}?since=soon`, auth)).status, 400);
+});
+
+test("the tenant panel shows every tenant's backlog, quota use and status to an operator key, and a tenant key only its own", async () => {
+  assert.ok(page, "the first test opened the dashboard with the operator key");
+  const kvm = new Kvm(nc);
+  const [tenants, counters, keys] = await Promise.all([kvm.open(KV_BUCKETS.tenants), kvm.open(KV_BUCKETS.tenantCounters), kvm.open(KV_BUCKETS.keys)]);
+  await setTenantSettings(tenants, "acme", { dailyQuota: 1000, onQuota: "hold" });
+  await counters.put(quotaCounterKey("acme", utcDay(Date.now())), "5");
+  await setBreaker(tenants, "bravo", { status: "paused", since: Date.now(), reason: "bounce rate 12.00% of 600 recipients sent in the last 24 h reached the pause threshold 10.00%" });
+  const cells = (tenant: string) => page!.$$eval(`#tenants tbody tr[data-tenant="${tenant}"] td`, (tds) => tds.map((td) => td.textContent));
+  await page.locator('#tenants tbody tr[data-tenant="bravo"]').waitFor({ timeout: 15_000 });
+  // The scheduler leader's count of what waits for the quota (faked here, as the node snapshots are).
+  const volume = { at: Date.now(), hours: Array.from({ length: 24 }, () => 0), later: 0, total: 7, requests: 1, heldForQuota: { acme: 7 } };
+  const acme = await waitFor("acme's row with its quota and what is held over it", async () => {
+    nc.publish(subjects.scheduleVolume, JSON.stringify(volume));
+    const c = await cells("acme");
+    return c[6] === "5 / 1000 (hold)" && c[4] === "7" ? c : undefined;
+  }, 15_000, 250);
+  assert.equal(acme[1], "healthy");
+  assert.equal(acme[2], "13", "in flight on the nodes");
+  assert.match((await cells("bravo"))[1] ?? "", /^paused \(bounce rate 12\.00%/);
+
+  // A tenant's own key: the gateway answers its row only, and the panel shows only that.
+  const bravoKey = (await createApiKey(keys, { tenant: "bravo", scopes: ["read"] })).key;
+  const own = (await (await fetch(`http://127.0.0.1:${gateway.port}/v1/tenants`, { headers: { authorization: `Bearer ${bravoKey}` } })).json()) as { scope: string; tenants: { tenant: string }[] };
+  assert.equal(own.scope, "tenant");
+  assert.deepEqual(own.tenants.map((t) => t.tenant), ["bravo"]);
+  await page.fill("#api-key", bravoKey);
+  await page.click("#key-form button[type=submit]");
+  await page.locator('#tenants tbody tr[data-tenant="acme"]').waitFor({ state: "detached", timeout: 15_000 });
+  assert.deepEqual(await page.$$eval("#tenants tbody tr", (trs) => trs.map((tr) => tr.getAttribute("data-tenant"))), ["bravo"]);
 });

@@ -47,7 +47,7 @@ test("202 after one job on MAIL_JOBS; the batch is queued, then expanded by the 
   assert.equal(queued.status, 200);
   assert.deepEqual([queued.body.total, queued.body.expanded, queued.body.state], [250, 0, "queued"]);
   // Nothing indexed yet: every recipient counts as queued (the counting itself: status-index.test.ts).
-  assert.deepEqual(queued.body.counts, { queued: 250, deferred: 0, delivered: 0, bounced: 0, failed: 0, suppressed: 0, dead_lettered: 0, scheduled: 0, cancelled: 0, expired: 0 });
+  assert.deepEqual(queued.body.counts, { queued: 250, deferred: 0, delivered: 0, bounced: 0, failed: 0, suppressed: 0, dead_lettered: 0, scheduled: 0, cancelled: 0, expired: 0, held: 0 });
 
   const event = await fx.jsm.streams.getMessage(STREAMS.events, { last_by_subj: subjects.event("acme", "accepted") });
   assert.ok(event);

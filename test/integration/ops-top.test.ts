@@ -97,4 +97,6 @@ test("sluice top --once shows tiers from JetStream and destinations from node sn
   assert.equal(org[1], "sending");
   const measured = Number(org[2]);
   assert.ok(measured > 5 && measured < 20, `example.org rate ${measured}/s, published at about 10/s`);
+  // The tenants' section is there (no tenant has figures in this cluster: the header alone).
+  assert.match(stdout, /^TENANT\s+STATUS\s+IN FLIGHT\s+HELD/m, stdout);
 });

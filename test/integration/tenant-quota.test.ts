@@ -90,3 +90,30 @@ test("messagesPerSecond 10 across two gateways: no second accepts more than 10 r
   assert.equal(refused[0]?.body.error?.code, "rate_limited");
   assert.equal(refused[0]?.retryAfter, "1");
 });
+
+test("an API key's rate holds across two gateways: no second admits more than the rate; the rest 429 rate_limited", async () => {
+  const key = await fx.key("keyrate-t", ["send", "read"], 5);
+  const urls = [fx.url, `http://127.0.0.1:${second.port}`];
+  const started = Date.now();
+  const answers = await Promise.all(
+    Array.from({ length: 40 }, async (_, i) => {
+      const res = await fetch(`${urls[i % 2]}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(mail(i)) });
+      return { status: res.status, at: Date.now(), retryAfter: res.headers.get("retry-after"), body: (await res.json()) as { error?: { code: string } } };
+    }),
+  );
+  const accepted = answers.filter((a) => a.status === 202).length;
+  const refused = answers.filter((a) => a.status === 429);
+  assert.equal(accepted + refused.length, 40);
+  // Every admission falls in a second between the burst's start and its last answer; each
+  // gateway on its own would admit 5 per second (10 together).
+  const seconds = Math.floor(Math.max(...answers.map((a) => a.at)) / 1000) - Math.floor(started / 1000) + 1;
+  assert.ok(accepted >= 1 && accepted <= 5 * seconds, `accepted ${accepted} over ${seconds} seconds`);
+  assert.equal(refused[0]?.body.error?.code, "rate_limited");
+  assert.equal(refused[0]?.retryAfter, "1");
+  // Refused for this second only: a later one admits again.
+  await waitFor("the key admits again in a later second", async () => {
+    const res = await fetch(`${urls[1]}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(mail(99)) });
+    await res.arrayBuffer();
+    return res.status === 202 ? true : undefined;
+  }, 5000, 200);
+});
