@@ -33,6 +33,8 @@ export type SendResult =
       working?: number;
       /** A retry sooner than the schedule says (the mailbox simulator's soft bounce). */
       retryInMs?: number;
+      /** The egress source's address is not on this host (EADDRNOTAVAIL): nothing was sent, no fault of the destination. */
+      sourceUnavailable?: boolean;
     };
 
 /** Why a job goes back to JetStream without an SMTP attempt. */

@@ -3,6 +3,7 @@ import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
 import { classifyNetworkError, classifyReply, errorMessage, parseSmtpReply, throttledLimit, unsubscribeToken, type Classification, type DeliveryMessage, type Policy } from "../../protocol/index.ts";
 import type { Job, SendResult } from "../domain/job.ts";
+import type { ChosenSource } from "../egress/index.ts";
 import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
 import { DomainMemo } from "../domain-memo.ts";
@@ -44,7 +45,7 @@ export class SmtpSender {
     this.#sweeper.unref();
   }
 
-  async send(destinationKey: string, job: Job, host: MxHost, policy: Policy): Promise<SendResult> {
+  async send(destinationKey: string, job: Job, host: MxHost, policy: Policy, source?: ChosenSource): Promise<SendResult> {
     const m = job.message;
     let raw: Buffer;
     try {
@@ -62,14 +63,16 @@ export class SmtpSender {
     }
     const envelope = envelopeOf(envelopeSenderOf(m, this.o.returnPath), m.rcptTo);
     if (!envelope.ok) return { kind: "failed", mx: undefined, classification: { outcome: "bounce", category: "other", throttle: false }, error: envelope.error };
-    const pool = this.#pool(destinationKey, host, policy);
+    const pool = this.#pool(destinationKey, host, policy, source);
     const signer = this.o.dkim.size === 0 ? undefined : this.#signer(m.tenant, this.#senderDomains.of(m.mailFrom));
     try {
       if (signer) raw = await signed(signer, raw);
       const response = await pool.send(envelope.from, envelope.to, raw, envelope.needsSmtpUtf8);
       return { kind: "delivered", mx: host.host, reply: parseSmtpReply(response, 250), working: pool.working };
     } catch (e) {
-      return failureOf(e as SmtpError, host.host, pool.working);
+      const failed = failureOf(e as SmtpError, host.host, pool.working);
+      if (source !== undefined && isAddressNotOnHost(e as SmtpError)) failed.sourceUnavailable = true;
+      return failed;
     }
   }
 
@@ -104,19 +107,25 @@ export class SmtpSender {
     this.#pools.clear();
   }
 
-  #pool(destinationKey: string, host: MxHost, policy: Policy): SmtpPool {
-    const key = `${destinationKey}|${host.host}:${host.port}`;
+  /**
+   * The pool of (destination, host, egress source). A source's pool binds its address and
+   * says its EHLO name, and holds at most the source's share of the destination's connections;
+   * a source whose address or name changed (live) gets a new pool.
+   */
+  #pool(destinationKey: string, host: MxHost, policy: Policy, source: ChosenSource | undefined): SmtpPool {
+    const key = `${destinationKey}|${host.host}:${host.port}|${source === undefined ? "" : `${source.name}@${source.address}/${source.ehlo}`}`;
+    const maxConnections = Math.min(policy.maxConnections, source?.maxConnections ?? Infinity);
     const existing = this.#pools.get(key);
-    if (existing && existing.pool.maxConnections >= policy.maxConnections) {
+    if (existing && existing.pool.maxConnections >= maxConnections) {
       existing.lastUsed = Date.now();
       return existing.pool;
     }
     existing?.pool.close();
     const timeout = this.o.timeoutMs ?? 60_000;
     const pool = new SmtpPool({
-      connection: this.#connectionOptions(host, policy),
+      connection: { ...this.#connectionOptions(host, policy), ...(source === undefined ? {} : { localAddress: source.address, name: source.ehlo }) },
       auth: host.auth,
-      maxConnections: policy.maxConnections,
+      maxConnections,
       maxMessagesPerConnection: policy.maxMessagesPerConnection,
       idleMs: Math.min(timeout, 60_000),
     });
@@ -151,7 +160,7 @@ export class SmtpSender {
    */
   closePools(drop: (destinationKey: string) => boolean): void {
     for (const [key, p] of this.#pools) {
-      if (drop(key.slice(0, key.lastIndexOf("|")))) {
+      if (drop(key.slice(0, key.indexOf("|")))) {
         p.pool.close();
         this.#pools.delete(key);
       }
@@ -168,6 +177,9 @@ export class SmtpSender {
     }
   }
 }
+
+/** Binding the source's address failed: this host does not have it (Node says `bind EADDRNOTAVAIL <address>`). */
+const isAddressNotOnHost = (e: SmtpError): boolean => e.code === "EADDRNOTAVAIL" || /\bEADDRNOTAVAIL\b/.test(e.message);
 
 /** The message as DKIM-signed bytes. */
 function signed(signer: DKIM, raw: Buffer): Promise<Buffer> {

@@ -1,0 +1,102 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { startNode, type ActorNode } from "../../actors/index.ts";
+import type { SourceStats } from "../../protocol/index.ts";
+import { waitFor } from "../harness/ports.ts";
+import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
+import { messages, publish, readEvents, sendStreamMessages, startWorld, writePolicies, type DeliveryWorld } from "./delivery-fixtures.ts";
+
+// Egress sources and pools (issue 19). On Linux all of 127.0.0.0/8 is on the loopback
+// interface, so 127.0.0.2... bind with no set-up; 192.0.2.1 (TEST-NET-1) is on no host.
+const START = "2026-01-10";
+const lastHourOf = (day: string): number => Date.parse(`${day}T23:30:00Z`);
+
+let world: DeliveryWorld;
+let peer: SmtpPeer;
+let node: ActorNode;
+// The warm-up clock: late in the day, so a day's whole cap is released (sending hours 0-24).
+let warmupNow = lastHourOf(START);
+
+const policies = writePolicies({
+  defaults: { messagesPerSecond: 1000, burst: 1000, maxConnections: 4 },
+  domains: { "split.test": { maxConnections: 3 } },
+  sources: {
+    s2: { address: "127.0.0.2", ehlo: "mta2.test" },
+    s3: { address: "127.0.0.3", ehlo: "mta3.test" },
+    s4: { address: "127.0.0.4", ehlo: "mta4.test" },
+    w1: { address: "127.0.0.5", ehlo: "warm1.test", warmup: { start: START, schedule: [20, 40] } },
+    w2: { address: "127.0.0.6", ehlo: "warm2.test" },
+    c1: { address: "127.0.0.7", ehlo: "capped.test", warmup: { start: START, schedule: [5, 5] } },
+    ghost: { address: "192.0.2.1", ehlo: "ghost.test" },
+  },
+  pools: { shared: { s2: 2, s3: 1 }, dedicated: { s4: 1 }, warm: { w1: 1, w2: 1 }, solo: { c1: 1 }, flaky: { ghost: 1, s3: 1 } },
+  tenantPools: { acme2: "dedicated", warmco: "warm", soloco: "solo", badco: "flaky" },
+  defaultPool: "shared",
+});
+
+before(async () => {
+  peer = await startSmtpPeer();
+  world = await startWorld({ SLUICE_ROUTES: `*=127.0.0.1:${peer.port}`, SLUICE_POLICIES: policies.path });
+  node = await startNode(world.config, world.logger, world.nc, { warmupClock: () => warmupNow });
+});
+
+after(async () => {
+  await node?.close();
+  await peer?.close();
+  await world?.dispose();
+  policies.remove();
+});
+
+const delivered = (domain: string, count: number) => waitFor(`${count} delivered to ${domain}`, () => (peer.messagesFor(domain).length >= count ? true : undefined), 20_000);
+const from = (domain: string, address: string): number => peer.messagesFor(domain).filter((m) => m.remoteAddress === address).length;
+const sourceStats = (domain: string, source: string): SourceStats | undefined => node.stats().destinations.find((d) => d.key === domain)?.sources?.find((s) => s.name === source);
+
+test("a 2:1 pool splits about 2:1, each source with its own EHLO name, within the destination's connection cap", async () => {
+  await publish(world, messages(300, (i) => `r${i}@split.test`));
+  await delivered("split.test", 300);
+  const two = from("split.test", "127.0.0.2");
+  const three = from("split.test", "127.0.0.3");
+  assert.equal(two + three, 300, "every message left from a source of the pool");
+  assert.ok(two >= 180 && two <= 220 && three >= 80 && three <= 120, `split ${two}:${three}, not about 200:100`);
+  for (const m of peer.messagesFor("split.test")) assert.equal(m.ehlo, m.remoteAddress === "127.0.0.2" ? "mta2.test" : "mta3.test");
+  assert.ok((peer.maxConcurrent.get("split.test") ?? 0) <= 3, "the destination's cap is the total over its sources");
+  assert.equal(sourceStats("split.test", "s2")?.sent, two);
+});
+
+test("a tenant mapped to a dedicated pool never uses the shared pool's sources, nor others its", async () => {
+  await publish(world, [...messages(40, (i) => `a${i}@dedicated.test`, { tenant: "acme2" }), ...messages(40, (i) => `o${i}@dedicated.test`, { tenant: "other" })]);
+  await delivered("dedicated.test", 80);
+  const got = peer.messagesFor("dedicated.test");
+  const acme2 = got.filter((m) => m.rcptTo[0]?.startsWith("a"));
+  assert.equal(acme2.length, 40);
+  assert.deepEqual([...new Set(acme2.map((m) => `${m.remoteAddress} ${m.ehlo}`))], ["127.0.0.4 mta4.test"]);
+  assert.ok(got.filter((m) => m.rcptTo[0]?.startsWith("o")).every((m) => m.remoteAddress !== "127.0.0.4"), "the shared tenants stay off the dedicated source");
+});
+
+test("a source whose address is not on this host is suspended, not the destination; its share goes to its sibling", async () => {
+  await publish(world, messages(30, (i) => `b${i}@flaky.test`, { tenant: "badco" }));
+  await delivered("flaky.test", 30);
+  assert.equal(from("flaky.test", "127.0.0.3"), 30);
+  assert.equal(sourceStats("flaky.test", "ghost")?.suspended, true);
+  assert.notEqual(node.stats().destinations.find((d) => d.key === "flaky.test")?.state, "suspended");
+  const deferred = (await readEvents(world)).filter((e) => e.type === "deferred" && e.rcptTo?.endsWith("@flaky.test"));
+  assert.deepEqual(deferred, [], "no attempt was spent on the missing address");
+});
+
+test("a pool whose every source reached its warm-up cap makes its mail wait", async () => {
+  await publish(world, messages(12, (i) => `c${i}@solo.test`, { tenant: "soloco" }));
+  await waitFor("5 delivered and 7 back in JetStream", async () => (peer.messagesFor("solo.test").length === 5 && (await sendStreamMessages(world)) === 7 ? true : undefined), 20_000, 100);
+  assert.deepEqual(sourceStats("solo.test", "c1")?.warmup, { day: 0, cap: 5, used: 5, remaining: 0 });
+});
+
+test("a source at its warm-up cap overflows to its sibling the same day; the next day raises its cap", async () => {
+  await publish(world, messages(120, (i) => `w${i}@warm.test`, { tenant: "warmco" }));
+  await delivered("warm.test", 120);
+  assert.equal(from("warm.test", "127.0.0.5"), 20, "day 0: the capped source sent its cap");
+  assert.equal(from("warm.test", "127.0.0.6"), 100, "the rest overflowed to its sibling, at once");
+  warmupNow = lastHourOf("2026-01-11");
+  await publish(world, messages(120, (i) => `x${i}@warm.test`, { tenant: "warmco" }));
+  await delivered("warm.test", 240);
+  assert.equal(from("warm.test", "127.0.0.5"), 20 + 40, "day 1: a cap of 40");
+  assert.deepEqual(sourceStats("warm.test", "w1")?.warmup, { day: 1, cap: 40, used: 40, remaining: 0 });
+});
