@@ -11,8 +11,8 @@ export interface EgressDeps {
   /** The egress configuration in force (live: read at each choice). */
   egress(): Egress;
   /** Warm-up counters (with their own clock of UTC days and sending hours). */
-  ledger: WarmupLedger;
-  health: SourceHealth;
+  ledger: Pick<WarmupLedger, "check" | "take" | "refund" | "figures">;
+  health: Pick<SourceHealth, "suspendedUntil" | "suspend">;
   /** Rate buckets and suspensions. */
   now(): number;
 }
