@@ -1,12 +1,25 @@
 import { metrics, type MeterProvider } from "@opentelemetry/api";
 import type { SourceStats } from "../../protocol/index.ts";
 
-const meter = metrics.getMeter("sluice");
+function counters(provider: MeterProvider) {
+  const m = provider.getMeter("sluice");
+  return {
+    sent: m.createCounter("sluice_source_messages", { description: "messages handed to a destination from an egress source (attempts, by source and destination)" }),
+    suspended: m.createCounter("sluice_source_suspended", { description: "times an egress source was suspended because its address is not on this host" }),
+  };
+}
+let countersFor: MeterProvider | undefined;
+let made: ReturnType<typeof counters> | undefined;
 
-export const egressMetrics = {
-  sent: meter.createCounter("sluice_source_messages", { description: "messages handed to a destination from an egress source (attempts, by source and destination)" }),
-  suspended: meter.createCounter("sluice_source_suspended", { description: "times an egress source was suspended because its address is not on this host" }),
-};
+/** The counters of the meter provider in force (made again if telemetry started after this module loaded). */
+export function egressMetrics(): ReturnType<typeof counters> {
+  const provider = metrics.getMeterProvider();
+  if (made === undefined || provider !== countersFor) {
+    countersFor = provider;
+    made = counters(provider);
+  }
+  return made;
+}
 
 /** What a live destination reports per source for the warm-up gauges. */
 export interface SourceStatsSource {

@@ -134,7 +134,7 @@ export class SourceBudgets {
     s.sent++;
     s.bucket?.tryTake(now);
     if (source.warmup) this.d.ledger.take(name, source.warmup, this.destination);
-    egressMetrics.sent.add(1, { source: name, destination: this.destination });
+    egressMetrics().sent.add(1, { source: name, destination: this.destination });
     return { name, address: source.address, ehlo: source.ehlo, maxConnections: source.maxConnections };
   }
 

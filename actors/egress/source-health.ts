@@ -23,7 +23,7 @@ export class SourceHealth {
     const now = this.d.now();
     if (this.suspendedUntil(source) > now) return;
     this.#suspendedUntil.set(source, now + SOURCE_SUSPEND_MS);
-    egressMetrics.suspended.add(1, { source });
+    egressMetrics().suspended.add(1, { source });
     this.d.logger.error({ source, address, error, seconds: SOURCE_SUSPEND_MS / 1000 }, "egress source suspended: its address is not on this host; its mail goes to the other sources of its pool");
   }
 }

@@ -1,7 +1,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startNode, type ActorNode } from "../../actors/index.ts";
+import { startMetricsServer, type MetricsServer } from "../../actors/metrics-server.ts";
 import type { SourceStats } from "../../protocol/index.ts";
+import { startTelemetry } from "../../protocol/telemetry/index.ts";
+import { Kvm } from "@nats-io/kv";
+import { EGRESS_KV_KEY, encode, KV_BUCKETS } from "../../protocol/index.ts";
+import { readWarmupProgress } from "../../cli/commands/policies-egress.ts";
 import { waitFor } from "../harness/ports.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { messages, publish, readEvents, sendStreamMessages, startWorld, writePolicies, type DeliveryWorld } from "./delivery-fixtures.ts";
@@ -11,7 +16,9 @@ import { messages, publish, readEvents, sendStreamMessages, startWorld, writePol
 const START = "2026-01-10";
 const lastHourOf = (day: string): number => Date.parse(`${day}T23:30:00Z`);
 
+startTelemetry({ service: "sluice-test", config: { otlpEndpoint: undefined } });
 let world: DeliveryWorld;
+let metrics: MetricsServer;
 let peer: SmtpPeer;
 let node: ActorNode;
 // The warm-up clock: late in the day, so a day's whole cap is released (sending hours 0-24).
@@ -38,9 +45,11 @@ before(async () => {
   peer = await startSmtpPeer();
   world = await startWorld({ SLUICE_ROUTES: `*=127.0.0.1:${peer.port}`, SLUICE_POLICIES: policies.path });
   node = await startNode(world.config, world.logger, world.nc, { warmupClock: () => warmupNow });
+  metrics = await startMetricsServer(0, world.logger, "127.0.0.1");
 });
 
 after(async () => {
+  await metrics?.close();
   await node?.close();
   await peer?.close();
   await world?.dispose();
@@ -99,4 +108,35 @@ test("a source at its warm-up cap overflows to its sibling the same day; the nex
   await delivered("warm.test", 240);
   assert.equal(from("warm.test", "127.0.0.5"), 20 + 40, "day 1: a cap of 40");
   assert.deepEqual(sourceStats("warm.test", "w1")?.warmup, { day: 1, cap: 40, used: 40, remaining: 0 });
+  // What `sluice policies` reads: the cluster-wide counter of today.
+  const book = { sources: { w1: { address: "127.0.0.5", ehlo: "warm1.test", warmup: { start: START, schedule: [20, 40] } } } };
+  assert.deepEqual(await readWarmupProgress(world.nc, book, warmupNow), [{ source: "w1", group: "warm.test", day: 1, cap: 40, used: 40, remaining: 0 }]);
+});
+
+test("a tenant mapped to a pool live, with the _egress entry in sluice_policies, sends from it without a restart", async () => {
+  const kv = await new Kvm(world.nc).open(KV_BUCKETS.policies);
+  await kv.put(EGRESS_KV_KEY, encode({ tenantPools: { late: "dedicated" } }));
+  // The node applies the entry when its watch sees it: probe until a message of the tenant leaves from the dedicated source.
+  let probes = 0;
+  await waitFor("the live mapping in force", async () => {
+    await publish(world, messages(1, () => `p${probes}@probe.test`, { tenant: "late" }));
+    await delivered("probe.test", ++probes);
+    return peer.messagesFor("probe.test").at(-1)?.remoteAddress === "127.0.0.4" ? true : undefined;
+  });
+  await publish(world, messages(10, (i) => `l${i}@late.test`, { tenant: "late" }));
+  await delivered("late.test", 10);
+  assert.deepEqual([...new Set(peer.messagesFor("late.test").map((m) => m.remoteAddress))], ["127.0.0.4"]);
+});
+
+test("/metrics: messages per source and destination, suspensions, and each warming source's day, cap and what is left", async () => {
+  const text = await (await fetch(`http://127.0.0.1:${metrics.port}/metrics`)).text();
+  const value = (name: string, labels: string): number | undefined => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && labels.split(",").every((kv) => l.includes(kv)));
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+  };
+  assert.equal(value("sluice_source_messages_total", 'source="s2",destination="split.test"'), from("split.test", "127.0.0.2"));
+  assert.equal(value("sluice_source_suspended_total", 'source="ghost"'), 1);
+  assert.equal(value("sluice_source_warmup_day", 'source="w1",destination="warm.test"'), 1);
+  assert.equal(value("sluice_source_warmup_cap", 'source="w1",destination="warm.test"'), 40);
+  assert.equal(value("sluice_source_warmup_remaining", 'source="w1",destination="warm.test"'), 0);
 });
