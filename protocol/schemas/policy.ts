@@ -43,7 +43,11 @@ export const PolicyFile = z
   })
   .strict()
   .superRefine((file, ctx) => {
-    for (const message of egressProblems(file)) ctx.addIssue({ code: "custom", message, path: [message.split(":")[0] ?? "pools"] });
+    // "pools.shared: no source named …" → field pools.shared, message "no source named …".
+    for (const problem of egressProblems(file)) {
+      const [field = "pools", message = problem] = problem.split(": ", 2);
+      ctx.addIssue({ code: "custom", message, path: field.split(".") });
+    }
   });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 

@@ -43,8 +43,8 @@ test("the policy file takes sources and pools, and names what is wrong with them
   );
   assert.equal(new PolicyBook(file).egress.sources?.s1?.ehlo, "mta1.example.com");
   assert.throws(() => parsePolicyText('{"sources":{"s1":{"address":"mta.example.com","ehlo":"x.test"}}}', "json"), /sources\.s1\.address/);
-  assert.throws(() => parsePolicyText('{"pools":{"shared":{"nope":1}}}', "json"), /pools\.shared: no source named "nope"/);
-  assert.throws(() => parsePolicyText('{"sources":{"s1":{"address":"127.0.0.2","ehlo":"a.test"}},"pools":{"p":{"s1":1}},"tenantPools":{"acme":"q"}}', "json"), /tenantPools\.acme: no pool named "q"/);
+  assert.throws(() => parsePolicyText('{"pools":{"shared":{"nope":1}}}', "json"), /pools\.shared no source named "nope"/);
+  assert.throws(() => parsePolicyText('{"sources":{"s1":{"address":"127.0.0.2","ehlo":"a.test"}},"pools":{"p":{"s1":1}},"tenantPools":{"acme":"q"}}', "json"), /tenantPools\.acme no pool named "q"/);
   assert.throws(() => parsePolicyText('{"sources":{"s1":{"address":"127.0.0.2","ehlo":"a.test","warmup":{"start":"2026-12-01","schedule":"warp"}}}}', "json"), /warmup/);
   assert.throws(() => parsePolicyText('{"sources":{"s1":{"address":"127.0.0.2","ehlo":"a.test","warmup":{"start":"2026-12-01","schedule":[10],"sendingHours":[20,8]}}}}', "json"), /sendingHours/);
 });
