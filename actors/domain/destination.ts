@@ -12,6 +12,10 @@ import { TokenBucket } from "./token-bucket.ts";
 import { tenantPaused, tenantWeight } from "../tenants/settings-watch.ts";
 import { observeSources, SourceBudgets, type ChosenSource, type EgressDeps } from "../egress/index.ts";
 
+/** Jobs set aside per pump while their pool has no source free (bounds the pump's work). */
+const MAX_ASIDE = 32;
+const DAY_MS = 86_400_000;
+
 /** xstate's clock (SimulatedClock in unit tests). */
 export type Clock = NonNullable<NonNullable<Parameters<typeof createActor>[1]>["clock"]>;
 
@@ -78,6 +82,8 @@ export class DestinationActor {
   #counts = { delivered: 0, deferred: 0, bounced: 0, throttled: 0, transitions: 0 };
   #unobserve: () => void;
   #sources: SourceBudgets | undefined;
+  /** Warm-up reservations this actor already waits on (one pump each). */
+  #wakeOn = new WeakSet<Promise<void>>();
 
   constructor(key: string, hosts: MxHost[], policy: Policy, private readonly deps: DestinationDeps) {
     this.key = key;
@@ -282,11 +288,14 @@ export class DestinationActor {
     const now = this.deps.now();
     this.#decay(now);
     const cap = Math.min(this.#limits.connections, snapshot.context.concurrency);
-    while (this.#queue.size > 0 && this.#inFlight < cap) {
+    // Jobs whose pool has no source free this instant step aside, so another pool's mail
+    // is not held behind them; a few at most per pump, then they go back to the front in order.
+    const aside: Job[] = [];
+    while (this.#queue.size > 0 && this.#inFlight < cap && aside.length < MAX_ASIDE) {
       const wait = this.#bucket.waitMs(this.deps.now());
       if (wait > 0) {
         this.#arm(wait);
-        return;
+        break;
       }
       const job = this.#queue.shift();
       if (job === undefined) break;
@@ -297,21 +306,24 @@ export class DestinationActor {
         continue;
       }
       const source = this.#sourceFor(job);
-      if (source === "later") break;
-      if (source === "postponed") continue;
+      if (source === "later") aside.push(job);
+      if (source === "later" || source === "postponed") continue;
       this.#bucket.tryTake(this.deps.now());
       this.#inFlight++;
       this.#sending.add(job);
       void this.#run(job, source);
     }
+    for (let i = aside.length - 1; i >= 0; i--) this.#queue.unshift((aside[i] as Job).message.tier, aside[i] as Job);
     this.#afterChange();
   }
 
   /**
-   * The egress source of a job, within the destination's budget. When its pool has no
-   * source free right now the job goes back to the front ("later": a timer, a reservation
-   * or the next finished send pumps again); when every source of its pool is at its warm-up
-   * cap (or suspended) the job goes back to JetStream until more is released ("postponed").
+   * The egress source of a job, within the destination's budget. "later": its pool has no
+   * source free this instant (a timer, the source's next warm-up block or the next finished
+   * send pumps again). "postponed": every source of its pool is at its warm-up cap or
+   * suspended, so the job goes back to JetStream until more is released, as a suspended
+   * destination's mail does (the settler stretches the delay to the retry schedule's step
+   * for its delivery count, so a wait of days cannot exhaust max_deliver before max age).
    */
   #sourceFor(job: Job): ChosenSource | undefined | "later" | "postponed" {
     const choice = this.#sources?.choose(job.message.tenant, job.message.tier);
@@ -319,12 +331,14 @@ export class DestinationActor {
     if (choice.kind === "source") return choice.source;
     if (choice.kind === "capped") {
       this.#counts.deferred++;
-      this.deps.postpone(job, Math.min(3_600_000, Math.max(1000, choice.forMs)), "overflow");
+      this.deps.postpone(job, Math.min(DAY_MS, Math.max(1000, choice.forMs)), "suspended");
       return "postponed";
     }
-    this.#queue.unshift(job.message.tier, job);
     if (choice.ms !== undefined) this.#arm(choice.ms);
-    void choice.until?.then(() => this.#pump());
+    if (choice.until !== undefined && !this.#wakeOn.has(choice.until)) {
+      this.#wakeOn.add(choice.until);
+      void choice.until.then(() => this.#pump());
+    }
     return "later";
   }
 

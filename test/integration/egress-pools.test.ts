@@ -34,10 +34,11 @@ const policies = writePolicies({
     w1: { address: "127.0.0.5", ehlo: "warm1.test", warmup: { start: START, schedule: [20, 40] } },
     w2: { address: "127.0.0.6", ehlo: "warm2.test" },
     c1: { address: "127.0.0.7", ehlo: "capped.test", warmup: { start: START, schedule: [5, 5] } },
+    n1: { address: "127.0.0.8", ehlo: "narrow.test", maxConnections: 1 },
     ghost: { address: "192.0.2.1", ehlo: "ghost.test" },
   },
-  pools: { shared: { s2: 2, s3: 1 }, dedicated: { s4: 1 }, warm: { w1: 1, w2: 1 }, solo: { c1: 1 }, flaky: { ghost: 1, s3: 1 } },
-  tenantPools: { acme2: "dedicated", warmco: "warm", soloco: "solo", badco: "flaky" },
+  pools: { shared: { s2: 2, s3: 1 }, dedicated: { s4: 1 }, warm: { w1: 1, w2: 1 }, solo: { c1: 1 }, flaky: { ghost: 1, s3: 1 }, narrow: { n1: 1 } },
+  tenantPools: { acme2: "dedicated", warmco: "warm", soloco: "solo", badco: "flaky", slowco: "narrow" },
   defaultPool: "shared",
 });
 
@@ -80,6 +81,16 @@ test("a tenant mapped to a dedicated pool never uses the shared pool's sources, 
   assert.equal(acme2.length, 40);
   assert.deepEqual([...new Set(acme2.map((m) => `${m.remoteAddress} ${m.ehlo}`))], ["127.0.0.4 mta4.test"]);
   assert.ok(got.filter((m) => m.rcptTo[0]?.startsWith("o")).every((m) => m.remoteAddress !== "127.0.0.4"), "the shared tenants stay off the dedicated source");
+});
+
+test("a pool with no source free does not hold another pool's mail to the same destination", async () => {
+  peer.setBehaviour("hol.test", { delayMs: 100 }); // 200 ms a message: the narrow pool's one connection is the bottleneck
+  await publish(world, [...messages(20, (i) => `n${i}@hol.test`, { tenant: "slowco" }), ...messages(20, (i) => `s${i}@hol.test`, { tenant: "other" })]);
+  const narrow = () => peer.messagesFor("hol.test").filter((m) => m.remoteAddress === "127.0.0.8").length;
+  await waitFor("the other tenant's 20", () => (peer.messagesFor("hol.test").filter((m) => m.rcptTo[0]?.startsWith("s")).length >= 20 ? true : undefined));
+  assert.ok(narrow() < 15, `the shared pool's mail went at its own pace, not the narrow pool's (narrow had sent ${narrow()} of 20)`);
+  await delivered("hol.test", 40);
+  assert.equal(narrow(), 20);
 });
 
 test("a source whose address is not on this host is suspended, not the destination; its share goes to its sibling", async () => {
