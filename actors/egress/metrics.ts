@@ -4,7 +4,7 @@ import type { SourceStats } from "../../protocol/index.ts";
 function counters(provider: MeterProvider) {
   const m = provider.getMeter("sluice");
   return {
-    sent: m.createCounter("sluice_source_messages", { description: "messages handed to a destination from an egress source (attempts, by source and destination)" }),
+    sent: m.createCounter("sluice_source_messages", { description: "sends from an egress source to a destination, whatever the reply (by source and destination)" }),
     suspended: m.createCounter("sluice_source_suspended", { description: "times an egress source was suspended because its address is not on this host" }),
   };
 }

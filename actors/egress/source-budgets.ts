@@ -106,13 +106,16 @@ export class SourceBudgets {
     return { kind: "capped", forMs: cappedMs === Infinity ? 60_000 : cappedMs };
   }
 
-  /** A send from `name` ended. `unavailable`: the address is not on this host (nothing was sent). */
+  /** A send from `name` ended (counted as sent, whatever the reply). `unavailable`: the address is not on this host (nothing was sent). */
   finished(name: string, unavailable: boolean): void {
     const s = this.#sources.get(name);
     if (s === undefined) return;
     s.connections--;
-    if (!unavailable) return;
-    s.sent--;
+    if (!unavailable) {
+      s.sent++;
+      egressMetrics().sent.add(1, { source: name, destination: this.destination });
+      return;
+    }
     const source = this.d.egress().sources?.[name];
     if (source?.warmup) this.d.ledger.refund(name, source.warmup, this.destination);
   }
@@ -131,10 +134,8 @@ export class SourceBudgets {
   #take(name: string, source: EgressSource, now: number): ChosenSource {
     const s = this.#state(name, source);
     s.connections++;
-    s.sent++;
     s.bucket?.tryTake(now);
     if (source.warmup) this.d.ledger.take(name, source.warmup, this.destination);
-    egressMetrics().sent.add(1, { source: name, destination: this.destination });
     return { name, address: source.address, ehlo: source.ehlo, maxConnections: source.maxConnections };
   }
 
