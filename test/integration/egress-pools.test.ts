@@ -7,6 +7,7 @@ import { startTelemetry } from "../../protocol/telemetry/index.ts";
 import { Kvm } from "@nats-io/kv";
 import { EGRESS_KV_KEY, encode, KV_BUCKETS } from "../../protocol/index.ts";
 import { readWarmupProgress } from "../../cli/commands/policies-egress.ts";
+import { WarmupLedger } from "../../actors/egress/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
 import { messages, publish, readEvents, sendStreamMessages, startWorld, writePolicies, type DeliveryWorld } from "./delivery-fixtures.ts";
@@ -137,6 +138,39 @@ test("a tenant mapped to a pool live, with the _egress entry in sluice_policies,
   await publish(world, messages(10, (i) => `l${i}@late.test`, { tenant: "late" }));
   await delivered("late.test", 10);
   assert.deepEqual([...new Set(peer.messagesFor("late.test").map((m) => m.remoteAddress))], ["127.0.0.4"]);
+});
+
+test("warm-up is counted cluster-wide: two nodes' ledgers spending one source's cap together never pass it, and hand back what they did not use", async () => {
+  const kv = await new Kvm(world.nc).open(KV_BUCKETS.warmup);
+  const plan = { start: START, schedule: [30] };
+  const ledgers = [0, 1].map(() => new WarmupLedger({ kv, now: () => lastHourOf(START), logger: world.logger }));
+  const spent = [0, 0];
+  // Each "node" sends as fast as its ledger allows, waiting only for its reservations.
+  await Promise.all(
+    ledgers.map(async (ledger, i) => {
+      for (;;) {
+        const c = ledger.check("shared-ip", plan, "both.test");
+        if (c.kind === "capped") return;
+        if (c.kind === "pending") await c.until;
+        else {
+          ledger.take("shared-ip", plan, "both.test");
+          spent[i] = (spent[i] ?? 0) + 1;
+        }
+      }
+    }),
+  );
+  assert.equal((spent[0] ?? 0) + (spent[1] ?? 0), 30, `spent ${spent.join(" + ")}`);
+  assert.ok((spent[0] ?? 0) > 0 && (spent[1] ?? 0) > 0, "both took part");
+  // A third reserves a block, uses one, and stops: the rest goes back to the counter.
+  const other = new WarmupLedger({ kv, now: () => lastHourOf(START), logger: world.logger });
+  const plan2 = { start: START, schedule: [100] };
+  for (let c = other.check("ip9", plan2, "g.test"); c.kind !== "ok"; c = other.check("ip9", plan2, "g.test")) {
+    if (c.kind === "capped") assert.fail("a fresh counter is not capped");
+    await c.until;
+  }
+  other.take("ip9", plan2, "g.test");
+  await other.close();
+  assert.equal(Number((await kv.get(`ip9.g.test.${START}`))?.string()), 1);
 });
 
 test("/metrics: messages per source and destination, suspensions, and each warming source's day, cap and what is left", async () => {
