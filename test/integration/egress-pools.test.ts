@@ -85,7 +85,7 @@ test("a tenant mapped to a dedicated pool never uses the shared pool's sources, 
 });
 
 test("a pool with no source free does not hold another pool's mail to the same destination", async () => {
-  peer.setBehaviour("hol.test", { delayMs: 100 }); // 200 ms a message: the narrow pool's one connection is the bottleneck
+  peer.setBehaviour("hol.test", { delayMs: 50 }); // 100 ms a message: the narrow pool's one connection is the bottleneck
   await publish(world, [...messages(20, (i) => `n${i}@hol.test`, { tenant: "slowco" }), ...messages(20, (i) => `s${i}@hol.test`, { tenant: "other" })]);
   const narrow = () => peer.messagesFor("hol.test").filter((m) => m.remoteAddress === "127.0.0.8").length;
   await waitFor("the other tenant's 20", () => (peer.messagesFor("hol.test").filter((m) => m.rcptTo[0]?.startsWith("s")).length >= 20 ? true : undefined));
