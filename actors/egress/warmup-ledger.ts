@@ -38,6 +38,7 @@ export interface WarmupFigures {
 export class WarmupLedger {
   /** source → destination group → today's entry (a new day replaces it). */
   #entries = new Map<string, Map<string, Entry>>();
+  #day = "";
   // A day's cap and release change only on the hour: worked out once per (plan, group, hour),
   // not per message (Date parsing was ~1 µs a check per warming source).
   #todays = new WeakMap<WarmupPlan, Map<string, { hour: number; today: WarmupToday; day: string }>>();
@@ -112,6 +113,11 @@ export class WarmupLedger {
   }
 
   #entry(source: string, group: string, day: string): Entry {
+    if (day !== this.#day) {
+      // A new UTC day: yesterday's counters are done with (memory stays one day's destinations).
+      this.#day = day;
+      for (const byGroup of this.#entries.values()) for (const [g, e] of byGroup) if (e.day !== day) byGroup.delete(g);
+    }
     let byGroup = this.#entries.get(source);
     if (byGroup === undefined) {
       byGroup = new Map();
