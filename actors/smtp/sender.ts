@@ -34,7 +34,9 @@ export interface SenderOptions {
  * policy allows. Messages go out as pre-rendered bytes (DKIM-signed when a key is set).
  */
 export class SmtpSender {
-  #pools = new Map<string, { pool: SmtpPool; lastUsed: number }>();
+  #pools = new Map<string, { pool: SmtpPool; lastUsed: number; destination: string }>();
+  /** The pools of each destination (one per host and egress source). */
+  #byDestination = new Map<string, Set<SmtpPool>>();
   // One signer per key object: a rotated key is a new object, so its signer is new too.
   #signers = new WeakMap<DkimKey, DKIM>();
   #sweeper: NodeJS.Timeout;
@@ -67,6 +69,7 @@ export class SmtpSender {
     const signer = this.o.dkim.size === 0 ? undefined : this.#signer(m.tenant, this.#senderDomains.of(m.mailFrom));
     try {
       if (signer) raw = await signed(signer, raw);
+      this.#makeRoom(destinationKey, pool, policy.maxConnections);
       const response = await pool.send(envelope.from, envelope.to, raw, envelope.needsSmtpUtf8);
       return { kind: "delivered", mx: host.host, reply: parseSmtpReply(response, 250), working: pool.working };
     } catch (e) {
@@ -105,6 +108,33 @@ export class SmtpSender {
     clearInterval(this.#sweeper);
     for (const p of this.#pools.values()) p.pool.close();
     this.#pools.clear();
+    this.#byDestination.clear();
+  }
+
+  /**
+   * A destination's pools (one per egress source) keep to its connection cap together: the
+   * actor never has more sends in flight than the cap, but each pool keeps its idle sessions,
+   * and the destination counts open ones. So before a pool with nothing idle opens a session
+   * while the destination is at its cap, a sibling's idle session closes. Synchronous up to
+   * `pool.send`, which opens the session: nothing runs in between.
+   */
+  #makeRoom(destinationKey: string, pool: SmtpPool, maxConnections: number): void {
+    const siblings = this.#byDestination.get(destinationKey);
+    if (siblings === undefined || siblings.size < 2 || pool.idle > 0) return;
+    let open = 0;
+    for (const p of siblings) open += p.open;
+    if (open < maxConnections) return;
+    for (const p of siblings) if (p !== pool && p.closeIdle()) return;
+  }
+
+  #forget(key: string): void {
+    const entry = this.#pools.get(key);
+    if (entry === undefined) return;
+    entry.pool.close();
+    this.#pools.delete(key);
+    const siblings = this.#byDestination.get(entry.destination);
+    siblings?.delete(entry.pool);
+    if (siblings?.size === 0) this.#byDestination.delete(entry.destination);
   }
 
   /**
@@ -120,7 +150,7 @@ export class SmtpSender {
       existing.lastUsed = Date.now();
       return existing.pool;
     }
-    existing?.pool.close();
+    this.#forget(key);
     const timeout = this.o.timeoutMs ?? 60_000;
     const pool = new SmtpPool({
       connection: { ...this.#connectionOptions(host, policy), ...(source === undefined ? {} : { localAddress: source.address, name: source.ehlo }) },
@@ -129,7 +159,13 @@ export class SmtpSender {
       maxMessagesPerConnection: policy.maxMessagesPerConnection,
       idleMs: Math.min(timeout, 60_000),
     });
-    this.#pools.set(key, { pool, lastUsed: Date.now() });
+    this.#pools.set(key, { pool, lastUsed: Date.now(), destination: destinationKey });
+    let siblings = this.#byDestination.get(destinationKey);
+    if (siblings === undefined) {
+      siblings = new Set();
+      this.#byDestination.set(destinationKey, siblings);
+    }
+    siblings.add(pool);
     return pool;
   }
 
@@ -159,22 +195,12 @@ export class SmtpSender {
    * open beside the new owner's and count against the destination's connection limit.
    */
   closePools(drop: (destinationKey: string) => boolean): void {
-    for (const [key, p] of this.#pools) {
-      if (drop(key.slice(0, key.indexOf("|")))) {
-        p.pool.close();
-        this.#pools.delete(key);
-      }
-    }
+    for (const [key, p] of this.#pools) if (drop(p.destination)) this.#forget(key);
   }
 
   #closeIdle(olderThanMs: number): void {
     const now = Date.now();
-    for (const [key, p] of this.#pools) {
-      if (now - p.lastUsed > olderThanMs) {
-        p.pool.close();
-        this.#pools.delete(key);
-      }
-    }
+    for (const [key, p] of this.#pools) if (now - p.lastUsed > olderThanMs) this.#forget(key);
   }
 }
 

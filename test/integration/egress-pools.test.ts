@@ -27,7 +27,7 @@ let warmupNow = lastHourOf(START);
 
 const policies = writePolicies({
   defaults: { messagesPerSecond: 1000, burst: 1000, maxConnections: 4 },
-  domains: { "split.test": { maxConnections: 3 } },
+  domains: { "split.test": { maxConnections: 3 }, "one.test": { maxConnections: 1 } },
   sources: {
     s2: { address: "127.0.0.2", ehlo: "mta2.test" },
     s3: { address: "127.0.0.3", ehlo: "mta3.test" },
@@ -72,6 +72,13 @@ test("a 2:1 pool splits about 2:1, each source with its own EHLO name, within th
   for (const m of peer.messagesFor("split.test")) assert.equal(m.ehlo, m.remoteAddress === "127.0.0.2" ? "mta2.test" : "mta3.test");
   assert.ok((peer.maxConcurrent.get("split.test") ?? 0) <= 3, "the destination's cap is the total over its sources");
   assert.equal(sourceStats("split.test", "s2")?.sent, two);
+});
+
+test("the sources of a pool keep to the destination's connection cap together, idle sessions included", async () => {
+  await publish(world, messages(12, (i) => `o${i}@one.test`));
+  await delivered("one.test", 12);
+  assert.ok(from("one.test", "127.0.0.2") > 0 && from("one.test", "127.0.0.3") > 0, "both sources sent");
+  assert.equal(peer.maxConcurrent.get("one.test"), 1, "one connection at a time, though each source keeps its own pool");
 });
 
 test("a tenant mapped to a dedicated pool never uses the shared pool's sources, nor others its", async () => {
