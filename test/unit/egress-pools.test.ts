@@ -109,3 +109,11 @@ test("a source with its next warm-up block on the way keeps its turn; a source a
 test("without a pool for the message, it leaves from the host's default address", () => {
   assert.deepEqual(budgets({}).b.choose("other", "bulk"), { kind: "default" });
 });
+
+test("a source's own rate at a destination narrows its share: over it, its siblings send, and alone it waits for its next token", () => {
+  const egress: Egress = { sources: { slow: { address: "127.0.0.2", ehlo: "a.test", messagesPerSecond: 1 }, fast: { address: "127.0.0.3", ehlo: "b.test" } }, pools: { both: { slow: 1, fast: 1 }, alone: { slow: 1 } }, tierPools: { bulk: "alone" }, defaultPool: "both" };
+  const { b } = budgets(egress);
+  const picks = Array.from({ length: 4 }, () => sourceOf(b.choose("t", "transactional")));
+  assert.deepEqual(picks, ["slow", "fast", "fast", "fast"], "burst 1 at 1/s: one from slow, the rest from fast");
+  assert.deepEqual(b.choose("t", "bulk"), { kind: "wait", ms: 1000, until: undefined });
+});
