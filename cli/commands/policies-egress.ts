@@ -50,8 +50,9 @@ export function renderEgress(egress: Egress, progress: WarmupProgress[] | undefi
   for (const [tenant, p] of Object.entries(egress.tenantPools ?? {})) out.push(`tenant ${tenant} → ${typeof p === "string" ? p : Object.entries(p).map(([t, n]) => `${t}: ${n}`).join(", ")}`);
   for (const [tier, p] of Object.entries(egress.tierPools ?? {})) out.push(`tier ${tier} → ${p}`);
   out.push(`default pool: ${egress.defaultPool ?? "none (unmapped mail leaves from the host's default address)"}`);
-  if (progress === undefined) out.push("", "warm-up progress not shown (needs NATS)");
-  else if (progress.length > 0) {
+  const warming = sources.some(([, s]) => s.warmup !== undefined);
+  if (progress === undefined && warming) out.push("", "warm-up progress not shown (needs NATS)");
+  else if (progress !== undefined && progress.length > 0) {
     const cells = progress.map((p) => [p.source, p.group, String(p.day), String(p.cap), String(p.used), String(p.remaining)]);
     out.push("", table(["SOURCE", "DESTINATION", "DAY", "CAP TODAY", "USED", "LEFT"], cells));
   }
