@@ -13,7 +13,7 @@ export const SourceStats = z.object({
   /** Messages sent from this source to this destination since the destination's actor started. */
   sent: z.number().int().nonnegative(),
   connections: z.number().int().nonnegative(),
-  /** Address not on this host: out of its pools until it is tried again. */
+  /** Address not on this host (or, at this destination, of the wrong family): out of its pools until it is tried again. */
   suspended: z.boolean(),
   /** Today's warm-up figures, cluster-wide; absent when the source has no ramp (or finished it). */
   warmup: z.object({ day: z.number().int().nonnegative(), cap: z.number().int().nonnegative(), used: z.number().int().nonnegative(), remaining: z.number().int().nonnegative() }).optional(),

@@ -365,10 +365,13 @@ export class DestinationActor {
     }
     this.#inFlight--;
     this.#sending.delete(job);
-    if (source) this.#sources?.finished(source.name, result.kind === "failed" && result.sourceUnavailable === true);
-    if (source && result.kind === "failed" && result.sourceUnavailable) {
-      // Not the destination's fault and nothing was sent: the source is out, the job goes to a sibling.
-      this.deps.egress?.health.suspend(source.name, source.address, result.error);
+    const unusable = result.kind === "failed" ? result.sourceUnavailable : undefined;
+    if (source) this.#sources?.finished(source.name, unusable !== undefined);
+    if (source && unusable !== undefined) {
+      // Not the destination's fault and nothing was sent: the source is out (everywhere, or
+      // for this destination when only its address family does not fit), the job goes to a sibling.
+      if (unusable === "not_on_host") this.deps.egress?.health.suspend(source.name, source.address, result.kind === "failed" ? result.error : "");
+      else this.#sources?.exclude(source.name, this.deps.logger, result.kind === "failed" ? result.error : "");
       this.#queue.unshift(job.message.tier, job);
       this.#pump();
       return;

@@ -2,7 +2,8 @@ import type { Egress, EgressSource, SourceStats, TierName } from "../../protocol
 import { TokenBucket } from "../domain/token-bucket.ts";
 import { egressMetrics } from "./metrics.ts";
 import { poolOf } from "./pool-of.ts";
-import type { SourceHealth } from "./source-health.ts";
+import type { Logger } from "pino";
+import { SOURCE_SUSPEND_MS, type SourceHealth } from "./source-health.ts";
 import { SmoothWeightedRoundRobin } from "./swrr.ts";
 import type { WarmupLedger } from "./warmup-ledger.ts";
 
@@ -36,6 +37,8 @@ export type SourceChoice =
   | { kind: "capped"; forMs: number };
 
 interface PerSource {
+  /** Out at this destination only (its address family does not fit the destination's) until then. */
+  excludedUntil: number;
   connections: number;
   sent: number;
   bucket: TokenBucket | undefined;
@@ -78,6 +81,10 @@ export class SourceBudgets {
         continue;
       }
       const s = this.#state(name, source);
+      if (s.excludedUntil > now) {
+        cappedMs = Math.min(cappedMs, s.excludedUntil - now);
+        continue;
+      }
       if (source.maxConnections !== undefined && s.connections >= source.maxConnections) {
         busy = true; // a send ending pumps the destination again
         continue;
@@ -120,6 +127,18 @@ export class SourceBudgets {
     if (source?.warmup) this.d.ledger.refund(name, source.warmup, this.destination);
   }
 
+  /**
+   * Leave a source out at this destination for a while: its address is of the other family
+   * than the destination's (an IPv6 source, an IPv4-only MX). It may serve other destinations.
+   */
+  exclude(name: string, logger: Pick<Logger, "warn">, error: string): void {
+    const s = this.#sources.get(name);
+    const now = this.d.now();
+    if (s === undefined || s.excludedUntil > now) return;
+    s.excludedUntil = now + SOURCE_SUSPEND_MS;
+    logger.warn({ source: name, destination: this.destination, address: s.address, error }, "egress source cannot reach this destination (address family): its share here goes to the other sources of its pool");
+  }
+
   /** The destination's view of each source that sent to it. */
   stats(): SourceStats[] {
     const egress = this.d.egress();
@@ -127,7 +146,8 @@ export class SourceBudgets {
     return [...this.#sources].map(([name, s]) => {
       const plan = egress.sources?.[name]?.warmup;
       const warmup = plan === undefined ? undefined : this.d.ledger.figures(name, plan, this.destination);
-      return { name, address: s.address, sent: s.sent, connections: s.connections, suspended: this.d.health.suspendedUntil(name) > now, ...(warmup ? { warmup } : {}) };
+      const suspended = this.d.health.suspendedUntil(name) > now || s.excludedUntil > now;
+      return { name, address: s.address, sent: s.sent, connections: s.connections, suspended, ...(warmup ? { warmup } : {}) };
     });
   }
 
@@ -143,7 +163,7 @@ export class SourceBudgets {
   #state(name: string, source: EgressSource): PerSource {
     let s = this.#sources.get(name);
     if (s === undefined) {
-      s = { connections: 0, sent: 0, bucket: undefined, rate: undefined, address: source.address };
+      s = { excludedUntil: 0, connections: 0, sent: 0, bucket: undefined, rate: undefined, address: source.address };
       this.#sources.set(name, s);
     }
     s.address = source.address;

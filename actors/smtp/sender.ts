@@ -74,7 +74,8 @@ export class SmtpSender {
       return { kind: "delivered", mx: host.host, reply: parseSmtpReply(response, 250), working: pool.working };
     } catch (e) {
       const failed = failureOf(e as SmtpError, host.host, pool.working);
-      if (source !== undefined && isAddressNotOnHost(e as SmtpError)) failed.sourceUnavailable = true;
+      const unusable = source === undefined ? undefined : sourceUnusable(e as SmtpError);
+      if (unusable !== undefined) failed.sourceUnavailable = unusable;
       return failed;
     }
   }
@@ -204,8 +205,16 @@ export class SmtpSender {
   }
 }
 
-/** Binding the source's address failed: this host does not have it (Node says `bind EADDRNOTAVAIL <address>`). */
-const isAddressNotOnHost = (e: SmtpError): boolean => e.code === "EADDRNOTAVAIL" || /\bEADDRNOTAVAIL\b/.test(e.message);
+/**
+ * Binding the source's address failed (Node says `bind EADDRNOTAVAIL <address>`): this host
+ * does not have it; or `bind EINVAL`: the address is IPv6 and the destination's IPv4 (or the
+ * reverse).
+ */
+function sourceUnusable(e: SmtpError): "not_on_host" | "wrong_family" | undefined {
+  if (e.code === "EADDRNOTAVAIL" || /\bbind EADDRNOTAVAIL\b/.test(e.message)) return "not_on_host";
+  if (/\bbind EINVAL\b/.test(e.message)) return "wrong_family";
+  return undefined;
+}
 
 /** The message as DKIM-signed bytes. */
 function signed(signer: DKIM, raw: Buffer): Promise<Buffer> {

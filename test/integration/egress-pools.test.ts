@@ -37,9 +37,10 @@ const policies = writePolicies({
     c1: { address: "127.0.0.7", ehlo: "capped.test", warmup: { start: START, schedule: [5, 5] } },
     n1: { address: "127.0.0.8", ehlo: "narrow.test", maxConnections: 1 },
     ghost: { address: "192.0.2.1", ehlo: "ghost.test" },
+    v6: { address: "::1", ehlo: "v6.test" },
   },
-  pools: { shared: { s2: 2, s3: 1 }, dedicated: { s4: 1 }, warm: { w1: 1, w2: 1 }, solo: { c1: 1 }, flaky: { ghost: 1, s3: 1 }, narrow: { n1: 1 } },
-  tenantPools: { acme2: "dedicated", warmco: "warm", soloco: "solo", badco: "flaky", slowco: "narrow" },
+  pools: { shared: { s2: 2, s3: 1 }, dedicated: { s4: 1 }, warm: { w1: 1, w2: 1 }, solo: { c1: 1 }, flaky: { ghost: 1, s3: 1 }, narrow: { n1: 1 }, mixed: { v6: 1, s3: 1 } },
+  tenantPools: { acme2: "dedicated", warmco: "warm", soloco: "solo", badco: "flaky", slowco: "narrow", v6co: "mixed" },
   defaultPool: "shared",
 });
 
@@ -109,6 +110,15 @@ test("a source whose address is not on this host is suspended, not the destinati
   assert.notEqual(node.stats().destinations.find((d) => d.key === "flaky.test")?.state, "suspended");
   const deferred = (await readEvents(world)).filter((e) => e.type === "deferred" && e.rcptTo?.endsWith("@flaky.test"));
   assert.deepEqual(deferred, [], "no attempt was spent on the missing address");
+});
+
+test("an IPv6 source cannot reach an IPv4 destination: it is left out there, not blamed on the destination", async () => {
+  await publish(world, messages(20, (i) => `v${i}@mixed.test`, { tenant: "v6co" }));
+  await delivered("mixed.test", 20);
+  assert.equal(from("mixed.test", "127.0.0.3"), 20);
+  assert.equal(sourceStats("mixed.test", "v6")?.suspended, true);
+  assert.equal(sourceStats("mixed.test", "v6")?.sent, 0);
+  assert.notEqual(node.stats().destinations.find((d) => d.key === "mixed.test")?.state, "suspended");
 });
 
 test("a pool whose every source reached its warm-up cap makes its mail wait", async () => {
