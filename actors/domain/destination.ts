@@ -358,7 +358,7 @@ export class DestinationActor {
     const host = this.#hosts[this.#hostIndex % this.#hosts.length] as MxHost;
     let result: SendResult;
     try {
-      result = await this.deps.send(job, host, this.#policy, source);
+      result = await this.deps.send(job, host, this.#policy, source && { ...source, destinationLimit: this.#limits.connections });
     } catch (e) {
       // send() reports SMTP outcomes as results; a throw is a bug or a broken payload: retried.
       result = { kind: "failed", mx: host.host, classification: { outcome: "retry", category: "other", throttle: false }, error: errorMessage(e) };

@@ -25,6 +25,8 @@ export interface ChosenSource {
   ehlo: string;
   /** This source's connection cap at the destination (within the destination's). */
   maxConnections: number | undefined;
+  /** The destination's connection cap in force (learned or the policy's), which all its sources' sessions share. */
+  destinationLimit?: number;
 }
 
 export type SourceChoice =

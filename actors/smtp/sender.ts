@@ -69,7 +69,7 @@ export class SmtpSender {
     const signer = this.o.dkim.size === 0 ? undefined : this.#signer(m.tenant, this.#senderDomains.of(m.mailFrom));
     try {
       if (signer) raw = await signed(signer, raw);
-      this.#makeRoom(destinationKey, pool, policy.maxConnections);
+      this.#makeRoom(destinationKey, pool, source?.destinationLimit ?? policy.maxConnections);
       const response = await pool.send(envelope.from, envelope.to, raw, envelope.needsSmtpUtf8);
       return { kind: "delivered", mx: host.host, reply: parseSmtpReply(response, 250), working: pool.working };
     } catch (e) {
