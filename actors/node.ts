@@ -34,6 +34,7 @@ import { SuppressionCache } from "./suppression-cache.ts";
 import { Simulator } from "./simulator/index.ts";
 import { tracedSend } from "./tracing.ts";
 import { startTenantServices } from "./tenants/start.ts";
+import { SourceHealth, WarmupLedger } from "./egress/index.ts";
 
 export interface ActorNode {
   id: string;
@@ -50,6 +51,8 @@ export interface ActorNode {
 
 export interface NodeOptions {
   partitions?: number[];
+  /** The clock of warm-up days and sending hours (tests inject one to cross a UTC midnight). */
+  warmupClock?: () => number;
 }
 
 /** Tell the cluster about this node on core NATS (nothing durable: a missed snapshot is replaced by the next). */
@@ -95,7 +98,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   await ensureTopology(nc, topologyFor(topologyOptionsFrom(config)));
   const js = jetstream(nc);
   const kvm = new Kvm(nc);
-  const [attemptsKv, suppressionsKv, domainsKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions), kvm.open(KV_BUCKETS.domains)]);
+  const [attemptsKv, suppressionsKv, domainsKv, warmupKv] = await Promise.all([kvm.open(KV_BUCKETS.attempts), kvm.open(KV_BUCKETS.suppressions), kvm.open(KV_BUCKETS.domains), kvm.open(KV_BUCKETS.warmup)]);
   const tenantServices = await startTenantServices({ js, kvm, logger, flushMs: config.tenantHealthFlushMs }); // issue 16: weights, pauses, breaker
   const payloads = new PayloadCache(await new Objm(nc).open(OBJECT_STORES.payloads));
 
@@ -118,6 +121,9 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     logger,
     released: (job) => held.release(job),
   });
+  // Egress sources and pools (issue 19): warm-up counted cluster-wide, suspensions node-wide.
+  const ledger = new WarmupLedger({ kv: warmupKv, now: options.warmupClock ?? Date.now, logger });
+  const egress = { egress: () => book.egress, ledger, health: new SourceHealth({ now: Date.now, logger }), now: Date.now };
   const simulator = new Simulator({ js, suppressions: suppressionsKv, suppressionCache, priorAttempts: (job) => settler.priorAttempts(job), logger });
   const d = new Dispatcher({
     router,
@@ -125,7 +131,8 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     book,
     settler,
     suppressions: suppressionCache,
-    send: (key, job, host, policy) => tracedSend(key, job, host, logger, () => (key === SIMULATOR_DOMAIN ? simulator.send(job) : sender.send(key, job, host, policy))),
+    send: (key, job, host, policy, source) => tracedSend(key, job, host, logger, () => (key === SIMULATOR_DOMAIN ? simulator.send(job) : sender.send(key, job, host, policy, source))),
+    egress,
     maxAgeMs: config.retry.maxAgeMs,
     ackWaitMs: config.ackWaitMs,
     logger,
@@ -162,6 +169,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         clearInterval(statsTimer);
         await setPartitions([]);
         await d.close();
+        await egress.ledger.close();
         await simulator.close();
         policyWatch.stop();
         suppressionCache.stop();

@@ -152,6 +152,26 @@ export {
   POLICY_DEFAULTS_KEY,
 } from "./schemas/policy.ts";
 export {
+  Egress,
+  EgressSource,
+  EgressPool,
+  WarmupPlan,
+  WarmupSchedule,
+  EGRESS_KV_KEY,
+  egressProblems,
+  mergeEgress,
+} from "./schemas/egress.ts";
+export {
+  WARMUP_PRESETS,
+  scheduleOf,
+  warmupDay,
+  warmupToday,
+  releasedSoFar,
+  nextRelease,
+  warmupCounterKey,
+  type WarmupToday,
+} from "./warmup.ts";
+export {
   CATEGORIES,
   enhancedCodeOf,
   parseSmtpReply,
@@ -188,6 +208,7 @@ export {
 } from "./dead-letters.ts";
 export {
   DestinationStats,
+  SourceStats,
   NodeStats,
   statsSubject,
   STATS_ALL,

@@ -6,6 +6,20 @@ import { TIERS, type EventTypeName } from "./subjects.ts";
  * core NATS (`sluice.stats.<nodeId>`; nothing durable: a missed snapshot is replaced by
  * the next). `sluice top`, the dashboard and the gateway's /v1/stats read these.
  */
+/** One egress source's figures at one destination (issue 19). */
+export const SourceStats = z.object({
+  name: z.string(),
+  address: z.string(),
+  /** Messages sent from this source to this destination since the destination's actor started. */
+  sent: z.number().int().nonnegative(),
+  connections: z.number().int().nonnegative(),
+  /** Address not on this host (or, at this destination, of the wrong family): out of its pools until it is tried again. */
+  suspended: z.boolean(),
+  /** Today's warm-up figures, cluster-wide; absent when the source has no ramp (or finished it). */
+  warmup: z.object({ day: z.number().int().nonnegative(), cap: z.number().int().nonnegative(), used: z.number().int().nonnegative(), remaining: z.number().int().nonnegative() }).optional(),
+});
+export type SourceStats = z.infer<typeof SourceStats>;
+
 export const DestinationStats = z.object({
   /** The budget's key: a domain, or an MX-provider group such as "google". */
   key: z.string(),
@@ -29,6 +43,8 @@ export const DestinationStats = z.object({
   throttleRefusals: z.number().int().nonnegative().optional(),
   /** State changes of the destination's machine since it started. */
   stateChanges: z.number().int().nonnegative().optional(),
+  /** Egress sources that sent to this destination (absent without egress configuration). */
+  sources: z.array(SourceStats).optional(),
 });
 export type DestinationStats = z.infer<typeof DestinationStats>;
 

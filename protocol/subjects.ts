@@ -73,6 +73,8 @@ export const KV_BUCKETS = {
   tenantCounters: "sluice_tenant_counters",
   /** Per-second counters of tenants' cluster-wide rates (short TTL). */
   tenantRates: "sluice_tenant_rates",
+  /** Warm-up counters per (egress source, destination group, UTC day), reserved in blocks by compare-and-set. */
+  warmup: "sluice_warmup",
 } as const;
 
 /**

@@ -11,6 +11,7 @@ import type { MxHost, Router } from "../routing/index.ts";
 import type { Settler } from "../settle.ts";
 import type { SuppressionCache } from "../suppression-cache.ts";
 import type { HeldWork } from "./held-work.ts";
+import type { ChosenSource, EgressDeps } from "../egress/index.ts";
 
 export interface DispatcherDeps {
   router: Router;
@@ -19,7 +20,9 @@ export interface DispatcherDeps {
   book: PolicyBook;
   settler: Settler;
   suppressions: SuppressionCache;
-  send(destinationKey: string, job: Job, host: MxHost, policy: Policy): Promise<SendResult>;
+  send(destinationKey: string, job: Job, host: MxHost, policy: Policy, source?: ChosenSource): Promise<SendResult>;
+  /** Egress sources and pools (issue 19); without it every send leaves from the host's default address. */
+  egress?: EgressDeps;
   maxAgeMs: number;
   ackWaitMs: number;
   /** A destination with nothing to do for this long is retired (its memory freed). */
@@ -99,7 +102,8 @@ export class Dispatcher {
     let dest = this.destinations.get(key);
     if (dest && !dest.retired) return dest;
     dest = new DestinationActor(key, hosts, this.d.book.resolve(key).policy, {
-      send: (job, host, policy) => this.d.send(key, job, host, policy),
+      send: (job, host, policy, source) => this.d.send(key, job, host, policy, source),
+      ...(this.d.egress && key !== SIMULATOR_DOMAIN ? { egress: this.d.egress } : {}),
       // Settling's events carry the message's trace on (from its headers); its log lines name it.
       // A settle that fails (NATS unreachable) neither acked nor naked the message: JetStream
       // redelivers it after ack_wait. It must stop counting as held here, or a partition

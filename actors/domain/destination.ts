@@ -1,6 +1,6 @@
 import { createActor } from "xstate";
 import type { Logger } from "pino";
-import { errorMessage, TIERS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { errorMessage, TIERS, type DestinationStats, type Policy, type SourceStats, type TierName } from "../../protocol/index.ts";
 import { traceLogFields } from "../../protocol/telemetry/index.ts";
 import type { MxHost } from "../routing/index.ts";
 import type { Job, PostponeReason, SendResult } from "./job.ts";
@@ -10,12 +10,18 @@ import { deliveryMetrics, observeDestinationLimits } from "../metrics.ts";
 import { TierQueue } from "./tier-queue.ts";
 import { TokenBucket } from "./token-bucket.ts";
 import { tenantPaused, tenantWeight } from "../tenants/settings-watch.ts";
+import { observeSources, SourceBudgets, type ChosenSource, type EgressDeps } from "../egress/index.ts";
+
+/** Jobs set aside per pump while their pool has no source free (bounds the pump's work). */
+const MAX_ASIDE = 32;
+const DAY_MS = 86_400_000;
 
 /** xstate's clock (SimulatedClock in unit tests). */
 export type Clock = NonNullable<NonNullable<Parameters<typeof createActor>[1]>["clock"]>;
 
 export interface DestinationDeps {
-  send(job: Job, host: MxHost, policy: Policy): Promise<SendResult>;
+  /** `source`: the egress source to send from (undefined: the host's default address). */
+  send(job: Job, host: MxHost, policy: Policy, source?: ChosenSource): Promise<SendResult>;
   settle(job: Job, result: SendResult): Promise<void>;
   /** Hand a job back to JetStream for `delayMs` without an attempt. */
   postpone(job: Job, delayMs: number, why: PostponeReason): void;
@@ -33,6 +39,8 @@ export interface DestinationDeps {
   /** How long without a throttle reply before `throttled` is `sending` again. */
   quietMs?: number;
   logger: Logger;
+  /** Egress sources and pools (issue 19); without it every send leaves from the host's default address. */
+  egress?: EgressDeps;
   /** A tenant's share of this destination within a tier (default: the live `sluice_tenants` weights). */
   weightOf?: (tenant: string) => number;
   metrics?: {
@@ -73,6 +81,9 @@ export class DestinationActor {
   #suspendedUntil = 0;
   #counts = { delivered: 0, deferred: 0, bounced: 0, throttled: 0, transitions: 0 };
   #unobserve: () => void;
+  #sources: SourceBudgets | undefined;
+  /** Warm-up reservations this actor already waits on (one pump each). */
+  #wakeOn = new WeakSet<Promise<void>>();
 
   constructor(key: string, hosts: MxHost[], policy: Policy, private readonly deps: DestinationDeps) {
     this.key = key;
@@ -108,7 +119,13 @@ export class DestinationActor {
       if (snapshot.status === "done") this.deps.retired(this.key);
     });
     this.#actor.start();
-    this.#unobserve = observeDestinationLimits(this);
+    this.#sources = deps.egress ? new SourceBudgets(key, deps.egress) : undefined;
+    const unobserveLimits = observeDestinationLimits(this);
+    const unobserveSources = this.#sources ? observeSources(this) : () => false;
+    this.#unobserve = () => {
+      unobserveLimits();
+      unobserveSources();
+    };
   }
 
   get state(): DestinationState {
@@ -235,7 +252,13 @@ export class DestinationActor {
       throttleEvents: this.#limits.cuts,
       throttleRefusals: this.#counts.throttled,
       stateChanges: this.#counts.transitions,
+      ...(this.#sources ? { sources: this.sourceStats() } : {}),
     };
+  }
+
+  /** Per egress source: volume, connections, warm-up day and what is left of today's cap. */
+  sourceStats(): SourceStats[] {
+    return this.#sources?.stats() ?? [];
   }
 
   // A circuit opens only when every host failed: with N hosts tried in turn, at least N failures.
@@ -265,10 +288,14 @@ export class DestinationActor {
     const now = this.deps.now();
     this.#decay(now);
     const cap = Math.min(this.#limits.connections, snapshot.context.concurrency);
-    while (this.#queue.size > 0 && this.#inFlight < cap) {
-      if (!this.#bucket.tryTake(this.deps.now())) {
-        this.#arm(this.#bucket.waitMs(this.deps.now()));
-        return;
+    // Jobs whose pool has no source free this instant step aside, so another pool's mail
+    // is not held behind them; a few at most per pump, then they go back to the front in order.
+    const aside: Job[] = [];
+    while (this.#queue.size > 0 && this.#inFlight < cap && aside.length < MAX_ASIDE) {
+      const wait = this.#bucket.waitMs(this.deps.now());
+      if (wait > 0) {
+        this.#arm(wait);
+        break;
       }
       const job = this.#queue.shift();
       if (job === undefined) break;
@@ -278,11 +305,41 @@ export class DestinationActor {
         this.deps.expired(job);
         continue;
       }
+      const source = this.#sourceFor(job);
+      if (source === "later") aside.push(job);
+      if (source === "later" || source === "postponed") continue;
+      this.#bucket.tryTake(this.deps.now());
       this.#inFlight++;
       this.#sending.add(job);
-      void this.#run(job);
+      void this.#run(job, source);
     }
+    for (let i = aside.length - 1; i >= 0; i--) this.#queue.unshift((aside[i] as Job).message.tier, aside[i] as Job);
     this.#afterChange();
+  }
+
+  /**
+   * The egress source of a job, within the destination's budget. "later": its pool has no
+   * source free this instant (a timer, the source's next warm-up block or the next finished
+   * send pumps again). "postponed": every source of its pool is at its warm-up cap or
+   * suspended, so the job goes back to JetStream until more is released, as a suspended
+   * destination's mail does (the settler stretches the delay to the retry schedule's step
+   * for its delivery count, so a wait of days cannot exhaust max_deliver before max age).
+   */
+  #sourceFor(job: Job): ChosenSource | undefined | "later" | "postponed" {
+    const choice = this.#sources?.choose(job.message.tenant, job.message.tier);
+    if (choice === undefined || choice.kind === "default") return undefined;
+    if (choice.kind === "source") return choice.source;
+    if (choice.kind === "capped") {
+      this.#counts.deferred++;
+      this.deps.postpone(job, Math.min(DAY_MS, Math.max(1000, choice.forMs)), "suspended");
+      return "postponed";
+    }
+    if (choice.ms !== undefined) this.#arm(choice.ms);
+    if (choice.until !== undefined && !this.#wakeOn.has(choice.until)) {
+      this.#wakeOn.add(choice.until);
+      void choice.until.then(() => this.#pump());
+    }
+    return "later";
   }
 
   #arm(ms: number): void {
@@ -297,17 +354,28 @@ export class DestinationActor {
     if (this.#queue.size === 0 && this.#inFlight === 0 && this.#actor.getSnapshot().hasTag("drains")) this.#actor.send({ type: "DRAINED" });
   }
 
-  async #run(job: Job): Promise<void> {
+  async #run(job: Job, source: ChosenSource | undefined): Promise<void> {
     const host = this.#hosts[this.#hostIndex % this.#hosts.length] as MxHost;
     let result: SendResult;
     try {
-      result = await this.deps.send(job, host, this.#policy);
+      result = await this.deps.send(job, host, this.#policy, source && { ...source, destinationLimit: this.#limits.connections });
     } catch (e) {
       // send() reports SMTP outcomes as results; a throw is a bug or a broken payload: retried.
       result = { kind: "failed", mx: host.host, classification: { outcome: "retry", category: "other", throttle: false }, error: errorMessage(e) };
     }
     this.#inFlight--;
     this.#sending.delete(job);
+    const unusable = result.kind === "failed" ? result.sourceUnavailable : undefined;
+    if (source) this.#sources?.finished(source.name, unusable !== undefined);
+    if (source && unusable !== undefined) {
+      // Not the destination's fault and nothing was sent: the source is out (everywhere, or
+      // for this destination when only its address family does not fit), the job goes to a sibling.
+      if (unusable === "not_on_host") this.deps.egress?.health.suspend(source.name, source.address, result.kind === "failed" ? result.error : "");
+      else this.#sources?.exclude(source.name, this.deps.logger, result.kind === "failed" ? result.error : "");
+      this.#queue.unshift(job.message.tier, job);
+      this.#pump();
+      return;
+    }
     if (this.#observe(result) && this.#requeue(job)) {
       this.#pump();
       return;

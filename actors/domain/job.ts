@@ -33,6 +33,12 @@ export type SendResult =
       working?: number;
       /** A retry sooner than the schedule says (the mailbox simulator's soft bounce). */
       retryInMs?: number;
+      /**
+       * The egress source could not be used, nothing was sent, no fault of the destination:
+       * its address is not on this host (EADDRNOTAVAIL), or is of the other family than the
+       * destination's address (an IPv6 source for an IPv4 MX: bind EINVAL).
+       */
+      sourceUnavailable?: "not_on_host" | "wrong_family";
     };
 
 /** Why a job goes back to JetStream without an SMTP attempt. */

@@ -1,4 +1,4 @@
-import { Policy, type PolicyFile, type PolicyOverride } from "../../protocol/index.ts";
+import { egressProblems, mergeEgress, Policy, type Egress, type PolicyFile, type PolicyOverride } from "../../protocol/index.ts";
 import { BUILTIN_DOMAIN_GROUPS, BUILTIN_GROUP_POLICIES, DEFAULT_POLICY } from "./builtin.ts";
 
 export type PolicySource = "default" | "builtin" | "file" | "kv";
@@ -21,9 +21,30 @@ export class PolicyBook {
   #kv = new Map<string, PolicyOverride>();
   #listeners = new Set<() => void>();
   #cache = new Map<string, EffectivePolicy>();
+  #egress: Egress;
 
   constructor(file: PolicyFile = {}) {
     this.#file = file;
+    this.#egress = { sources: file.sources, pools: file.pools, tenantPools: file.tenantPools, tierPools: file.tierPools, defaultPool: file.defaultPool };
+  }
+
+  /** Egress sources, pools and their mapping in force: the file's, with the live KV entry merged over it. */
+  get egress(): Egress {
+    return this.#egress;
+  }
+
+  /**
+   * Apply (or with undefined remove) the live egress entry. Returns the problems that kept
+   * it out (a pool naming an unknown source...): the previous egress then stays in force.
+   */
+  setKvEgress(kv: Egress | undefined): string[] {
+    const f = this.#file;
+    const merged = mergeEgress({ sources: f.sources, pools: f.pools, tenantPools: f.tenantPools, tierPools: f.tierPools, defaultPool: f.defaultPool }, kv);
+    const problems = egressProblems(merged);
+    if (problems.length > 0) return problems;
+    this.#egress = merged;
+    for (const l of this.#listeners) l();
+    return [];
   }
 
   get groupByMx(): boolean {

@@ -1,6 +1,6 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decode, KV_BUCKETS, POLICY_DEFAULTS_KEY, PolicyOverride } from "../../protocol/index.ts";
+import { decode, Egress, EGRESS_KV_KEY, KV_BUCKETS, POLICY_DEFAULTS_KEY, PolicyOverride } from "../../protocol/index.ts";
 import { listKeys } from "../../protocol/io/index.ts";
 import type { PolicyBook } from "./book.ts";
 import { kvKeyToPolicyKey } from "./watch.ts";
@@ -12,6 +12,11 @@ export async function applyKvPolicies(nc: NatsConnection, book: PolicyBook): Pro
   for (const key of await listKeys(kv)) {
     const e = await kv.get(key);
     if (e === null || e.operation !== "PUT") continue;
+    if (key === EGRESS_KV_KEY) {
+      const egress = decode(Egress, e.value, `policy ${key}`);
+      if (!egress.ok || book.setKvEgress(egress.value).length > 0) bad.push(key);
+      continue;
+    }
     const decoded = decode(PolicyOverride, e.value, `policy ${key}`);
     if (decoded.ok) book.setKv(kvKeyToPolicyKey(key), decoded.value, key === POLICY_DEFAULTS_KEY);
     else bad.push(key);

@@ -1,7 +1,7 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { decode, KV_BUCKETS, POLICY_DEFAULTS_KEY, PolicyOverride } from "../../protocol/index.ts";
+import { decode, Egress, EGRESS_KV_KEY, KV_BUCKETS, POLICY_DEFAULTS_KEY, PolicyOverride } from "../../protocol/index.ts";
 import type { PolicyBook } from "./book.ts";
 
 /**
@@ -19,14 +19,8 @@ export async function watchPolicies(nc: NatsConnection, book: PolicyBook, logger
   const fallback = setTimeout(() => markReady(), 500);
   void (async () => {
     for await (const e of iter) {
-      const key = kvKeyToPolicyKey(e.key);
-      const isDefaults = e.key === POLICY_DEFAULTS_KEY;
-      if (e.operation !== "PUT") book.setKv(key, undefined, isDefaults);
-      else {
-        const decoded = decode(PolicyOverride, e.value, `policy ${e.key}`);
-        if (decoded.ok) book.setKv(key, decoded.value, isDefaults);
-        else logger.warn({ key: e.key, error: decoded.error.message }, "ignored an invalid policy in KV");
-      }
+      if (e.key === EGRESS_KV_KEY) applyEgress(book, e.operation === "PUT" ? e.value : undefined, logger);
+      else applyPolicy(book, e.key, e.operation === "PUT" ? e.value : undefined, logger);
       if (e.delta === 0) markReady();
     }
   })().catch((err: unknown) => logger.warn({ err }, "policy watch ended"));
@@ -37,6 +31,26 @@ export async function watchPolicies(nc: NatsConnection, book: PolicyBook, logger
       iter.stop();
     },
   };
+}
+
+function applyPolicy(book: PolicyBook, kvKey: string, value: Uint8Array | undefined, logger: Pick<Logger, "warn">): void {
+  const key = kvKeyToPolicyKey(kvKey);
+  const isDefaults = kvKey === POLICY_DEFAULTS_KEY;
+  if (value === undefined) return book.setKv(key, undefined, isDefaults);
+  const decoded = decode(PolicyOverride, value, `policy ${kvKey}`);
+  if (decoded.ok) book.setKv(key, decoded.value, isDefaults);
+  else logger.warn({ key: kvKey, error: decoded.error.message }, "ignored an invalid policy in KV");
+}
+
+/** The `_egress` entry (sources, pools, their mapping): a bad one is logged and the previous stays. */
+export function applyEgress(book: PolicyBook, value: Uint8Array | undefined, logger: Pick<Logger, "warn">): void {
+  if (value === undefined) {
+    book.setKvEgress(undefined);
+    return;
+  }
+  const decoded = decode(Egress, value, `policy ${EGRESS_KV_KEY}`);
+  const problems = decoded.ok ? book.setKvEgress(decoded.value) : [decoded.error.message];
+  if (problems.length > 0) logger.warn({ key: EGRESS_KV_KEY, problems }, "ignored an invalid egress entry in KV; the previous sources and pools stay");
 }
 
 /** KV keys may not contain ":"; MX groups are stored as `mx_google`. */

@@ -69,6 +69,24 @@ export class SmtpPool {
     return this.#established;
   }
 
+  /** Sessions open or opening. */
+  get open(): number {
+    return this.#open;
+  }
+
+  /** Sessions open and waiting for a message. */
+  get idle(): number {
+    return this.#idle.length;
+  }
+
+  /** Close one idle session (QUIT), to make room for another pool's; false when none is idle. */
+  closeIdle(): boolean {
+    const slot = this.#idle[this.#idle.length - 1];
+    if (slot === undefined) return false;
+    this.#drop(slot, true);
+    return true;
+  }
+
   /**
    * Send one message. `smtpUtf8`: the envelope has a non-ASCII local part, which only a
    * server that offered SMTPUTF8 in this session's EHLO may receive (RFC 6531 §3.4); nodemailer

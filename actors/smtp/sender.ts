@@ -3,6 +3,7 @@ import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
 import { classifyNetworkError, classifyReply, errorMessage, parseSmtpReply, throttledLimit, unsubscribeToken, type Classification, type DeliveryMessage, type Policy } from "../../protocol/index.ts";
 import type { Job, SendResult } from "../domain/job.ts";
+import type { ChosenSource } from "../egress/index.ts";
 import type { PayloadCache } from "../payload-cache.ts";
 import type { MxHost } from "../routing/index.ts";
 import { DomainMemo } from "../domain-memo.ts";
@@ -33,7 +34,9 @@ export interface SenderOptions {
  * policy allows. Messages go out as pre-rendered bytes (DKIM-signed when a key is set).
  */
 export class SmtpSender {
-  #pools = new Map<string, { pool: SmtpPool; lastUsed: number }>();
+  #pools = new Map<string, { pool: SmtpPool; lastUsed: number; destination: string }>();
+  /** The pools of each destination (one per host and egress source). */
+  #byDestination = new Map<string, Set<SmtpPool>>();
   // One signer per key object: a rotated key is a new object, so its signer is new too.
   #signers = new WeakMap<DkimKey, DKIM>();
   #sweeper: NodeJS.Timeout;
@@ -44,7 +47,7 @@ export class SmtpSender {
     this.#sweeper.unref();
   }
 
-  async send(destinationKey: string, job: Job, host: MxHost, policy: Policy): Promise<SendResult> {
+  async send(destinationKey: string, job: Job, host: MxHost, policy: Policy, source?: ChosenSource): Promise<SendResult> {
     const m = job.message;
     let raw: Buffer;
     try {
@@ -62,14 +65,18 @@ export class SmtpSender {
     }
     const envelope = envelopeOf(envelopeSenderOf(m, this.o.returnPath), m.rcptTo);
     if (!envelope.ok) return { kind: "failed", mx: undefined, classification: { outcome: "bounce", category: "other", throttle: false }, error: envelope.error };
-    const pool = this.#pool(destinationKey, host, policy);
+    const pool = this.#pool(destinationKey, host, policy, source);
     const signer = this.o.dkim.size === 0 ? undefined : this.#signer(m.tenant, this.#senderDomains.of(m.mailFrom));
     try {
       if (signer) raw = await signed(signer, raw);
+      this.#makeRoom(destinationKey, pool, source?.destinationLimit ?? policy.maxConnections);
       const response = await pool.send(envelope.from, envelope.to, raw, envelope.needsSmtpUtf8);
       return { kind: "delivered", mx: host.host, reply: parseSmtpReply(response, 250), working: pool.working };
     } catch (e) {
-      return failureOf(e as SmtpError, host.host, pool.working);
+      const failed = failureOf(e as SmtpError, host.host, pool.working);
+      const unusable = source === undefined ? undefined : sourceUnusable(e as SmtpError);
+      if (unusable !== undefined) failed.sourceUnavailable = unusable;
+      return failed;
     }
   }
 
@@ -102,25 +109,64 @@ export class SmtpSender {
     clearInterval(this.#sweeper);
     for (const p of this.#pools.values()) p.pool.close();
     this.#pools.clear();
+    this.#byDestination.clear();
   }
 
-  #pool(destinationKey: string, host: MxHost, policy: Policy): SmtpPool {
-    const key = `${destinationKey}|${host.host}:${host.port}`;
+  /**
+   * A destination's pools (one per egress source) keep to its connection cap together: the
+   * actor never has more sends in flight than the cap, but each pool keeps its idle sessions,
+   * and the destination counts open ones. So before a pool with nothing idle opens a session
+   * while the destination is at its cap, a sibling's idle session closes. Synchronous up to
+   * `pool.send`, which opens the session: nothing runs in between.
+   */
+  #makeRoom(destinationKey: string, pool: SmtpPool, maxConnections: number): void {
+    const siblings = this.#byDestination.get(destinationKey);
+    if (siblings === undefined || siblings.size < 2 || pool.idle > 0) return;
+    let open = 0;
+    for (const p of siblings) open += p.open;
+    if (open < maxConnections) return;
+    for (const p of siblings) if (p !== pool && p.closeIdle()) return;
+  }
+
+  #forget(key: string): void {
+    const entry = this.#pools.get(key);
+    if (entry === undefined) return;
+    entry.pool.close();
+    this.#pools.delete(key);
+    const siblings = this.#byDestination.get(entry.destination);
+    siblings?.delete(entry.pool);
+    if (siblings?.size === 0) this.#byDestination.delete(entry.destination);
+  }
+
+  /**
+   * The pool of (destination, host, egress source). A source's pool binds its address and
+   * says its EHLO name, and holds at most the source's share of the destination's connections;
+   * a source whose address or name changed (live) gets a new pool.
+   */
+  #pool(destinationKey: string, host: MxHost, policy: Policy, source: ChosenSource | undefined): SmtpPool {
+    const key = `${destinationKey}|${host.host}:${host.port}|${source === undefined ? "" : `${source.name}@${source.address}/${source.ehlo}`}`;
+    const maxConnections = Math.min(policy.maxConnections, source?.maxConnections ?? Infinity);
     const existing = this.#pools.get(key);
-    if (existing && existing.pool.maxConnections >= policy.maxConnections) {
+    if (existing && existing.pool.maxConnections >= maxConnections) {
       existing.lastUsed = Date.now();
       return existing.pool;
     }
-    existing?.pool.close();
+    this.#forget(key);
     const timeout = this.o.timeoutMs ?? 60_000;
     const pool = new SmtpPool({
-      connection: this.#connectionOptions(host, policy),
+      connection: { ...this.#connectionOptions(host, policy), ...(source === undefined ? {} : { localAddress: source.address, name: source.ehlo }) },
       auth: host.auth,
-      maxConnections: policy.maxConnections,
+      maxConnections,
       maxMessagesPerConnection: policy.maxMessagesPerConnection,
       idleMs: Math.min(timeout, 60_000),
     });
-    this.#pools.set(key, { pool, lastUsed: Date.now() });
+    this.#pools.set(key, { pool, lastUsed: Date.now(), destination: destinationKey });
+    let siblings = this.#byDestination.get(destinationKey);
+    if (siblings === undefined) {
+      siblings = new Set();
+      this.#byDestination.set(destinationKey, siblings);
+    }
+    siblings.add(pool);
     return pool;
   }
 
@@ -150,23 +196,24 @@ export class SmtpSender {
    * open beside the new owner's and count against the destination's connection limit.
    */
   closePools(drop: (destinationKey: string) => boolean): void {
-    for (const [key, p] of this.#pools) {
-      if (drop(key.slice(0, key.lastIndexOf("|")))) {
-        p.pool.close();
-        this.#pools.delete(key);
-      }
-    }
+    for (const [key, p] of this.#pools) if (drop(p.destination)) this.#forget(key);
   }
 
   #closeIdle(olderThanMs: number): void {
     const now = Date.now();
-    for (const [key, p] of this.#pools) {
-      if (now - p.lastUsed > olderThanMs) {
-        p.pool.close();
-        this.#pools.delete(key);
-      }
-    }
+    for (const [key, p] of this.#pools) if (now - p.lastUsed > olderThanMs) this.#forget(key);
   }
+}
+
+/**
+ * Binding the source's address failed (Node says `bind EADDRNOTAVAIL <address>`): this host
+ * does not have it; or `bind EINVAL`: the address is IPv6 and the destination's IPv4 (or the
+ * reverse).
+ */
+function sourceUnusable(e: SmtpError): "not_on_host" | "wrong_family" | undefined {
+  if (e.code === "EADDRNOTAVAIL" || /\bbind EADDRNOTAVAIL\b/.test(e.message)) return "not_on_host";
+  if (/\bbind EINVAL\b/.test(e.message)) return "wrong_family";
+  return undefined;
 }
 
 /** The message as DKIM-signed bytes. */

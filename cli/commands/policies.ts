@@ -1,6 +1,7 @@
 import { connect } from "@nats-io/transport-node";
 import { applyKvPolicies, loadPolicyFile, PolicyBook, type EffectivePolicy } from "../../actors/index.ts";
 import { loadConfig, errorMessage } from "../../protocol/index.ts";
+import { readWarmupProgress, renderEgress, type WarmupProgress } from "./policies-egress.ts";
 
 export const help = `sluice policies [--json] [--offline]
 
@@ -13,6 +14,13 @@ KV bucket, each row showing which layer set it. A live override is written with,
 
 (MX groups are stored as mx_google, the defaults as _defaults.)
 
+Then the egress sources (address, EHLO name, warm-up ramp and day), pools and which
+tenants and tiers use them, and today's warm-up progress per source and destination
+(cap, used cluster-wide, left) from the sluice_warmup bucket. Sources and pools change
+live with the _egress entry, merged over the file's name by name:
+
+  nats kv put sluice_policies _egress '{"pools": {"shared": {"s1": 1, "s2": 1}}}'
+
   --json     print the table as JSON
   --offline  do not read the KV bucket (no NATS needed)`;
 
@@ -20,12 +28,14 @@ export async function run(args: string[]): Promise<void> {
   const config = loadConfig();
   const book = new PolicyBook(loadPolicyFile(config.policiesFile));
   let note = "";
+  let progress: WarmupProgress[] | undefined;
   if (!args.includes("--offline")) {
     try {
       const nc = await connect({ servers: config.nats.servers, token: config.nats.token, timeout: 2000, reconnect: false, name: "sluice-policies" });
       try {
         const bad = await applyKvPolicies(nc, book);
         if (bad.length > 0) note = `ignored invalid KV entries: ${bad.join(", ")}`;
+        progress = await readWarmupProgress(nc, book.egress);
       } finally {
         await nc.close();
       }
@@ -35,10 +45,10 @@ export async function run(args: string[]): Promise<void> {
   }
   const rows = book.table();
   if (args.includes("--json")) {
-    process.stdout.write(JSON.stringify({ groupByMx: book.groupByMx, policies: rows, ...(note ? { note } : {}) }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ groupByMx: book.groupByMx, policies: rows, egress: book.egress, ...(progress ? { warmup: progress } : {}), ...(note ? { note } : {}) }, null, 2) + "\n");
     return;
   }
-  process.stdout.write(render(rows, book.groupByMx) + (note ? `\n${note}\n` : ""));
+  process.stdout.write(render(rows, book.groupByMx) + renderEgress(book.egress, progress) + (note ? `\n${note}\n` : ""));
 }
 
 export function render(rows: EffectivePolicy[], groupByMx: boolean): string {

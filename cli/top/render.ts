@@ -1,5 +1,6 @@
 import { TIERS, type ScheduledVolume } from "../../protocol/index.ts";
 import type { ClusterStats } from "../../protocol/telemetry/index.ts";
+import { renderSources } from "./sources.ts";
 
 /**
  * One frame of `sluice top` as plain text (no escape codes: the caller decides whether to
@@ -63,6 +64,7 @@ export function renderFrame(s: ClusterStats, opts: { width?: number; maxDestinat
   if (dests.some((d) => d.rateLimitSource === "learned" || d.connectionLimitSource === "learned")) {
     out.push("LIMIT/s and CONN show learned/policy where a destination's refusals taught a lower limit (CONN: open/learned/policy)");
   }
+  out.push(...renderSources(s.destinations));
   if (opts.scheduled !== undefined) out.push("", ...renderScheduled(opts.scheduled));
   const width = opts.width;
   return out.map((l) => (width && l.length > width ? l.slice(0, width) : l)).join("\n") + "\n";

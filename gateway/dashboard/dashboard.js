@@ -147,6 +147,7 @@
       renderCharts(stats);
       renderDestinations(stats);
       renderNodes(stats);
+      if (window.SluiceSources) window.SluiceSources.render(stats);
       setStatus(`${stats.nodes.length} node(s) · updated ${new Date(stats.at).toLocaleTimeString()}`, "ok");
       document.body.dataset.loaded = "true";
     } catch (e) {

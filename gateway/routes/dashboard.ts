@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 
 /**
  * The operator's dashboard: a static page (vanilla JS, canvas charts) that reads
- * GET /v1/stats, /v1/tenants and the DLQ routes. Files are read once at start-up: five small files do
+ * GET /v1/stats, /v1/tenants and the DLQ routes. Files are read once at start-up: a few small files do
  * not need a static-file plugin.
  */
 const FILES: Record<string, string> = {
@@ -12,6 +12,7 @@ const FILES: Record<string, string> = {
   "chart.js": "text/javascript; charset=utf-8",
   "dashboard.js": "text/javascript; charset=utf-8",
   "tenants.js": "text/javascript; charset=utf-8",
+  "sources.js": "text/javascript; charset=utf-8",
 };
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";

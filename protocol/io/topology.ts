@@ -319,6 +319,8 @@ function kvBucketsFor(o: TopologyOptions): KvSpec[] {
     { name: KV_BUCKETS.tenantCounters, options: { history: 1, ttl: 2 * dayMs, replicas: o.replicas } },
     // One key per tenant per second: useless after that second, gone a minute later.
     { name: KV_BUCKETS.tenantRates, options: { history: 1, ttl: 60_000, replicas: o.replicas } },
+    // A day's warm-up counter matters that day; two days keep yesterday's for `sluice policies`.
+    { name: KV_BUCKETS.warmup, options: { history: 1, ttl: 2 * dayMs, replicas: o.replicas } },
   ];
 }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { egressProblems, EgressFields } from "./egress.ts";
 
 /**
  * A destination's traffic policy (KumoMTA-style shaping as plain data). Every field is
@@ -37,8 +38,17 @@ export const PolicyFile = z
     domains: z.record(z.string().min(1).max(253), PolicyOverride).optional(),
     /** Domains whose MX hosts belong to one provider share one budget (default true). */
     groupByMx: z.boolean().optional(),
+    // Egress sources and pools (issue 19): see ./egress.ts.
+    ...EgressFields,
   })
-  .strict();
+  .strict()
+  .superRefine((file, ctx) => {
+    // "pools.shared: no source named …" → field pools.shared, message "no source named …".
+    for (const problem of egressProblems(file)) {
+      const [field = "pools", message = problem] = problem.split(": ", 2);
+      ctx.addIssue({ code: "custom", message, path: field.split(".") });
+    }
+  });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 
 /** KV key of the defaults entry in `sluice_policies`; every other key is a domain or an MX group. */

@@ -1,4 +1,4 @@
-import type { DestinationStats, NodeStats } from "../stats.ts";
+import type { DestinationStats, NodeStats, SourceStats } from "../stats.ts";
 import { TIERS, type TierName } from "../subjects.ts";
 
 /**
@@ -30,6 +30,8 @@ export interface DestinationView {
   rateLimitSource?: "policy" | "learned";
   throttleRefusals?: number;
   stateChanges?: number;
+  /** Egress sources that sent to this destination: volume, warm-up day and what is left of today's cap. */
+  sources?: SourceStats[];
 }
 
 export interface NodeView {
@@ -166,6 +168,7 @@ export class ClusterAggregator {
         if (d.rateLimitSource !== undefined) view.rateLimitSource = d.rateLimitSource;
         if (d.throttleRefusals !== undefined) view.throttleRefusals = d.throttleRefusals;
         if (d.stateChanges !== undefined) view.stateChanges = d.stateChanges;
+        if (d.sources !== undefined) view.sources = d.sources;
         out.push(view);
       }
     }

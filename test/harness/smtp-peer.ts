@@ -48,6 +48,9 @@ export interface ReceivedMessage {
   at: number;
   /** The client asked for SMTPUTF8 in MAIL FROM (RFC 6531). */
   smtpUtf8: boolean;
+  /** The client's address (the egress source it bound) and the name it gave in EHLO. */
+  remoteAddress: string;
+  ehlo: string;
 }
 
 export interface SmtpPeerOptions {
@@ -245,7 +248,8 @@ export class SmtpPeer {
         }
         const mailFrom = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
         const smtpUtf8 = (session.envelope as { smtpUtf8?: boolean }).smtpUtf8 === true;
-        const message: ReceivedMessage = { connectionId: session.id, domain, mailFrom, rcptTo, raw: Buffer.concat(chunks), at: Date.now(), smtpUtf8 };
+        const who = { remoteAddress: session.remoteAddress.replace(/^::ffff:/, ""), ehlo: session.hostNameAppearsAs };
+        const message: ReceivedMessage = { connectionId: session.id, domain, mailFrom, rcptTo, raw: Buffer.concat(chunks), at: Date.now(), smtpUtf8, ...who };
         this.messages.push(message);
         const times = this.#acceptedAt.get(domain) ?? [];
         times.push(message.at);
