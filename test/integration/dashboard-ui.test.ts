@@ -86,6 +86,10 @@ function snapshot(at: number, tick: number): NodeStats {
         deferred: tick,
         bounced: 0,
         throttleEvents: 2,
+        sources: [
+          { name: "mta1", address: "127.0.0.2", sent: 1200, connections: 1, suspended: false, warmup: { day: 3, cap: 200, used: 150, remaining: 50 } },
+          { name: "mta2", address: "192.0.2.1", sent: 0, connections: 0, suspended: true },
+        ],
       },
       {
         key: "example.org",
@@ -229,6 +233,13 @@ test("the dashboard shows tiers, destinations and nodes, and its charts draw the
     await new Promise((r) => setTimeout(r, 500));
   }
   for (const [series, pixels] of Object.entries(coloured)) assert.ok(pixels > 40, `${series} drew ${pixels} pixels`);
+
+  // Egress sources (issue 19): one row per source and destination, warm-up day and what is left today.
+  const sources = await page.$$eval("#sources tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+  assert.deepEqual(sources, [
+    ["mta1", "127.0.0.2", "gmail.com", "ok", "1,200", "1", "3", "50 / 200"],
+    ["mta2", "192.0.2.1", "gmail.com", "suspended", "0", "0", "–", "–"],
+  ]);
 
   const shot = await page.screenshot({ fullPage: true });
   assert.ok(shot.length > 10_000, "a real screenshot");
