@@ -21,6 +21,7 @@ import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom } from ".
 import { Dispatcher } from "./consumers/dispatcher.ts";
 import { HeldWork } from "./consumers/held-work.ts";
 import { PartitionConsumers } from "./consumers/partition-consumers.ts";
+import { PARK_FALLBACK_DELAY_MS, Parking } from "./consumers/parking.ts";
 import { PayloadCache } from "./payload-cache.ts";
 import { loadPolicyFile, PolicyBook, watchPolicies } from "./policies/index.ts";
 import { Router } from "./routing/index.ts";
@@ -115,18 +116,33 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     logger,
     released: (job) => held.release(job),
   });
+  // Parking (issue 17): the dispatcher is built next; the unparkers ask it how much room a destination has.
+  const dispatcherRef: { d?: Dispatcher } = {};
+  const parking = config.parkOverflow
+    ? new Parking({
+        nc,
+        js,
+        jsm: await jetstreamManager(nc),
+        released: (job) => held.release(job),
+        fallback: (job) => void settler.postponed(job, PARK_FALLBACK_DELAY_MS, "overflow").catch(() => held.release(job)),
+        roomOf: (key) => dispatcherRef.d?.roomOf(key),
+        logger,
+      })
+    : undefined;
   const simulator = new Simulator({ js, suppressions: suppressionsKv, suppressionCache, priorAttempts: (job) => settler.priorAttempts(job), logger });
   const d = new Dispatcher({
     router,
     held,
     book,
     settler,
+    ...(parking ? { parking } : {}),
     suppressions: suppressionCache,
     send: (key, job, host, policy) => tracedSend(key, job, host, logger, () => (key === SIMULATOR_DOMAIN ? simulator.send(job) : sender.send(key, job, host, policy))),
     maxAgeMs: config.retry.maxAgeMs,
     ackWaitMs: config.ackWaitMs,
     logger,
   });
+  dispatcherRef.d = d;
 
   const consumers = new PartitionConsumers({ js, partitions: config.partitions, held, work: d, closePools: (drop) => sender.closePools(drop), logger });
   const setPartitions = (wanted: number[]): Promise<void> => consumers.set(wanted);

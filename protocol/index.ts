@@ -49,6 +49,15 @@ export {
   type EventTypeName,
 } from "./subjects.ts";
 export {
+  PARKED_DELIVERIES_HEADER,
+  UNPARKED_HEADER,
+  PARKED_TIER_HEADER,
+  destinationToken,
+  destinationOfToken,
+  parkedConsumerName,
+  parseParkedSubject,
+} from "./parking.ts";
+export {
   newId,
   ID_PATTERN,
   recipientId,

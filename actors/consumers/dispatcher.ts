@@ -1,7 +1,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { simulatedSuppression } from "../simulator/index.ts";
-import { DeliveryMessage, decode, SIMULATOR_DOMAIN, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { DeliveryMessage, decode, SIMULATOR_DOMAIN, UNPARKED_HEADER, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { deliveriesOf } from "../../protocol/io/index.ts";
 import { DestinationActor, type Clock } from "../domain/destination.ts";
 import { DomainMemo } from "../domain-memo.ts";
 import type { Job, PostponeReason, SendResult } from "../domain/job.ts";
@@ -11,6 +12,7 @@ import type { MxHost, Router } from "../routing/index.ts";
 import type { Settler } from "../settle.ts";
 import type { SuppressionCache } from "../suppression-cache.ts";
 import type { HeldWork } from "./held-work.ts";
+import type { Parking } from "./parking.ts";
 
 export interface DispatcherDeps {
   router: Router;
@@ -18,6 +20,8 @@ export interface DispatcherDeps {
   held: HeldWork;
   book: PolicyBook;
   settler: Settler;
+  /** Overflow of slow destinations goes here (MAIL_PARKED) instead of back with nak(delay). */
+  parking?: Parking;
   suppressions: SuppressionCache;
   send(destinationKey: string, job: Job, host: MxHost, policy: Policy): Promise<SendResult>;
   maxAgeMs: number;
@@ -55,6 +59,13 @@ export class Dispatcher {
 
   setOwned(partitions: Iterable<number>): void {
     this.#owned = new Set(partitions);
+    this.d.parking?.setOwned(this.#owned);
+  }
+
+  /** For parking: how much a destination's queue can take back now (undefined: no actor for it here). */
+  roomOf(key: string): { free: number; capacity: number } | undefined {
+    const dest = this.destinations.get(key);
+    return dest === undefined || dest.retired ? undefined : dest.parkRoom();
   }
 
   /** Take one pulled message. Never throws; every path ends in ack, nak or term. */
@@ -67,6 +78,12 @@ export class Dispatcher {
     const message = decoded.value;
     const domain = this.#domains.of(message.rcptTo);
     const job: Job = { message, msg, partition, domain, queuedAt: 0, touchedAt: 0 };
+    if (msg.headers !== undefined) {
+      // A copy put back from MAIL_PARKED: its earlier deliveries count, and its unparker stops waiting for it.
+      job.deliveries = deliveriesOf(msg);
+      const token = msg.headers.get(UNPARKED_HEADER);
+      if (token) this.d.parking?.arrived(partition, token);
+    }
     this.d.held.hold(job);
     this.#route(job, tier).catch((e: unknown) => {
       this.d.logger.error({ err: e, messageId: message.id }, "dispatch failed; the message goes back to JetStream");
@@ -110,6 +127,7 @@ export class Dispatcher {
           throw e;
         }),
       postpone: (job, delayMs, why) => this.#postpone(job, delayMs, why),
+      ...(this.d.parking ? { park: (job: Job) => this.d.parking?.park(job, key) } : {}),
       expired: (job) =>
         void this.d.settler.pastExpiry(job).catch((e: unknown) => {
           this.d.held.release(job);
@@ -162,6 +180,7 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     clearInterval(this.#keepAlive);
+    this.d.parking?.close();
     this.#unsubscribePolicies();
     await Promise.all([...this.destinations.values()].map((d) => d.idle()));
     for (const d of this.destinations.values()) d.stop();

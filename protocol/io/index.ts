@@ -72,6 +72,13 @@ export {
   releaseHeld,
 } from "./held.ts";
 export {
+  deliveriesOf,
+  parkedCopy,
+  unparkedCopy,
+  parkedDestinations,
+  parkedConsumer,
+} from "./parked.ts";
+export {
   listKeys,
 } from "./kv-keys.ts";
 export {
