@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import {
   encode,
   KV_BUCKETS,
+  maxDeliveriesOf,
   OBJECT_STORES,
   partitionOf,
   SIMULATOR_DOMAIN,
@@ -126,6 +127,8 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         released: (job) => held.release(job),
         fallback: (job) => void settler.postponed(job, PARK_FALLBACK_DELAY_MS, "overflow").catch(() => held.release(job)),
         roomOf: (key) => dispatcherRef.d?.roomOf(key),
+        handle: (msg, tier, partition) => dispatcherRef.d?.handle(msg, tier, partition),
+        ackWaitMs: config.ackWaitMs,
         logger,
       })
     : undefined;
@@ -140,6 +143,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
     send: (key, job, host, policy) => tracedSend(key, job, host, logger, () => (key === SIMULATOR_DOMAIN ? simulator.send(job) : sender.send(key, job, host, policy))),
     maxAgeMs: config.retry.maxAgeMs,
     ackWaitMs: config.ackWaitMs,
+    maxDeliveries: maxDeliveriesOf(config.retry),
     logger,
   });
   dispatcherRef.d = d;

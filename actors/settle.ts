@@ -211,6 +211,12 @@ export class Settler {
     await this.#deadLetter(job, attempts, { code: "max_age", message: `not delivered within the maximum age${last ? `; last reply: ${last.text}` : ""}`, ...(last?.category ? { category: last.category } : {}) }, "failed");
   }
 
+  /** Taken back from MAIL_PARKED with more deliveries than MAIL_SEND's max_deliver allows (it may crash its worker). */
+  async tooManyDeliveries(job: Job): Promise<void> {
+    const attempts = await this.priorAttempts(job);
+    await this.#deadLetter(job, attempts, { code: "max_deliveries", message: `delivered ${deliveriesOfJob(job)} times without being settled (it may crash its worker)` });
+  }
+
   /**
    * Scheduling: the message's expiresAt has passed, or would before its next attempt. It ends
    * `expired` (terminal: the client asked for nothing after that instant), not dead-lettered.

@@ -203,7 +203,9 @@ async function startStack(name: string, policy: object): Promise<Stack> {
     },
   });
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const node = spawn(process.execPath, [...profile, join(ROOT, "bin/sluice.js"), "node"], { env, stdio: ["ignore", "ignore", "inherit"] });
+  // BENCH_NODE_FLAGS: node options for the node process only (e.g. --max-old-space-size=160).
+  const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+  const node = spawn(process.execPath, [...profile, ...nodeFlags, join(ROOT, "bin/sluice.js"), "node"], { env, stdio: ["ignore", "ignore", "inherit"] });
   children.add(node);
   const gateway = spawn(process.execPath, [join(ROOT, "bin/sluice.js"), "gateway"], { env, stdio: ["ignore", "ignore", "inherit"] });
   children.add(gateway);
@@ -304,9 +306,18 @@ async function backlogCase(): Promise<Result> {
     const loadBefore = load();
     const kv = await new Kvm(s.nc).open(KV_BUCKETS.batches);
     const jsm = await jetstreamManager(s.nc);
+    // Every JetStream delivery of a recipient message: MAIL_SEND's (tier, partition)
+    // consumers, plus MAIL_PARKED's unparkers when parking is on (a parked consumer that
+    // expired for inactivity is not counted: it took nothing back lately).
     const deliveries = async (): Promise<number> => {
       let n = 0;
-      for await (const c of jsm.consumers.list(STREAMS.send)) n += c.delivered.consumer_seq;
+      for (const stream of [STREAMS.send, STREAMS.parked]) {
+        try {
+          for await (const c of jsm.consumers.list(stream)) n += c.delivered.consumer_seq;
+        } catch {
+          // no MAIL_PARKED on a build without parking
+        }
+      }
       return n;
     };
     // Bodies built before the clock starts: the latency probe shares this process.

@@ -50,7 +50,6 @@ export {
 } from "./subjects.ts";
 export {
   PARKED_DELIVERIES_HEADER,
-  UNPARKED_HEADER,
   PARKED_TIER_HEADER,
   destinationToken,
   destinationOfToken,
@@ -81,6 +80,7 @@ export {
 export {
   retryDelay,
   maxAttempts,
+  maxDeliveriesOf,
   type RetryPolicy,
 } from "./retry.ts";
 export {

@@ -2,16 +2,14 @@ import { fnv1a32 } from "./partition.ts";
 
 /**
  * Parking (issue 17): a destination that cannot start a message within its queue's horizon
- * has it moved to MAIL_PARKED under `mail.parked.<partition>.<destination token>`, and takes
- * it back onto MAIL_SEND only as its queue drains. Pure helpers: the subject token of a
+ * has it moved to MAIL_PARKED under `mail.parked.<partition>.<destination token>`, and pulls
+ * it from there (a consumer filtered to that subject) only as its queue drains. Pure helpers: the subject token of a
  * destination key and back, the durable name of its unparking consumer, and the headers a
  * parked message carries.
  */
 
 /** Deliveries of the message before this copy (a republished copy starts again at 1 in JetStream). */
 export const PARKED_DELIVERIES_HEADER = "Sluice-Deliveries";
-/** On a copy put back onto MAIL_SEND: the destination token it was parked under (the node counts it as arrived). */
-export const UNPARKED_HEADER = "Sluice-Unparked";
 /** The tier of a parked message, so it is put back on its own tier's subject without decoding it. */
 export const PARKED_TIER_HEADER = "Sluice-Tier";
 

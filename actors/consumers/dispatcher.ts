@@ -1,7 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { simulatedSuppression } from "../simulator/index.ts";
-import { DeliveryMessage, decode, SIMULATOR_DOMAIN, UNPARKED_HEADER, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { DeliveryMessage, decode, SIMULATOR_DOMAIN, STREAMS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
 import { deliveriesOf } from "../../protocol/io/index.ts";
 import { DestinationActor, type Clock } from "../domain/destination.ts";
 import { DomainMemo } from "../domain-memo.ts";
@@ -26,6 +26,8 @@ export interface DispatcherDeps {
   send(destinationKey: string, job: Job, host: MxHost, policy: Policy): Promise<SendResult>;
   maxAgeMs: number;
   ackWaitMs: number;
+  /** MAIL_SEND's max_deliver: a message taken back from MAIL_PARKED past it (counting its earlier deliveries) is dead-lettered. */
+  maxDeliveries: number;
   /** A destination with nothing to do for this long is retired (its memory freed). */
   idleMs?: number;
   logger: Logger;
@@ -78,13 +80,17 @@ export class Dispatcher {
     const message = decoded.value;
     const domain = this.#domains.of(message.rcptTo);
     const job: Job = { message, msg, partition, domain, queuedAt: 0, touchedAt: 0 };
-    if (msg.headers !== undefined) {
-      // A copy put back from MAIL_PARKED: its earlier deliveries count, and its unparker stops waiting for it.
-      job.deliveries = deliveriesOf(msg);
-      const token = msg.headers.get(UNPARKED_HEADER);
-      if (token) this.d.parking?.arrived(partition, token);
-    }
+    // Taken back from MAIL_PARKED: its deliveries before it was parked count too.
+    if (msg.headers !== undefined) job.deliveries = deliveriesOf(msg);
     this.d.held.hold(job);
+    if (job.deliveries !== undefined && job.deliveries > this.d.maxDeliveries && msg.info.stream === STREAMS.parked) {
+      // MAIL_SEND's max_deliver (and its dead-letterer) does not see a parked copy's count.
+      this.d.settler.tooManyDeliveries(job).catch((e: unknown) => {
+        this.d.held.release(job);
+        this.d.logger.error({ err: e, messageId: message.id }, "could not dead-letter a message over max_deliver; JetStream redelivers it");
+      });
+      return;
+    }
     this.#route(job, tier).catch((e: unknown) => {
       this.d.logger.error({ err: e, messageId: message.id }, "dispatch failed; the message goes back to JetStream");
       this.#postpone(job, 5000, "released");

@@ -1,9 +1,9 @@
 import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { destinationOfToken, destinationToken } from "../../protocol/index.ts";
-import { AckedPublisher, parkedConsumer, parkedCopy, parkedDestinations, unparkedCopy } from "../../protocol/io/index.ts";
-import type { Job } from "../domain/job.ts";
+import { destinationOfToken, destinationToken, PARKED_TIER_HEADER, STREAMS, TIERS, type TierName } from "../../protocol/index.ts";
+import { AckedPublisher, parkedConsumer, parkedCopy, parkedDestinations } from "../../protocol/io/index.ts";
+import { deliveriesOfJob, type Job } from "../domain/job.ts";
 import { deliveryMetrics } from "../metrics.ts";
 
 export interface ParkingDeps {
@@ -16,6 +16,10 @@ export interface ParkingDeps {
   fallback(job: Job): void;
   /** Free places in the destination's queue and its size; undefined if it has no actor here. */
   roomOf(destinationKey: string): { free: number; capacity: number } | undefined;
+  /** A parked message taken back: to the dispatcher, as if pulled from MAIL_SEND. */
+  handle(msg: JsMsg, tier: TierName, partition: number): void;
+  /** SLUICE_ACK_WAIT: a taken-back message waits in its destination's queue like any other. */
+  ackWaitMs: number;
   logger: Logger;
   /** How often drained destinations take parked mail back (tests shorten it). */
   tickMs?: number;
@@ -25,10 +29,10 @@ export interface ParkingDeps {
 
 /** Taken back at once for a destination this node has no actor for yet (after a restart or hand-over). */
 const ROOM_OF_UNKNOWN = 32;
-/** Mail put back but not seen again this long is no longer counted as coming (routed elsewhere, another owner). */
-const IN_TRANSIT_FORGET_MS = 20_000;
 const PUBLISH_TIMEOUT_MS = 10_000;
 const FETCH_EXPIRES_MS = 1000;
+/** After a fetch that found nothing ready (only retries waiting on their delay), the next one waits this long. */
+const IDLE_BACKOFF_MS = 10_000;
 /** A park that failed goes back with this delay: short, so that its retry lands inside the de-duplication window. */
 export const PARK_FALLBACK_DELAY_MS = 2000;
 
@@ -38,19 +42,18 @@ interface Unparker {
   key: string;
   consumer: Promise<Consumer> | undefined;
   busy: boolean;
-  inTransit: number;
-  lastArrival: number;
+  idleUntil: number;
 }
 
 /**
  * Parking (issue 17): a destination's overflow leaves MAIL_SEND for MAIL_PARKED (one
  * publish and one ack per message, once), instead of a nak(delay) that keeps it pending on
  * the shared (tier, partition) consumer and brings it back on every pass. Per (partition,
- * destination) with parked mail, an unparker puts messages back onto MAIL_SEND only as fast
- * as the destination's queue drains (checked every tick), so the node pulls a slow
- * destination's mail about once more, when it can be started. Everything a message is
- * checked for (max age, expiry, suppression, retries) happens when it comes back, on
- * the normal path; its delivery count carries over in a header.
+ * destination) with parked mail, an unparker pulls from its own consumer (filtered to that
+ * subject) only as much as the destination's queue has room for, checked every tick, and
+ * hands each message to the dispatcher as if it came from MAIL_SEND: it is checked (max age,
+ * expiry, suppression), sent, and settled — acked, or naked with its retry delay — on
+ * MAIL_PARKED. Its earlier deliveries count (a header carries them).
  */
 export class Parking {
   readonly #d: ParkingDeps;
@@ -80,7 +83,7 @@ export class Parking {
   #flushParks(): void {
     const batch = this.#batch;
     this.#batch = [];
-    const copies = batch.map(({ job, key }) => parkedCopy(job.msg, job.partition, destinationToken(key), job.message.tier));
+    const copies = batch.map(({ job, key }) => parkedCopy(job.msg, job.partition, destinationToken(key), job.message.tier, deliveriesOfJob(job)));
     this.#publisher.publish(copies, PUBLISH_TIMEOUT_MS).then(
       () => {
         for (const { job, key } of batch) {
@@ -91,18 +94,10 @@ export class Parking {
         deliveryMetrics.postponed.add(batch.length, { reason: "parked" });
       },
       (e: unknown) => {
-        this.#d.logger.warn({ err: e, messages: batch.length }, "could not park overflow; handing it back to MAIL_SEND instead");
+        this.#d.logger.warn({ err: e, messages: batch.length }, "could not park overflow; handing it back to JetStream instead");
         for (const { job } of batch) this.#d.fallback(job);
       },
     );
-  }
-
-  /** A message put back by an unparker reached this node's dispatcher. */
-  arrived(partition: number, token: string): void {
-    const u = this.#unparkers.get(`${partition} ${token}`);
-    if (u === undefined || u.inTransit === 0) return;
-    u.inTransit--;
-    u.lastArrival = Date.now();
   }
 
   /** The partitions this node owns: unparkers of others stop, parked mail of new ones is searched for. */
@@ -136,27 +131,29 @@ export class Parking {
   #unparker(partition: number, token: string): void {
     if (!this.#owned.has(partition) || this.#closed) return;
     const id = `${partition} ${token}`;
-    if (this.#unparkers.has(id)) return;
-    this.#unparkers.set(id, { partition, token, key: destinationOfToken(token), consumer: undefined, busy: false, inTransit: 0, lastArrival: Date.now() });
+    const u = this.#unparkers.get(id);
+    if (u !== undefined) {
+      u.idleUntil = 0; // fresh mail parked: worth a look at once
+      return;
+    }
+    this.#unparkers.set(id, { partition, token, key: destinationOfToken(token), consumer: undefined, busy: false, idleUntil: 0 });
   }
 
   #drainAll(): void {
     const now = Date.now();
     for (const [id, u] of this.#unparkers) {
-      if (u.busy) continue;
-      if (u.inTransit > 0 && now - u.lastArrival > IN_TRANSIT_FORGET_MS) u.inTransit = 0;
+      if (u.busy || now < u.idleUntil) continue;
       const { free, capacity } = this.#d.roomOf(u.key) ?? { free: ROOM_OF_UNKNOWN, capacity: ROOM_OF_UNKNOWN };
-      const room = free - u.inTransit;
       // Low-water mark: take back only once half a queue's worth fits, so a 1 msg/s destination
       // costs one fetch per several seconds, not one per tick.
-      if (room < Math.max(1, Math.floor(capacity / 2))) continue;
+      if (free < Math.max(1, Math.floor(capacity / 2))) continue;
       u.busy = true;
-      this.#unpark(u, room)
+      this.#unpark(u, free)
         .then((emptied) => {
           if (emptied && this.#unparkers.get(id) === u) this.#unparkers.delete(id);
         })
         .catch((e: unknown) => {
-          u.consumer = undefined; // e.g. removed for inactivity while the destination was suspended: made again next time
+          u.consumer = undefined; // made again next time
           this.#d.logger.warn({ err: e, destination: u.key, partition: u.partition }, "could not take parked mail back; trying again");
         })
         .finally(() => {
@@ -165,45 +162,25 @@ export class Parking {
     }
   }
 
-  /** Put up to `room` parked messages back onto MAIL_SEND; true when nothing is left parked. */
+  /** Hand up to `room` parked messages to the dispatcher; true when nothing is parked any more (the consumer is removed). */
   async #unpark(u: Unparker, room: number): Promise<boolean> {
-    u.consumer ??= parkedConsumer(this.#d.js, this.#d.jsm, u.partition, u.token);
-    let consumer: Consumer;
-    try {
-      consumer = await u.consumer;
-    } catch (e) {
-      u.consumer = undefined;
-      throw e;
-    }
-    const msgs: JsMsg[] = [];
+    u.consumer ??= parkedConsumer(this.#d.js, this.#d.jsm, u.partition, u.token, this.#d.ackWaitMs);
+    const consumer = await u.consumer;
+    let taken = 0;
     for await (const m of await consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS })) {
-      msgs.push(m);
-      if (msgs.length >= room) break;
+      taken++;
+      this.#d.handle(m, parkedTier(m), u.partition);
+      if (taken >= room) break;
     }
-    if (msgs.length > 0) {
-      await this.#putBack(msgs);
-      u.inTransit += msgs.length;
-      u.lastArrival = Date.now();
-    }
-    if (msgs.length >= room) return false;
+    if (taken >= room) return false;
     const info = await consumer.info();
-    return info.num_pending === 0 && info.num_ack_pending === 0;
-  }
-
-  async #putBack(msgs: JsMsg[]): Promise<void> {
-    const copies = msgs.map((m) => unparkedCopy(m));
-    await this.#publisher.publish(
-      copies.filter((c) => c !== undefined),
-      PUBLISH_TIMEOUT_MS,
-    );
-    for (const [i, m] of msgs.entries()) {
-      if (copies[i] !== undefined) m.ack();
-      else {
-        // Not written by a node (no tier header): kept where an operator can see it.
-        this.#d.logger.error({ subject: m.subject, seq: m.seq }, "parked message without a tier header; left parked");
-        m.nak(3_600_000);
-      }
+    if (info.num_pending > 0 || info.num_ack_pending > 0) {
+      // What is left waits on nak(delay) (a retry) or is being sent: look again later.
+      if (taken === 0) u.idleUntil = Date.now() + IDLE_BACKOFF_MS;
+      return false;
     }
+    await this.#d.jsm.consumers.delete(STREAMS.parked, info.name).catch(() => undefined); // gone already, or mail parked meanwhile: the rescan finds it
+    return true;
   }
 
   close(): void {
@@ -213,4 +190,10 @@ export class Parking {
     this.#unparkers.clear();
     this.#publisher.close();
   }
+}
+
+/** The tier a parked message was parked from (its header), bulk if absent. */
+function parkedTier(m: JsMsg): TierName {
+  const t = m.headers?.get(PARKED_TIER_HEADER);
+  return TIERS.includes(t as TierName) ? (t as TierName) : "bulk";
 }

@@ -74,7 +74,6 @@ export {
 export {
   deliveriesOf,
   parkedCopy,
-  unparkedCopy,
   parkedDestinations,
   parkedConsumer,
 } from "./parked.ts";

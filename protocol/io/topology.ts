@@ -10,7 +10,7 @@ import {
 import { nanos } from "@nats-io/transport-node";
 import type { KvOptions } from "@nats-io/kv";
 import type { ObjectStoreOptions } from "@nats-io/obj";
-import { maxAttempts, type RetryPolicy } from "../retry.ts";
+import { maxDeliveriesOf, type RetryPolicy } from "../retry.ts";
 import {
   INBOUND_CONSUMER,
   KV_BUCKETS,
@@ -226,7 +226,7 @@ function recordStreams(o: TopologyOptions): StreamSpec[] {
 export const TENANT_HEALTH_CONSUMER = "tenant_health";
 
 function consumersFor(o: TopologyOptions): ConsumerSpec[] {
-  const maxDeliver = maxAttempts(o.retry) + 10; // slack for redeliveries after crashes
+  const maxDeliver = maxDeliveriesOf(o.retry);
   const consumers: ConsumerSpec[] = [];
   for (const tier of TIERS) {
     for (let p = 0; p < o.partitions; p++) {
