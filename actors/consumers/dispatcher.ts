@@ -70,12 +70,14 @@ export class Dispatcher {
     return dest === undefined || dest.retired ? undefined : dest.parkRoom();
   }
 
-  /** Take one pulled message. Never throws; every path ends in ack, nak or term. */
-  handle(msg: JsMsg, tier: TierName, partition: number): void {
+  /**
+   * Take one pulled message. Never throws; every path ends in ack, nak or term. Resolves
+   * once the message is in its destination's queue or settled (parking counts on it).
+   */
+  handle(msg: JsMsg, tier: TierName, partition: number): Promise<void> {
     const decoded = decode(DeliveryMessage, msg.data, "delivery message");
     if (!decoded.ok) {
-      this.d.settler.invalid(msg, decoded.error.message).catch((e: unknown) => this.d.logger.error({ err: e }, "could not dead-letter an invalid message"));
-      return;
+      return this.d.settler.invalid(msg, decoded.error.message).catch((e: unknown) => this.d.logger.error({ err: e }, "could not dead-letter an invalid message"));
     }
     const message = decoded.value;
     const domain = this.#domains.of(message.rcptTo);
@@ -85,13 +87,12 @@ export class Dispatcher {
     this.d.held.hold(job);
     if (job.deliveries !== undefined && job.deliveries > this.d.maxDeliveries && msg.info.stream === STREAMS.parked) {
       // MAIL_SEND's max_deliver (and its dead-letterer) does not see a parked copy's count.
-      this.d.settler.tooManyDeliveries(job).catch((e: unknown) => {
+      return this.d.settler.tooManyDeliveries(job).catch((e: unknown) => {
         this.d.held.release(job);
         this.d.logger.error({ err: e, messageId: message.id }, "could not dead-letter a message over max_deliver; JetStream redelivers it");
       });
-      return;
     }
-    this.#route(job, tier).catch((e: unknown) => {
+    return this.#route(job, tier).catch((e: unknown) => {
       this.d.logger.error({ err: e, messageId: message.id }, "dispatch failed; the message goes back to JetStream");
       this.#postpone(job, 5000, "released");
     });

@@ -16,8 +16,8 @@ export interface ParkingDeps {
   fallback(job: Job): void;
   /** Free places in the destination's queue and its size; undefined if it has no actor here. */
   roomOf(destinationKey: string): { free: number; capacity: number } | undefined;
-  /** A parked message taken back: to the dispatcher, as if pulled from MAIL_SEND. */
-  handle(msg: JsMsg, tier: TierName, partition: number): void;
+  /** A parked message taken back: to the dispatcher, as if pulled from MAIL_SEND; resolves once it is queued or settled. */
+  handle(msg: JsMsg, tier: TierName, partition: number): Promise<void> | undefined;
   /** SLUICE_ACK_WAIT: a taken-back message waits in its destination's queue like any other. */
   ackWaitMs: number;
   logger: Logger;
@@ -43,6 +43,8 @@ interface Unparker {
   consumer: Promise<Consumer> | undefined;
   busy: boolean;
   idleUntil: number;
+  /** Taken back, not yet in the destination's queue (being checked and routed): not room any more. */
+  routing: number;
 }
 
 /**
@@ -136,14 +138,16 @@ export class Parking {
       u.idleUntil = 0; // fresh mail parked: worth a look at once
       return;
     }
-    this.#unparkers.set(id, { partition, token, key: destinationOfToken(token), consumer: undefined, busy: false, idleUntil: 0 });
+    this.#unparkers.set(id, { partition, token, key: destinationOfToken(token), consumer: undefined, busy: false, idleUntil: 0, routing: 0 });
   }
 
   #drainAll(): void {
     const now = Date.now();
     for (const [id, u] of this.#unparkers) {
       if (u.busy || now < u.idleUntil) continue;
-      const { free, capacity } = this.#d.roomOf(u.key) ?? { free: ROOM_OF_UNKNOWN, capacity: ROOM_OF_UNKNOWN };
+      const room = this.#d.roomOf(u.key) ?? { free: ROOM_OF_UNKNOWN, capacity: ROOM_OF_UNKNOWN };
+      const free = room.free - u.routing;
+      const capacity = room.capacity;
       // Low-water mark: take back only once half a queue's worth fits, so a 1 msg/s destination
       // costs one fetch per several seconds, not one per tick.
       if (free < Math.max(1, Math.floor(capacity / 2))) continue;
@@ -169,7 +173,10 @@ export class Parking {
     let taken = 0;
     for await (const m of await consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS })) {
       taken++;
-      this.#d.handle(m, parkedTier(m), u.partition);
+      u.routing++;
+      const routed = this.#d.handle(m, parkedTier(m), u.partition);
+      if (routed) void routed.finally(() => u.routing--);
+      else u.routing--;
       if (taken >= room) break;
     }
     if (taken >= room) return false;

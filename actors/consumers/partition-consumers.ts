@@ -12,7 +12,7 @@ export interface PartitionConsumersDeps {
   /** The dispatcher's side: which partitions are owned, a pulled message, handing back what is queued. */
   work: {
     setOwned(partitions: Iterable<number>): void;
-    handle(msg: JsMsg, tier: TierName, partition: number): void;
+    handle(msg: JsMsg, tier: TierName, partition: number): unknown;
     release(partitions: ReadonlySet<number>): void;
   };
   /** Close the SMTP pools of destinations this predicate names (handed-over domains). */

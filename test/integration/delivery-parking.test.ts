@@ -7,7 +7,7 @@ import { startNode, type ActorNode } from "../../actors/index.ts";
 import { STREAMS, type DeliveryMessageInput } from "../../protocol/index.ts";
 import { waitFor } from "../harness/ports.ts";
 import { startSmtpPeer, type SmtpPeer } from "../harness/smtp-peer.ts";
-import { messages, publish, readEvents, samePartitionDomains, sendStreamMessages, startWorld, writePolicies, type DeliveryWorld } from "./delivery-fixtures.ts";
+import { messages, publish, readEvents, samePartitionDomains, sendStreamMessages, startWorld, streamMessages, writePolicies, type DeliveryWorld } from "./delivery-fixtures.ts";
 
 // Parking (issue 17): a slow destination's overflow leaves MAIL_SEND for MAIL_PARKED and is
 // pulled from there only as the destination drains. With SLUICE_ACK_WAIT=4s a destination's queue holds
@@ -47,10 +47,6 @@ after(async () => {
   policies.remove();
 });
 
-async function streamMessages(stream: string): Promise<number> {
-  return (await (await jetstreamManager(world.nc)).streams.info(stream)).state.messages;
-}
-
 /** JetStream deliveries so far by every consumer of a stream. */
 async function deliveries(stream: string): Promise<number> {
   let n = 0;
@@ -78,7 +74,7 @@ test("a slow destination's backlog is parked once and drained at its rate; a fas
     const slowWhenFastDone = new Set(recipients(SLOW)).size;
     t.diagnostic(`fast domain done when the slow one had ${slowWhenFastDone} of ${total}`);
     assert.ok(slowWhenFastDone < total / 2, `the fast domain waited for the slow one (${slowWhenFastDone} slow delivered first)`);
-    const parked = await streamMessages(STREAMS.parked);
+    const parked = await streamMessages(world, STREAMS.parked);
     assert.ok(parked >= total / 2, `only ${parked} parked`);
     // Nothing waits on nak(delay) in MAIL_SEND: what is left there is at most a queue's worth.
     assert.ok((await sendStreamMessages(world)) <= 2 * 2 * RATE + 64, "slow mail pending in MAIL_SEND");
@@ -92,7 +88,7 @@ test("a slow destination's backlog is parked once and drained at its rate; a fas
     const rate = (at.length - 1) / (((at.at(-1) as number) - (at[0] as number)) / 1000);
     t.diagnostic(`slow domain drained at ${rate.toFixed(1)} msg/s (policy ${RATE})`);
     assert.ok(rate <= RATE * 1.15, `slow domain at ${rate.toFixed(1)} msg/s`);
-    await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(STREAMS.parked)) === 0 ? true : undefined), 10_000);
+    await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(world, STREAMS.parked)) === 0 ? true : undefined), 10_000);
     // Each message pulled from MAIL_SEND once; a slow one parked once and pulled from
     // MAIL_PARKED once: no redelivery per pass, however long the backlog waits.
     const sendDeliveries = (await deliveries(STREAMS.send)) - sendBefore;
@@ -112,11 +108,11 @@ test("a partition handed over with parked mail: the new owner finds it and deliv
   try {
     const total = 200;
     await publish(world, messages(total, (i) => `h${i}@${HANDOVER}`));
-    await waitFor("parked on the first node", async () => ((await streamMessages(STREAMS.parked)) >= 100 ? true : undefined), 20_000, 100);
+    await waitFor("parked on the first node", async () => ((await streamMessages(world, STREAMS.parked)) >= 100 ? true : undefined), 20_000, 100);
     await a.setPartitions([]);
     b = await startNode({ ...world.config, nodeId: "parking-b" }, world.logger, world.nc);
     assert.equal(await allDelivered(HANDOVER, total, 60_000), 0);
-    await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(STREAMS.parked)) === 0 ? true : undefined), 10_000);
+    await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(world, STREAMS.parked)) === 0 ? true : undefined), 10_000);
   } finally {
     await a.close();
     await b?.close();
@@ -130,7 +126,7 @@ test("a node killed with parked mail: after a restart every message is delivered
   });
   const total = 200;
   await publish(world, messages(total, (i) => `k${i}@${CRASH}`));
-  await waitFor("parked by the first node", async () => ((await streamMessages(STREAMS.parked)) >= 100 ? true : undefined), 30_000, 100);
+  await waitFor("parked by the first node", async () => ((await streamMessages(world, STREAMS.parked)) >= 100 ? true : undefined), 30_000, 100);
   child.kill("SIGKILL");
   const node = await startNode(world.config, world.logger, world.nc);
   try {
@@ -138,7 +134,7 @@ test("a node killed with parked mail: after a restart every message is delivered
     t.diagnostic(`duplicates: ${dup}`);
     // At-least-once for what the dead node had sent but not acknowledged: one connection.
     assert.ok(dup <= slow.maxConnections, `${dup} delivered twice`);
-    await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(STREAMS.parked)) === 0 ? true : undefined), 20_000);
+    await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(world, STREAMS.parked)) === 0 ? true : undefined), 20_000);
   } finally {
     await node.close();
   }
@@ -170,7 +166,7 @@ test("parked mail past its expiry or its max age ends expired or dead-lettered, 
     assert.equal(count("expired", byExpiry) + count("delivered", byExpiry), byExpiry.length);
     assert.ok(count("dead_lettered", byAge) > 0, "no parked message ended dead-lettered for its max age");
     assert.equal(count("dead_lettered", byAge) + count("delivered", byAge), byAge.length);
-    await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(STREAMS.parked)) === 0 ? true : undefined), 10_000);
+    await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(world, STREAMS.parked)) === 0 ? true : undefined), 10_000);
   } finally {
     await node.close();
   }
