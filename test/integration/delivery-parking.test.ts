@@ -17,9 +17,10 @@ const [SLOW, FAST] = samePartitionDomains(4, 2, "park") as [string, string];
 const HANDOVER = "handover-slow.test";
 const CRASH = "crash-slow.test";
 const EXPIRY = "expiry-slow.test";
+const RETRY = "retry-slow.test";
 const slow = { messagesPerSecond: 20, burst: 1, maxConnections: 1 };
 const RATE = slow.messagesPerSecond;
-const policies = writePolicies({ domains: { [SLOW]: slow, [HANDOVER]: slow, [CRASH]: slow, [EXPIRY]: slow, [FAST]: { messagesPerSecond: 500, burst: 50, maxConnections: 4 } } });
+const policies = writePolicies({ domains: { [SLOW]: slow, [HANDOVER]: slow, [CRASH]: slow, [EXPIRY]: slow, [RETRY]: slow, [FAST]: { messagesPerSecond: 500, burst: 50, maxConnections: 4 } } });
 const MAX_AGE_MS = 3_600_000;
 let world: DeliveryWorld;
 let peer: SmtpPeer;
@@ -29,6 +30,7 @@ const env = () => ({
   SLUICE_POLICIES: policies.path,
   SLUICE_ACK_WAIT: "4s",
   SLUICE_MAX_AGE: "1h",
+  SLUICE_RETRY_SCHEDULE: "1s",
   SLUICE_PARTITIONS: "4",
   SLUICE_PARK_OVERFLOW: "1",
   SLUICE_METRICS_PORT: "0",
@@ -36,7 +38,8 @@ const env = () => ({
 });
 
 before(async () => {
-  peer = await startSmtpPeer();
+  // RETRY's first attempt at every recipient is deferred (451), the second accepted.
+  peer = await startSmtpPeer({ domains: { [RETRY]: { rcpt: (c) => (c.attempt === 1 ? { code: 451, text: "4.3.0 Temporary local problem, try again" } : undefined) } } });
   world = await startWorld(env());
 });
 
@@ -166,6 +169,36 @@ test("parked mail past its expiry or its max age ends expired or dead-lettered, 
     assert.equal(count("expired", byExpiry) + count("delivered", byExpiry), byExpiry.length);
     assert.ok(count("dead_lettered", byAge) > 0, "no parked message ended dead-lettered for its max age");
     assert.equal(count("dead_lettered", byAge) + count("delivered", byAge), byAge.length);
+    await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(world, STREAMS.parked)) === 0 ? true : undefined), 10_000);
+  } finally {
+    await node.close();
+  }
+});
+
+test("parked mail deferred by the destination is retried on its schedule and counted as a second attempt", async () => {
+  const total = 150;
+  const list = messages(total, (i) => `r${i}@${RETRY}`);
+  const parks = async () => (await (await jetstreamManager(world.nc)).streams.info(STREAMS.parked)).state.last_seq;
+  const parksBefore = await parks();
+  const node = await startNode(world.config, world.logger, world.nc);
+  try {
+    await publish(world, list);
+    assert.equal(await allDelivered(RETRY, total, 60_000), 0);
+    assert.ok((await parks()) - parksBefore >= total / 3, `only ${(await parks()) - parksBefore} of ${total} were parked`);
+    const ids = new Set(list.map((m) => m.id));
+    const events = await waitFor(
+      "a delivered event for each",
+      async () => {
+        const mine = (await readEvents(world)).filter((e) => ids.has(e.messageId));
+        return mine.filter((e) => e.type === "delivered").length === total ? mine : undefined;
+      },
+      10_000,
+      250,
+    );
+    assert.deepEqual(new Set(events.filter((e) => e.type === "deferred").map((e) => e.attempt)), new Set([1]));
+    assert.equal(events.filter((e) => e.type === "deferred").length, total);
+    assert.deepEqual(new Set(events.filter((e) => e.type === "delivered").map((e) => e.attempt)), new Set([2]), "the attempt count carried over the park");
+    assert.equal(events.filter((e) => e.type === "dead_lettered").length, 0);
     await waitFor("both streams empty", async () => ((await sendStreamMessages(world)) === 0 && (await streamMessages(world, STREAMS.parked)) === 0 ? true : undefined), 10_000);
   } finally {
     await node.close();
