@@ -21,7 +21,7 @@ import { dnsResolver } from "../protocol/io/index.ts";
 import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom } from "../protocol/io/index.ts";
 import { Dispatcher } from "./consumers/dispatcher.ts";
 import { HeldWork } from "./consumers/held-work.ts";
-import { PartitionConsumers } from "./consumers/partition-consumers.ts";
+import { heldHeadroom, PartitionConsumers } from "./consumers/partition-consumers.ts";
 import { PARK_FALLBACK_DELAY_MS, Parking } from "./consumers/parking.ts";
 import { PayloadCache } from "./payload-cache.ts";
 import { loadPolicyFile, PolicyBook, watchPolicies } from "./policies/index.ts";
@@ -127,6 +127,7 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
         released: (job) => held.release(job),
         fallback: (job) => void settler.postponed(job, PARK_FALLBACK_DELAY_MS, "overflow").catch(() => held.release(job)),
         roomOf: (key) => dispatcherRef.d?.roomOf(key),
+        headroom: () => heldHeadroom(held),
         handle: (msg, tier, partition) => dispatcherRef.d?.handle(msg, tier, partition),
         ackWaitMs: config.ackWaitMs,
         logger,

@@ -16,6 +16,8 @@ export interface ParkingDeps {
   fallback(job: Job): void;
   /** Free places in the destination's queue and its size; undefined if it has no actor here. */
   roomOf(destinationKey: string): { free: number; capacity: number } | undefined;
+  /** How many more messages the node may hold now (its per-tier bounds). */
+  headroom(): number;
   /** A parked message taken back: to the dispatcher, as if pulled from MAIL_SEND; resolves once it is queued or settled. */
   handle(msg: JsMsg, tier: TierName, partition: number): Promise<void> | undefined;
   /** SLUICE_ACK_WAIT: a taken-back message waits in its destination's queue like any other. */
@@ -143,14 +145,16 @@ export class Parking {
 
   #drainAll(): void {
     const now = Date.now();
+    let headroom = this.#d.headroom();
     for (const [id, u] of this.#unparkers) {
       if (u.busy || now < u.idleUntil) continue;
       const room = this.#d.roomOf(u.key) ?? { free: ROOM_OF_UNKNOWN, capacity: ROOM_OF_UNKNOWN };
-      const free = room.free - u.routing;
-      const capacity = room.capacity;
+      const own = room.free - u.routing;
       // Low-water mark: take back only once half a queue's worth fits, so a 1 msg/s destination
       // costs one fetch per several seconds, not one per tick.
-      if (free < Math.max(1, Math.floor(capacity / 2))) continue;
+      if (own < Math.max(1, Math.floor(room.capacity / 2)) || headroom < 1) continue;
+      const free = Math.min(own, headroom);
+      headroom -= free;
       u.busy = true;
       this.#unpark(u, free)
         .then((emptied) => {
