@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import {
   encode,
   KV_BUCKETS,
+  maxDeliveriesOf,
   OBJECT_STORES,
   partitionOf,
   SIMULATOR_DOMAIN,
@@ -20,7 +21,8 @@ import { dnsResolver } from "../protocol/io/index.ts";
 import { connectNats, ensureTopology, topologyFor, topologyOptionsFrom } from "../protocol/io/index.ts";
 import { Dispatcher } from "./consumers/dispatcher.ts";
 import { HeldWork } from "./consumers/held-work.ts";
-import { PartitionConsumers } from "./consumers/partition-consumers.ts";
+import { heldHeadroom, PartitionConsumers } from "./consumers/partition-consumers.ts";
+import { PARK_FALLBACK_DELAY_MS, Parking } from "./consumers/parking.ts";
 import { PayloadCache } from "./payload-cache.ts";
 import { loadPolicyFile, PolicyBook, watchPolicies } from "./policies/index.ts";
 import { Router } from "./routing/index.ts";
@@ -124,19 +126,38 @@ export async function startNode(config: Config, logger: Logger, injected?: NatsC
   // Egress sources and pools (issue 19): warm-up counted cluster-wide, suspensions node-wide.
   const ledger = new WarmupLedger({ kv: warmupKv, now: options.warmupClock ?? Date.now, logger });
   const egress = { egress: () => book.egress, ledger, health: new SourceHealth({ now: Date.now, logger }), now: Date.now };
+  // Parking (issue 17): the dispatcher is built next; the unparkers ask it how much room a destination has.
+  const dispatcherRef: { d?: Dispatcher } = {};
+  const parking = config.parkOverflow
+    ? new Parking({
+        nc,
+        js,
+        jsm: await jetstreamManager(nc),
+        released: (job) => held.release(job),
+        fallback: (job) => void settler.postponed(job, PARK_FALLBACK_DELAY_MS, "overflow").catch(() => held.release(job)),
+        roomOf: (key) => dispatcherRef.d?.roomOf(key),
+        headroom: () => heldHeadroom(held),
+        handle: (msg, tier, partition) => dispatcherRef.d?.handle(msg, tier, partition),
+        ackWaitMs: config.ackWaitMs,
+        logger,
+      })
+    : undefined;
   const simulator = new Simulator({ js, suppressions: suppressionsKv, suppressionCache, priorAttempts: (job) => settler.priorAttempts(job), logger });
   const d = new Dispatcher({
     router,
     held,
     book,
     settler,
+    ...(parking ? { parking } : {}),
     suppressions: suppressionCache,
     send: (key, job, host, policy, source) => tracedSend(key, job, host, logger, () => (key === SIMULATOR_DOMAIN ? simulator.send(job) : sender.send(key, job, host, policy, source))),
     egress,
     maxAgeMs: config.retry.maxAgeMs,
     ackWaitMs: config.ackWaitMs,
+    maxDeliveries: maxDeliveriesOf(config.retry),
     logger,
   });
+  dispatcherRef.d = d;
 
   const consumers = new PartitionConsumers({ js, partitions: config.partitions, held, work: d, closePools: (drop) => sender.closePools(drop), logger });
   const setPartitions = (wanted: number[]): Promise<void> => consumers.set(wanted);

@@ -28,7 +28,7 @@ import {
   publishEvent,
 } from "../protocol/io/index.ts";
 import { z } from "zod";
-import type { Job, PostponeReason, SendResult } from "./domain/job.ts";
+import { deliveriesOfJob, type Job, type PostponeReason, type SendResult } from "./domain/job.ts";
 import { deliveryMetrics } from "./metrics.ts";
 import { forwardTrace, traceLogFields } from "../protocol/telemetry/index.ts";
 import type { SuppressionCache } from "./suppression-cache.ts";
@@ -109,7 +109,7 @@ export class Settler {
   /** Attempts made before this delivery: from the message, plus the KV history if it was redelivered. */
   async priorAttempts(job: Job): Promise<Attempt[]> {
     const own = job.message.attempts;
-    if (job.msg.info.deliveryCount <= 1) return own;
+    if (deliveriesOfJob(job) <= 1) return own;
     const e = await this.d.attempts.get(attemptsKey(job.message));
     if (e === null || e.operation !== "PUT") return own;
     const decoded = decode(AttemptList, e.value, "attempts");
@@ -183,7 +183,7 @@ export class Settler {
     // destination's backlog therefore follows the retry schedule by delivery count, so that
     // a long outage spends about as many deliveries as real retries would (the limit is
     // sized from the schedule), instead of one per suspension period.
-    if (why === "suspended") delayMs = Math.max(delayMs, retryDelay(this.d.retry, job.msg.info.deliveryCount));
+    if (why === "suspended") delayMs = Math.max(delayMs, retryDelay(this.d.retry, deliveriesOfJob(job)));
     if (why !== "released" && this.#now() + delayMs > job.message.createdAt + this.d.retry.maxAgeMs) {
       await this.expired(job);
       return;
@@ -199,7 +199,7 @@ export class Settler {
   /** Off MAIL_SEND into MAIL_HELD (a paused tenant's bulk), until `sluice tenants resume`. */
   async #hold(job: Job): Promise<void> {
     const m = job.message;
-    await holdMessage(this.d.js, { tenant: m.tenant, tier: m.tier, partition: job.partition, id: m.id, data: job.msg.data, deliveryCount: job.msg.info.deliveryCount });
+    await holdMessage(this.d.js, { tenant: m.tenant, tier: m.tier, partition: job.partition, id: m.id, data: job.msg.data, deliveryCount: deliveriesOfJob(job) });
     deliveryMetrics.postponed.add(1, { reason: "held" });
     this.#ack(job);
   }
@@ -209,6 +209,12 @@ export class Settler {
     const attempts = await this.priorAttempts(job);
     const last = attempts[attempts.length - 1];
     await this.#deadLetter(job, attempts, { code: "max_age", message: `not delivered within the maximum age${last ? `; last reply: ${last.text}` : ""}`, ...(last?.category ? { category: last.category } : {}) }, "failed");
+  }
+
+  /** Taken back from MAIL_PARKED with more deliveries than MAIL_SEND's max_deliver allows (it may crash its worker). */
+  async tooManyDeliveries(job: Job): Promise<void> {
+    const attempts = await this.priorAttempts(job);
+    await this.#deadLetter(job, attempts, { code: "max_deliveries", message: `delivered ${deliveriesOfJob(job)} times without being settled (it may crash its worker)` });
   }
 
   /**
@@ -278,7 +284,7 @@ export class Settler {
   }
 
   async #attemptNumber(job: Job): Promise<number> {
-    return job.msg.info.deliveryCount <= 1 ? job.message.attempts.length : (await this.priorAttempts(job)).length;
+    return deliveriesOfJob(job) <= 1 ? job.message.attempts.length : (await this.priorAttempts(job)).length;
   }
 
   async #event(

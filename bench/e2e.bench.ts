@@ -203,7 +203,9 @@ async function startStack(name: string, policy: object): Promise<Stack> {
     },
   });
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const node = spawn(process.execPath, [...profile, join(ROOT, "bin/sluice.js"), "node"], { env, stdio: ["ignore", "ignore", "inherit"] });
+  // BENCH_NODE_FLAGS: node options for the node process only (e.g. --max-old-space-size=160).
+  const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+  const node = spawn(process.execPath, [...profile, ...nodeFlags, join(ROOT, "bin/sluice.js"), "node"], { env, stdio: ["ignore", "ignore", "inherit"] });
   children.add(node);
   const gateway = spawn(process.execPath, [join(ROOT, "bin/sluice.js"), "gateway"], { env, stdio: ["ignore", "ignore", "inherit"] });
   children.add(gateway);
@@ -304,9 +306,18 @@ async function backlogCase(): Promise<Result> {
     const loadBefore = load();
     const kv = await new Kvm(s.nc).open(KV_BUCKETS.batches);
     const jsm = await jetstreamManager(s.nc);
+    // Every JetStream delivery of a recipient message: MAIL_SEND's (tier, partition)
+    // consumers, plus MAIL_PARKED's unparkers when parking is on (a parked consumer that
+    // expired for inactivity is not counted: it took nothing back lately).
     const deliveries = async (): Promise<number> => {
       let n = 0;
-      for await (const c of jsm.consumers.list(STREAMS.send)) n += c.delivered.consumer_seq;
+      for (const stream of [STREAMS.send, STREAMS.parked]) {
+        try {
+          for await (const c of jsm.consumers.list(stream)) n += c.delivered.consumer_seq;
+        } catch {
+          // no MAIL_PARKED on a build without parking
+        }
+      }
       return n;
     };
     // Bodies built before the clock starts: the latency probe shares this process.
@@ -337,21 +348,24 @@ async function backlogCase(): Promise<Result> {
     }
     const expandSeconds = (Date.now() - t0) / 1000;
     const pulledWhileExpanding = await deliveries();
+    // Messages written to MAIL_PARKED so far (its last sequence): a parked message is one write.
+    const parks = async (): Promise<number> => jsm.streams.info(STREAMS.parked).then((i) => i.state.last_seq, () => 0);
+    const parkedWhileExpanding = await parks();
     const expandCpuUs = ((cpuMs(s.node.pid) - cpu0) * 1000) / BACKLOG;
     const lat = await latencies;
     await sleep(10_000);
-    const w0 = { t: Date.now(), cpu: cpuMs(s.node.pid), sink: s.sink.count(), deliveries: await deliveries() };
+    const w0 = { t: Date.now(), cpu: cpuMs(s.node.pid), sink: s.sink.count(), deliveries: await deliveries(), parks: await parks() };
     await sleep(20_000);
-    const w1 = { t: Date.now(), cpu: cpuMs(s.node.pid), sink: s.sink.count(), deliveries: await deliveries() };
+    const w1 = { t: Date.now(), cpu: cpuMs(s.node.pid), sink: s.sink.count(), deliveries: await deliveries(), parks: await parks() };
     await sleep(2100);
     const seconds = (w1.t - w0.t) / 1000;
     const delivered = w1.sink - w0.sink;
     const rssMB = Math.round(s.peakRss() / 1048576);
     const lastRssMB = Math.round(s.lastRss() / 1048576);
     console.log(
-      `backlog: ${BACKLOG} recipients over ${BACKLOG_DOMAINS} domains at 1 msg/s: expanded in ${expandSeconds.toFixed(1)} s = ${Math.round((BACKLOG / expandSeconds) * 60)} recipients/min (node ${expandCpuUs.toFixed(0)} µs CPU per recipient meanwhile, ${pulledWhileExpanding} JetStream deliveries of MAIL_SEND messages by then); ` +
+      `backlog: ${BACKLOG} recipients over ${BACKLOG_DOMAINS} domains at 1 msg/s: expanded in ${expandSeconds.toFixed(1)} s = ${Math.round((BACKLOG / expandSeconds) * 60)} recipients/min (node ${expandCpuUs.toFixed(0)} µs CPU per recipient meanwhile, ${pulledWhileExpanding} JetStream deliveries of recipient messages and ${parkedWhileExpanding} parked by then); ` +
         `single messages at ${LATENCY_RATE}/s meanwhile: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, max ${lat.max.toFixed(0)} ms (${lat.errors} errors of ${lat.sent}); ` +
-        `then ${(delivered / seconds).toFixed(0)} msg/s delivered with the node at ${(((w1.cpu - w0.cpu) / (seconds * 1000)) * 100).toFixed(0)}% of a core, ${((w1.deliveries - w0.deliveries) / Math.max(1, delivered)).toFixed(2)} JetStream deliveries per delivered message; node RSS ${lastRssMB} MB at the end, peak ${rssMB} MB`,
+        `then ${(delivered / seconds).toFixed(0)} msg/s delivered with the node at ${(((w1.cpu - w0.cpu) / (seconds * 1000)) * 100).toFixed(0)}% of a core, ${((w1.deliveries - w0.deliveries) / Math.max(1, delivered)).toFixed(2)} JetStream deliveries and ${((w1.parks - w0.parks) / Math.max(1, delivered)).toFixed(2)} parks per delivered message; node RSS ${lastRssMB} MB at the end, peak ${rssMB} MB`,
     );
     return {
       case: "backlog",
@@ -361,7 +375,7 @@ async function backlogCase(): Promise<Result> {
       cpuUsPerMessage: { nodeWhileExpanding: Math.round(expandCpuUs), nodeCorePercentWhileDelivering: Math.round(((w1.cpu - w0.cpu) / (seconds * 1000)) * 100) },
       nodePeakRssMB: rssMB,
       loadAverage: `${loadBefore} → ${load()}`,
-      extra: { pulledWhileExpanding, lastRssMB, recipientsPerMinute: Math.round((BACKLOG / expandSeconds) * 60), latency: lat, deliveriesPerMessage: (w1.deliveries - w0.deliveries) / Math.max(1, delivered) },
+      extra: { pulledWhileExpanding, parkedWhileExpanding, parksPerMessage: (w1.parks - w0.parks) / Math.max(1, delivered), lastRssMB, recipientsPerMinute: Math.round((BACKLOG / expandSeconds) * 60), latency: lat, deliveriesPerMessage: (w1.deliveries - w0.deliveries) / Math.max(1, delivered) },
     };
   } finally {
     await s.stop();

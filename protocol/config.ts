@@ -158,6 +158,7 @@ export const SETTINGS = {
   SLUICE_RETRY_JITTER: setting({ default: "0.2", schema: fraction }),
   SLUICE_ACK_WAIT: setting({ default: "60s", schema: duration("how long a node may hold a message before JetStream redelivers it"), show: showDuration }),
   SLUICE_MAX_ACK_PENDING: setting({ default: "1000000", schema: integer(1, 10_000_000) }),
+  SLUICE_PARK_OVERFLOW: setting({ default: "1", schema: flag, show: (v) => (v ? "1" : "0") }),
   SLUICE_SEND_MAX_BYTES: setting({ default: "0", schema: size("MAIL_SEND stream limit, 0 for only the server's limit; a full stream answers 503") }),
   SLUICE_EVENTS_MAX_AGE: setting({ default: "7d", schema: duration("how long events are kept"), show: showDuration }),
   SLUICE_DLQ_MAX_AGE: setting({ default: "30d", schema: duration("how long dead letters are kept"), show: showDuration }),
@@ -322,6 +323,8 @@ export interface Config {
   retry: { scheduleMs: number[]; maxAgeMs: number; jitter: number };
   ackWaitMs: number;
   maxAckPending: number;
+  /** A slow destination's overflow is parked on MAIL_PARKED (1) rather than handed back with nak(delay) (0). */
+  parkOverflow: boolean;
   limits: { sendStreamBytes: number; maxMessageBytes: number; maxBatchBytes: number };
   retention: { eventsMs: number; dlqMs: number; duplicateWindowMs: number };
   ehloName: string;
@@ -412,6 +415,7 @@ function configOf(e: Env): Config {
     retry: { scheduleMs: e.SLUICE_RETRY_SCHEDULE, maxAgeMs: e.SLUICE_MAX_AGE, jitter: e.SLUICE_RETRY_JITTER },
     ackWaitMs: e.SLUICE_ACK_WAIT,
     maxAckPending: e.SLUICE_MAX_ACK_PENDING,
+    parkOverflow: e.SLUICE_PARK_OVERFLOW,
     limits: { sendStreamBytes: e.SLUICE_SEND_MAX_BYTES, maxMessageBytes: e.SLUICE_MAX_MESSAGE_SIZE, maxBatchBytes: e.SLUICE_MAX_BATCH_SIZE },
     retention: { eventsMs: e.SLUICE_EVENTS_MAX_AGE, dlqMs: e.SLUICE_DLQ_MAX_AGE, duplicateWindowMs: e.SLUICE_DUPLICATE_WINDOW },
     ehloName: e.SLUICE_EHLO_NAME,

@@ -49,6 +49,14 @@ export {
   type EventTypeName,
 } from "./subjects.ts";
 export {
+  PARKED_DELIVERIES_HEADER,
+  PARKED_TIER_HEADER,
+  destinationToken,
+  destinationOfToken,
+  parkedConsumerName,
+  parseParkedSubject,
+} from "./parking.ts";
+export {
   newId,
   ID_PATTERN,
   recipientId,
@@ -72,6 +80,7 @@ export {
 export {
   retryDelay,
   maxAttempts,
+  maxDeliveriesOf,
   type RetryPolicy,
 } from "./retry.ts";
 export {

@@ -29,3 +29,8 @@ export function maxAttempts(policy: RetryPolicy): number {
   }
   return attempts;
 }
+
+/** MAIL_SEND's max_deliver: the attempts that fit the schedule, plus slack for redeliveries after crashes. */
+export function maxDeliveriesOf(policy: RetryPolicy): number {
+  return maxAttempts(policy) + 10;
+}

@@ -39,6 +39,8 @@ export const STREAMS = {
   scheduled: "MAIL_SCHEDULED",
   /** Recipient messages held off MAIL_SEND (a paused tenant's bulk), released by `sluice tenants resume`. */
   held: "MAIL_HELD",
+  /** A slow destination's overflow, parked off MAIL_SEND until its queue drains (protocol/parking.ts). */
+  parked: "MAIL_PARKED",
 } as const;
 
 export const OBJECT_STORES = {
@@ -94,6 +96,10 @@ export const subjects = {
   held: (tenant: string, tier: TierName, partition: number): string => `mail.held.${tenant}.${tier}.${partition}`,
   heldOf: (tenant: string): string => `mail.held.${tenant}.>`,
   heldAll: "mail.held.>",
+  /** Parked overflow of one destination (token: protocol/parking.ts) from one partition. */
+  parked: (partition: number, destinationToken: string): string => `mail.parked.${partition}.${destinationToken}`,
+  parkedOf: (partition: number): string => `mail.parked.${partition}.*`,
+  parkedAll: "mail.parked.>",
   dlq: (tenant: string, id: string): string => `mail.dlq.${tenant}.${id}`,
   dlqOf: (tenant: string): string => `mail.dlq.${tenant}.>`,
   dlqAll: "mail.dlq.>",

@@ -1,7 +1,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { simulatedSuppression } from "../simulator/index.ts";
-import { DeliveryMessage, decode, SIMULATOR_DOMAIN, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { DeliveryMessage, decode, SIMULATOR_DOMAIN, STREAMS, type DestinationStats, type Policy, type TierName } from "../../protocol/index.ts";
+import { deliveriesOf } from "../../protocol/io/index.ts";
 import { DestinationActor, type Clock } from "../domain/destination.ts";
 import { DomainMemo } from "../domain-memo.ts";
 import type { Job, PostponeReason, SendResult } from "../domain/job.ts";
@@ -12,6 +13,7 @@ import type { Settler } from "../settle.ts";
 import type { SuppressionCache } from "../suppression-cache.ts";
 import type { HeldWork } from "./held-work.ts";
 import type { ChosenSource, EgressDeps } from "../egress/index.ts";
+import type { Parking } from "./parking.ts";
 
 export interface DispatcherDeps {
   router: Router;
@@ -19,12 +21,16 @@ export interface DispatcherDeps {
   held: HeldWork;
   book: PolicyBook;
   settler: Settler;
+  /** Overflow of slow destinations goes here (MAIL_PARKED) instead of back with nak(delay). */
+  parking?: Parking;
   suppressions: SuppressionCache;
   send(destinationKey: string, job: Job, host: MxHost, policy: Policy, source?: ChosenSource): Promise<SendResult>;
   /** Egress sources and pools (issue 19); without it every send leaves from the host's default address. */
   egress?: EgressDeps;
   maxAgeMs: number;
   ackWaitMs: number;
+  /** MAIL_SEND's max_deliver: a message taken back from MAIL_PARKED past it (counting its earlier deliveries) is dead-lettered. */
+  maxDeliveries: number;
   /** A destination with nothing to do for this long is retired (its memory freed). */
   idleMs?: number;
   logger: Logger;
@@ -58,20 +64,38 @@ export class Dispatcher {
 
   setOwned(partitions: Iterable<number>): void {
     this.#owned = new Set(partitions);
+    this.d.parking?.setOwned(this.#owned);
   }
 
-  /** Take one pulled message. Never throws; every path ends in ack, nak or term. */
-  handle(msg: JsMsg, tier: TierName, partition: number): void {
+  /** For parking: how much a destination's queue can take back now (undefined: no actor for it here). */
+  roomOf(key: string): { free: number; capacity: number } | undefined {
+    const dest = this.destinations.get(key);
+    return dest === undefined || dest.retired ? undefined : dest.parkRoom();
+  }
+
+  /**
+   * Take one pulled message. Never throws; every path ends in ack, nak or term. Resolves
+   * once the message is in its destination's queue or settled (parking counts on it).
+   */
+  handle(msg: JsMsg, tier: TierName, partition: number): Promise<void> {
     const decoded = decode(DeliveryMessage, msg.data, "delivery message");
     if (!decoded.ok) {
-      this.d.settler.invalid(msg, decoded.error.message).catch((e: unknown) => this.d.logger.error({ err: e }, "could not dead-letter an invalid message"));
-      return;
+      return this.d.settler.invalid(msg, decoded.error.message).catch((e: unknown) => this.d.logger.error({ err: e }, "could not dead-letter an invalid message"));
     }
     const message = decoded.value;
     const domain = this.#domains.of(message.rcptTo);
     const job: Job = { message, msg, partition, domain, queuedAt: 0, touchedAt: 0 };
+    // Taken back from MAIL_PARKED: its deliveries before it was parked count too.
+    if (msg.headers !== undefined) job.deliveries = deliveriesOf(msg);
     this.d.held.hold(job);
-    this.#route(job, tier).catch((e: unknown) => {
+    if (job.deliveries !== undefined && job.deliveries > this.d.maxDeliveries && msg.info.stream === STREAMS.parked) {
+      // MAIL_SEND's max_deliver (and its dead-letterer) does not see a parked copy's count.
+      return this.d.settler.tooManyDeliveries(job).catch((e: unknown) => {
+        this.d.held.release(job);
+        this.d.logger.error({ err: e, messageId: message.id }, "could not dead-letter a message over max_deliver; JetStream redelivers it");
+      });
+    }
+    return this.#route(job, tier).catch((e: unknown) => {
       this.d.logger.error({ err: e, messageId: message.id }, "dispatch failed; the message goes back to JetStream");
       this.#postpone(job, 5000, "released");
     });
@@ -114,6 +138,7 @@ export class Dispatcher {
           throw e;
         }),
       postpone: (job, delayMs, why) => this.#postpone(job, delayMs, why),
+      ...(this.d.parking ? { park: (job: Job) => this.d.parking?.park(job, key) } : {}),
       expired: (job) =>
         void this.d.settler.pastExpiry(job).catch((e: unknown) => {
           this.d.held.release(job);
@@ -166,6 +191,7 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     clearInterval(this.#keepAlive);
+    this.d.parking?.close();
     this.#unsubscribePolicies();
     await Promise.all([...this.destinations.values()].map((d) => d.idle()));
     for (const d of this.destinations.values()) d.stop();

@@ -12,7 +12,7 @@ export interface PartitionConsumersDeps {
   /** The dispatcher's side: which partitions are owned, a pulled message, handing back what is queued. */
   work: {
     setOwned(partitions: Iterable<number>): void;
-    handle(msg: JsMsg, tier: TierName, partition: number): void;
+    handle(msg: JsMsg, tier: TierName, partition: number): unknown;
     release(partitions: ReadonlySet<number>): void;
   };
   /** Close the SMTP pools of destinations this predicate names (handed-over domains). */
@@ -27,6 +27,15 @@ export interface PartitionConsumersDeps {
  */
 const HELD_PER_TIER: Record<TierName, number> = { critical: 2_000, transactional: 5_000, bulk: 10_000 };
 const PULL_BATCH = 64;
+
+/**
+ * How many more messages the node may hold before some tier reaches its bound: what parked
+ * mail taken back may add (its tier is known only once it is fetched, so the tightest tier
+ * bounds it), so that taking back never lifts the node over the bounds above.
+ */
+export function heldHeadroom(held: HeldWork): number {
+  return Math.min(...TIERS.map((t) => HELD_PER_TIER[t] - held.inTier(t)));
+}
 
 /** The partition of a destination key that is a domain; -1 for anything else. */
 function partitionOfDomainKey(key: string, partitions: number): number {

@@ -25,6 +25,8 @@ export interface DestinationDeps {
   settle(job: Job, result: SendResult): Promise<void>;
   /** Hand a job back to JetStream for `delayMs` without an attempt. */
   postpone(job: Job, delayMs: number, why: PostponeReason): void;
+  /** Overflow off MAIL_SEND until this queue drains (parking, issue 17); without it, overflow is postponed. */
+  park?(job: Job): void;
   /** Scheduling: the job's expiresAt has passed before its attempt could start (terminal `expired`). */
   expired?(job: Job): void;
   retired(key: string): void;
@@ -149,14 +151,10 @@ export class DestinationActor {
       this.deps.postpone(job, 0, "held");
       return;
     }
-    const rate = Math.max(this.#limits.rate, 0.01);
-    const capacity = Math.max(4, Math.floor((rate * this.deps.ackWaitMs) / 2000));
-    if (this.#queue.sizeOf(tier) >= capacity) {
+    if (this.#queue.sizeOf(tier) >= this.#capacity()) {
       const pushedBack = this.#overflowVictim(job);
-      // Schedule the overflow at the time its turn would come, so it returns about once.
-      const start = Math.max(this.#horizon[tier], now + (this.#queue.sizeOf(tier) / rate) * 1000);
-      this.#horizon[tier] = start + 1000 / rate;
-      this.deps.postpone(pushedBack, Math.min(3_600_000, Math.round(start - now)), "overflow");
+      if (this.deps.park) this.deps.park(pushedBack);
+      else this.#postponeOverflow(pushedBack, now);
       if (pushedBack === job) return;
     }
     job.queuedAt = now;
@@ -164,6 +162,30 @@ export class DestinationActor {
     this.#queue.push(tier, job);
     if (this.#actor.getSnapshot().hasTag("waitsForWork")) this.#actor.send({ type: "WORK" });
     this.#pump();
+  }
+
+  /** What one tier's queue holds at most: what it can send within half an ack-wait. */
+  #capacity(): number {
+    return Math.max(4, Math.floor((Math.max(this.#limits.rate, 0.01) * this.deps.ackWaitMs) / 2000));
+  }
+
+  /** Without parking: back to JetStream, scheduled at the time its turn would come, so it returns about once. */
+  #postponeOverflow(job: Job, now: number): void {
+    const tier = job.message.tier;
+    const rate = Math.max(this.#limits.rate, 0.01);
+    const start = Math.max(this.#horizon[tier], now + (this.#queue.sizeOf(tier) / rate) * 1000);
+    this.#horizon[tier] = start + 1000 / rate;
+    this.deps.postpone(job, Math.min(3_600_000, Math.round(start - now)), "overflow");
+  }
+
+  /**
+   * For parking: free places in the queue (all tiers together, so mail taken back fits
+   * whatever its tier) and one tier's capacity. Nothing while it does not accept work.
+   */
+  parkRoom(): { free: number; capacity: number } {
+    const capacity = this.#capacity();
+    if (!this.#actor.getSnapshot().hasTag("accepting")) return { free: 0, capacity };
+    return { free: Math.max(0, capacity - this.#queue.size), capacity };
   }
 
   /**

@@ -11,7 +11,15 @@ export interface Job {
   queuedAt: number;
   /** Last time `working()` extended its ack deadline. */
   touchedAt: number;
+  /**
+   * JetStream deliveries in all, when earlier copies of the message had some (a parked
+   * message comes back as a new copy, its count carried in a header); else the copy's own.
+   */
+  deliveries?: number;
 }
+
+/** How many times the message has been delivered by JetStream, over all its copies. */
+export const deliveriesOfJob = (job: Job): number => job.deliveries ?? job.msg.info.deliveryCount;
 
 export type SendResult =
   | {

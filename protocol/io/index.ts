@@ -72,6 +72,12 @@ export {
   releaseHeld,
 } from "./held.ts";
 export {
+  deliveriesOf,
+  parkedCopy,
+  parkedDestinations,
+  parkedConsumer,
+} from "./parked.ts";
+export {
   listKeys,
 } from "./kv-keys.ts";
 export {

@@ -10,7 +10,7 @@ import {
 import { nanos } from "@nats-io/transport-node";
 import type { KvOptions } from "@nats-io/kv";
 import type { ObjectStoreOptions } from "@nats-io/obj";
-import { maxAttempts, type RetryPolicy } from "../retry.ts";
+import { maxDeliveriesOf, type RetryPolicy } from "../retry.ts";
 import {
   INBOUND_CONSUMER,
   KV_BUCKETS,
@@ -127,6 +127,19 @@ function mailStreams(o: TopologyOptions): StreamSpec[] {
       num_replicas: o.replicas,
     },
     {
+      // A slow destination's overflow, off MAIL_SEND until its queue drains (issue 17):
+      // one subject per (partition, destination), so a destination takes back only its own.
+      // No max age: parked mail goes back to MAIL_SEND, where max age and expiry are checked.
+      name: STREAMS.parked,
+      description: "Sluice: overflow of slow destinations, parked until they can take it",
+      subjects: [subjects.parkedAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(o.duplicateWindowMs),
+      num_replicas: o.replicas,
+    },
+    {
       // Scheduled mail on nats-server 2.9 (no per-message TTL or delayed delivery): held
       // recipient messages per (request, slice) and due entries bucketed by second; the
       // scheduler purges what it has released. Limits retention: entries are read by
@@ -213,7 +226,7 @@ function recordStreams(o: TopologyOptions): StreamSpec[] {
 export const TENANT_HEALTH_CONSUMER = "tenant_health";
 
 function consumersFor(o: TopologyOptions): ConsumerSpec[] {
-  const maxDeliver = maxAttempts(o.retry) + 10; // slack for redeliveries after crashes
+  const maxDeliver = maxDeliveriesOf(o.retry);
   const consumers: ConsumerSpec[] = [];
   for (const tier of TIERS) {
     for (let p = 0; p < o.partitions; p++) {

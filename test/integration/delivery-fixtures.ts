@@ -135,6 +135,12 @@ export async function sendStreamMessages(world: DeliveryWorld): Promise<number> 
   return (await jsm.streams.info(STREAMS.send)).state.messages;
 }
 
+/** Messages stored in a stream now. */
+export async function streamMessages(world: DeliveryWorld, stream: string): Promise<number> {
+  const jsm = await jetstreamManager(world.nc);
+  return (await jsm.streams.info(stream)).state.messages;
+}
+
 /** A SLUICE_POLICIES file in a temporary directory (removed by the caller's dispose). */
 export function writePolicies(policies: unknown): { path: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), "sluice-policies-"));
