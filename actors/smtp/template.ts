@@ -3,6 +3,7 @@ import * as base64 from "nodemailer/lib/base64";
 import * as mimeFuncs from "nodemailer/lib/mime-funcs";
 import * as qp from "nodemailer/lib/qp";
 import type { Payload } from "../../protocol/index.ts";
+import { messageBuffer, recycle } from "./message-buffers.ts";
 import { buildTemplate, crlf, escapeHtml, headerSafe, type MimeTemplate } from "./mime.ts";
 
 /**
@@ -21,6 +22,8 @@ interface Segments {
   statics: string[];
   /** The statics with CRLF line ends as bytes, as a 7bit part goes out (see crlf in mime.ts); only plain (ASCII) ones are ever used. */
   wire: Buffer[];
+  /** The wire statics' total length. */
+  wireLength: number;
   names: string[];
   /** What the 7bit test needs of each static, measured once (see lines()). */
   shapes: Shape[];
@@ -65,7 +68,8 @@ export function splitSegments(s: string): Segments | undefined {
     last = m.index + m[0].length;
   }
   statics.push(s.slice(last));
-  return { statics, wire: statics.map((st) => Buffer.from(crlf(st), "latin1")), names, shapes: statics.map(shapeOf) };
+  const wire = statics.map((st) => Buffer.from(crlf(st), "latin1"));
+  return { statics, wire, wireLength: wire.reduce((n, w) => n + w.length, 0), names, shapes: statics.map(shapeOf) };
 }
 
 function shapeOf(s: string): Shape {
@@ -87,26 +91,24 @@ function shapeOf(s: string): Shape {
   return head < 0 ? { plain, breaks: false, head: column, tail: column, long: false } : { plain, breaks: true, head, tail: column, long };
 }
 
-/** A part's bytes for one recipient: static buffers and (ASCII or latin1) strings, and their length. */
-interface EncodedPart {
-  cte: string;
-  chunks: (Buffer | string)[];
-  length: number;
-}
+/**
+ * A part for one recipient: 7bit (the wire statics with these values between them, written
+ * straight into the message buffer) or an encoded body.
+ */
+type EncodedPart = { cte: "7bit"; seg: Segments; values: string[]; length: number } | { cte: "quoted-printable" | "base64"; body: string; length: number };
 
 /**
  * A part for one recipient, as nodemailer would send it: 7bit when it can
  * (`isPlainText && !hasLongerLines(76)`), else quoted-printable or base64. The statics were
  * measured once, so only the values are scanned; a 7bit part is not joined into one string
- * at all (issue 17: a 100 KB text with a placeholder per line spent most of its fill there):
- * its static bytes and values go into the message buffer as they are.
+ * at all (issue 17: a 100 KB text with a placeholder per line spent most of its fill there).
  */
 function fillPart(seg: Segments, vars: Record<string, string>, escape: (s: string) => string): EncodedPart {
   const values: string[] = [];
-  // A 7bit part's values go out with CRLF line ends: which ones have line ends, seen in the scan.
-  const breaks: boolean[] = [];
+  let lineEnds = false;
   let sevenBit = true;
   let column = 0;
+  let length = seg.wireLength;
   for (let i = 0; i < seg.statics.length; i++) {
     const shape = seg.shapes[i] as Shape;
     if (sevenBit) {
@@ -115,40 +117,39 @@ function fillPart(seg: Segments, vars: Record<string, string>, escape: (s: strin
     }
     if (i === seg.names.length) break;
     const value = escape(vars[seg.names[i] as string] ?? "");
-    let lineEnd = false;
     for (let k = 0; sevenBit && k < value.length; k++) {
       const c = value.charCodeAt(k);
       if (c === 0x0a || c === 0x0d) {
         column = 0;
-        lineEnd = true;
+        lineEnds = true;
       } else if (c >= 0x80 || (c < 0x20 && c !== 0x09) || ++column > 76) sevenBit = false;
     }
     values.push(value);
-    breaks.push(lineEnd);
-  }
-  if (sevenBit && column <= 76) return sevenBitPart(seg, values, breaks);
-  const content = join(seg.statics, values);
-  if (textEncoding(content) === "Q") return whole("quoted-printable", crlf(qp.wrap(qp.encode(Buffer.from(content, "utf8")), 76)));
-  return whole("base64", base64.wrap(base64.encode(Buffer.from(content, "utf8")), 76));
-}
-
-// Only reached when every static and every value is plain ASCII.
-function sevenBitPart(seg: Segments, values: string[], breaks: boolean[]): EncodedPart {
-  const chunks: (Buffer | string)[] = [];
-  let length = 0;
-  for (let i = 0; i < seg.wire.length; i++) {
-    const wire = seg.wire[i] as Buffer;
-    chunks.push(wire);
-    length += wire.length;
-    if (i === values.length) break;
-    const value = breaks[i] ? crlf(values[i] as string) : (values[i] as string);
-    chunks.push(value);
     length += value.length;
   }
-  return { cte: "7bit", chunks, length };
+  if (sevenBit && column <= 76) {
+    // A 7bit part goes out with CRLF line ends, its values too (rare: a value with a line end).
+    if (lineEnds) length = seg.wireLength + values.reduce((n, v, i) => n + (values[i] = crlf(v)).length, 0);
+    return { cte: "7bit", seg, values, length };
+  }
+  const content = join(seg.statics, values);
+  const cte = textEncoding(content) === "Q" ? "quoted-printable" : "base64";
+  const utf8 = Buffer.from(content, "utf8");
+  const body = cte === "quoted-printable" ? crlf(qp.wrap(qp.encode(utf8), 76)) : base64.wrap(base64.encode(utf8), 76);
+  return { cte, body, length: body.length };
 }
 
-const whole = (cte: string, body: string): EncodedPart => ({ cte, chunks: [body], length: body.length });
+/** A 7bit part into the message buffer: every static and every value is plain ASCII. */
+function writeSevenBit(buf: Buffer, { seg, values }: { seg: Segments; values: string[] }, at: number): number {
+  for (let i = 0; i < seg.wire.length; i++) {
+    const wire = seg.wire[i] as Buffer;
+    buf.set(wire, at);
+    at += wire.length;
+    if (i === values.length) break;
+    at = put(buf, values[i] as string, at);
+  }
+  return at;
+}
 
 function join(statics: string[], values: string[]): string {
   let out = statics[0] as string;
@@ -240,32 +241,33 @@ export function fill(t: CompiledTemplate, vars: Record<string, string>): MimeTem
   const parts: Partial<Record<Part, EncodedPart>> = {};
   if (t.text) parts.text = fillPart(t.text, vars, identity);
   if (t.html) parts.html = fillPart(t.html, vars, escapeHtml);
-  const chunks: (Buffer | string)[] = [];
-  const sevenBitRanges: number[] = [];
+  const subject = t.subject === undefined ? "" : subjectLine(join(t.subject.statics, t.subject.names.map((n) => headerSafe(vars[n] ?? ""))));
   let length = HEADROOM;
-  const add = (c: Buffer | string): void => {
-    chunks.push(c);
-    length += c.length;
-  };
   for (const piece of t.pieces) {
-    if (Buffer.isBuffer(piece)) add(piece);
-    else if (piece.slot === "subject") add(subjectLine(join((t.subject as Segments).statics, (t.subject as Segments).names.map((n) => headerSafe(vars[n] ?? "")))));
+    if (Buffer.isBuffer(piece)) length += piece.length;
+    else if (piece.slot === "subject") length += subject.length;
+    else length += piece.slot === "cte" ? (parts[piece.part] as EncodedPart).cte.length : (parts[piece.part] as EncodedPart).length;
+  }
+  const buf = messageBuffer(length + 2);
+  let at = HEADROOM;
+  // Strings here are ASCII (7bit values, encoded parts, the encoded Subject) or latin1 bytes.
+  for (const piece of t.pieces) {
+    if (Buffer.isBuffer(piece)) {
+      buf.set(piece, at);
+      at += piece.length;
+    } else if (piece.slot === "subject") at = put(buf, subject, at);
     else {
       const part = parts[piece.part] as EncodedPart;
-      if (piece.slot === "cte") add(part.cte);
+      if (piece.slot === "cte") at = put(buf, part.cte, at);
+      else if (part.cte !== "7bit") at = put(buf, part.body, at);
       else {
-        if (part.cte === "7bit") sevenBitRanges.push(length, length + part.length);
-        for (const c of part.chunks) add(c);
+        const from = at;
+        at = writeSevenBit(buf, part, at);
+        // A 7bit part must not contain a boundary of the skeleton: that recipient is built whole.
+        const written = buf.subarray(from, at);
+        if (t.boundaries.some((b) => written.includes(b, 0, "latin1"))) return void recycle(buf);
       }
     }
-  }
-  // Strings here are ASCII (7bit values, encoded parts, the encoded Subject) or latin1 bytes.
-  const buf = Buffer.allocUnsafe(length + 2);
-  let at = HEADROOM;
-  for (const c of chunks) at = put(buf, c, at);
-  for (let i = 0; i < sevenBitRanges.length; i += 2) {
-    const part = buf.subarray(sevenBitRanges[i], sevenBitRanges[i + 1]);
-    if (t.boundaries.some((b) => part.includes(b, 0, "latin1"))) return undefined;
   }
   // nodemailer ends a message with CRLF unless its last byte is LF already.
   if (at === HEADROOM || buf[at - 1] !== LF) {
@@ -283,11 +285,7 @@ export function fill(t: CompiledTemplate, vars: Record<string, string>): MimeTem
 }
 
 // Short strings byte by byte: a native write per value costs more than the copy (1,400 values in bench's 100 KB).
-function put(buf: Buffer, c: Buffer | string, at: number): number {
-  if (typeof c !== "string") {
-    buf.set(c, at);
-    return at + c.length;
-  }
+function put(buf: Buffer, c: string, at: number): number {
   if (c.length > 32) return at + buf.write(c, at, "latin1");
   for (let k = 0; k < c.length; k++) buf[at + k] = c.charCodeAt(k);
   return at + c.length;
