@@ -95,17 +95,25 @@ function shapeOf(s: string): Shape {
  * A part for one recipient: 7bit (the wire statics with these values between them, written
  * straight into the message buffer) or an encoded body.
  */
-type EncodedPart = { cte: "7bit"; seg: Segments; values: string[]; length: number } | { cte: "quoted-printable" | "base64"; body: string; length: number };
+type EncodedPart = { cte: "7bit"; seg: Segments; values: Value[]; length: number } | { cte: "quoted-printable" | "base64"; body: string; length: number };
+
+/** A value as it goes into a part: escaped, measured as the statics are, and with CRLF line ends for 7bit. */
+interface Value {
+  text: string;
+  shape: Shape;
+  wire: string;
+}
 
 /**
  * A part for one recipient, as nodemailer would send it: 7bit when it can
  * (`isPlainText && !hasLongerLines(76)`), else quoted-printable or base64. The statics were
- * measured once, so only the values are scanned; a 7bit part is not joined into one string
- * at all (issue 17: a 100 KB text with a placeholder per line spent most of its fill there).
+ * measured once; each distinct value is escaped and measured once per recipient (bench's
+ * 100 KB text names {{n}} on every line), and a 7bit part is not joined into one string at
+ * all (issue 17: a 100 KB text with a placeholder per line spent most of its fill there).
  */
 function fillPart(seg: Segments, vars: Record<string, string>, escape: (s: string) => string): EncodedPart {
-  const values: string[] = [];
-  let lineEnds = false;
+  const byName = new Map<string, Value>();
+  const values: Value[] = [];
   let sevenBit = true;
   let column = 0;
   let length = seg.wireLength;
@@ -116,23 +124,25 @@ function fillPart(seg: Segments, vars: Record<string, string>, escape: (s: strin
       column = shape.breaks ? shape.tail : column + shape.head;
     }
     if (i === seg.names.length) break;
-    const value = escape(vars[seg.names[i] as string] ?? "");
-    for (let k = 0; sevenBit && k < value.length; k++) {
-      const c = value.charCodeAt(k);
-      if (c === 0x0a || c === 0x0d) {
-        column = 0;
-        lineEnds = true;
-      } else if (c >= 0x80 || (c < 0x20 && c !== 0x09) || ++column > 76) sevenBit = false;
+    const name = seg.names[i] as string;
+    let value = byName.get(name);
+    if (value === undefined) {
+      const text = escape(vars[name] ?? "");
+      const measured = shapeOf(text);
+      value = { text, shape: measured, wire: measured.breaks ? crlf(text) : text };
+      byName.set(name, value);
+    }
+    // The same rule as for a static: a value is one more piece of the part's text.
+    if (sevenBit) {
+      const v = value.shape;
+      if (!v.plain || v.long || column + v.head > 76) sevenBit = false;
+      column = v.breaks ? v.tail : column + v.head;
     }
     values.push(value);
-    length += value.length;
+    length += value.wire.length;
   }
-  if (sevenBit && column <= 76) {
-    // A 7bit part goes out with CRLF line ends, its values too (rare: a value with a line end).
-    if (lineEnds) length = seg.wireLength + values.reduce((n, v, i) => n + (values[i] = crlf(v)).length, 0);
-    return { cte: "7bit", seg, values, length };
-  }
-  const content = join(seg.statics, values);
+  if (sevenBit && column <= 76) return { cte: "7bit", seg, values, length };
+  const content = join(seg.statics, values.map((v) => v.text));
   const cte = textEncoding(content) === "Q" ? "quoted-printable" : "base64";
   const utf8 = Buffer.from(content, "utf8");
   const body = cte === "quoted-printable" ? crlf(qp.wrap(qp.encode(utf8), 76)) : base64.wrap(base64.encode(utf8), 76);
@@ -140,13 +150,13 @@ function fillPart(seg: Segments, vars: Record<string, string>, escape: (s: strin
 }
 
 /** A 7bit part into the message buffer: every static and every value is plain ASCII. */
-function writeSevenBit(buf: Buffer, { seg, values }: { seg: Segments; values: string[] }, at: number): number {
+function writeSevenBit(buf: Buffer, { seg, values }: { seg: Segments; values: Value[] }, at: number): number {
   for (let i = 0; i < seg.wire.length; i++) {
     const wire = seg.wire[i] as Buffer;
     buf.set(wire, at);
     at += wire.length;
     if (i === values.length) break;
-    at = put(buf, values[i] as string, at);
+    at = put(buf, (values[i] as Value).wire, at);
   }
   return at;
 }
