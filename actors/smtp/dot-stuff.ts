@@ -9,6 +9,22 @@ const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 
+/** On a message whose bytes from this offset on are known to have CRLF line ends only (see vouchCrlf). */
+const CRLF_FROM = Symbol("crlfFrom");
+type Vouched = Buffer & { [CRLF_FROM]?: number };
+
+/**
+ * Says that `raw` from `offset` on has CRLF line ends only (every CR followed by LF, every LF
+ * preceded by CR within that range): a MIME body built so (mime.ts). dataChunks then checks the
+ * rest (the header block) as usual and looks only for dots at line starts in the body: one
+ * native search instead of two JS-driven ones per line (issue 17: ~100 µs per 100 KB message).
+ */
+export function vouchCrlf(raw: Buffer, offset: number): Buffer {
+  // A property, not a WeakMap: one per message sent, and a WeakMap's entries cost the GC more.
+  (raw as Vouched)[CRLF_FROM] = offset;
+  return raw;
+}
+
 export function dataSection(raw: Buffer): Buffer {
   return Buffer.concat(dataChunks(raw));
 }
@@ -47,15 +63,25 @@ function terminator(raw: Buffer): Buffer {
   return last === LF ? TERMINATORS.afterLf : last === CR ? TERMINATORS.afterCr : TERMINATORS.other;
 }
 
+const LF_DOT_BYTES = Buffer.from("\n.");
+
 /** No bare CR or LF and no line starting with a dot: the bytes go out as they are. */
 function clean(raw: Buffer): boolean {
   if (raw.length > 0 && raw[0] === DOT) return false;
-  for (let i = raw.indexOf(LF); i !== -1; i = raw.indexOf(LF, i + 1)) {
+  const vouched = (raw as Vouched)[CRLF_FROM];
+  if (vouched === undefined) return cleanUpTo(raw, raw.length);
+  // raw[vouched - 1] is checked with its successor either way; a dot after it is found by the search.
+  return cleanUpTo(raw, vouched) && raw.indexOf(LF_DOT_BYTES, Math.max(0, vouched - 1)) === -1;
+}
+
+/** Whether raw's line ends before `end` are CRLF and no line there starts with a dot (looks at raw[end] as a successor). */
+function cleanUpTo(raw: Buffer, end: number): boolean {
+  for (let i = raw.indexOf(LF); i !== -1 && i < end; i = raw.indexOf(LF, i + 1)) {
     if (i === 0 || raw[i - 1] !== CR) return false;
     if (raw[i + 1] === DOT) return false;
   }
   // A CR not followed by LF (rare): let the full pass handle it.
-  for (let i = raw.indexOf(CR); i !== -1; i = raw.indexOf(CR, i + 1)) {
+  for (let i = raw.indexOf(CR); i !== -1 && i < end; i = raw.indexOf(CR, i + 1)) {
     if (raw[i + 1] !== LF) return false;
   }
   return true;

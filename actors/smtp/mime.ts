@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import MailComposer from "nodemailer/lib/mail-composer";
 import type { DeliveryMessage, Payload } from "../../protocol/index.ts";
+import { vouchCrlf } from "./dot-stuff.ts";
 import { aLabelAddress } from "./envelope.ts";
 
 /**
@@ -26,6 +27,12 @@ export interface MimeTemplate {
   hasTo: boolean;
   /** The client set List-Unsubscribe itself: Sluice adds none. */
   hasListUnsubscribe: boolean;
+  /**
+   * A template built for one recipient (template.ts fill) has its headers and body in one
+   * buffer, `bytes` from `at` on, with free room before them: render() writes the per-recipient
+   * lines there, once, instead of copying the message (100 KB) behind them.
+   */
+  spare?: { bytes: Buffer; at: number } | undefined;
 }
 
 export const usesVariables = (p: Payload): boolean =>
@@ -134,7 +141,16 @@ export function render(t: MimeTemplate, message: DeliveryMessage, o: PerRecipien
   }
   if (message.tier === "bulk" && o.feedbackId !== undefined && !/^Feedback-ID:/im.test(t.headers)) extra += `Feedback-ID: ${o.feedbackId}\r\n`;
   // The added lines are ASCII except a UTF-8 local part in To (sent only with SMTPUTF8, RFC 6532).
-  return Buffer.concat([Buffer.from(extra, "utf8"), Buffer.from(t.headers, "latin1"), t.body]);
+  const extraBytes = Buffer.byteLength(extra, "utf8");
+  const bodyAt = extraBytes + t.headers.length;
+  // Every template's body has CRLF line ends only (crlfBody, fill): the SMTP layer need not check it.
+  const spare = t.spare;
+  if (spare !== undefined && extraBytes <= spare.at) {
+    t.spare = undefined; // the room before the headers is used once
+    spare.bytes.write(extra, spare.at - extraBytes, "utf8");
+    return vouchCrlf(spare.bytes.subarray(spare.at - extraBytes), bodyAt);
+  }
+  return vouchCrlf(Buffer.concat([Buffer.from(extra, "utf8"), Buffer.from(t.headers, "latin1"), t.body]), bodyAt);
 }
 
 /** An address for a header: the domain as an A-label, the local part as it is. */

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import { dataChunks } from "./dot-stuff.ts";
+import { recycle } from "./message-buffers.ts";
 import type { SmtpError } from "./pool.ts";
 
 /** One complete SMTP reply: its code and its lines joined by "\n" (as nodemailer reports them). */
@@ -72,6 +73,8 @@ export class SmtpTransactions {
     if (data.code !== 354 && data.code !== 250) throw envelopeError("Data command failed", data, "DATA");
     const final = await this.#command(dataChunks(raw));
     if (!ok(final)) throw Object.assign(new Error(`Message failed: ${final.text}`), { code: "EMESSAGE", responseCode: final.code, response: final.text, command: "DATA" });
+    // Accepted: the server read every byte, so the buffer may carry the next message (message-buffers.ts).
+    recycle(raw);
     return final.text;
   }
 
