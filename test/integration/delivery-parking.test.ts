@@ -11,16 +11,17 @@ import { messages, publish, readEvents, samePartitionDomains, sendStreamMessages
 
 // Parking (issue 17): a slow destination's overflow leaves MAIL_SEND for MAIL_PARKED and is
 // pulled from there only as the destination drains. With SLUICE_ACK_WAIT=4s a destination's queue holds
-// rate × 2 s: 40 messages at 20 msg/s, so a few hundred are enough to park most of them.
+// rate × 2 s: 80 messages at 40 msg/s, so a few hundred are enough to park most of them.
 const BIN = fileURLToPath(new URL("../../bin/sluice.js", import.meta.url));
 const [SLOW, FAST] = samePartitionDomains(4, 2, "park") as [string, string];
 const HANDOVER = "handover-slow.test";
 const CRASH = "crash-slow.test";
 const EXPIRY = "expiry-slow.test";
 const RETRY = "retry-slow.test";
-const slow = { messagesPerSecond: 20, burst: 1, maxConnections: 1 };
+const slow = { messagesPerSecond: 40, burst: 1, maxConnections: 1 };
 const RATE = slow.messagesPerSecond;
-const policies = writePolicies({ domains: { [SLOW]: slow, [HANDOVER]: slow, [CRASH]: slow, [EXPIRY]: slow, [RETRY]: slow, [FAST]: { messagesPerSecond: 500, burst: 50, maxConnections: 4 } } });
+// The expiry test's deadlines (3 s) are set for 20 msg/s: 200 messages take 10 s, so some of each kind run out.
+const policies = writePolicies({ domains: { [SLOW]: slow, [HANDOVER]: slow, [CRASH]: slow, [EXPIRY]: { ...slow, messagesPerSecond: 20 }, [RETRY]: slow, [FAST]: { messagesPerSecond: 500, burst: 50, maxConnections: 4 } } });
 const MAX_AGE_MS = 3_600_000;
 let world: DeliveryWorld;
 let peer: SmtpPeer;
