@@ -8,9 +8,9 @@ import { dkimVerify } from "mailauth/lib/dkim/verify.js";
 import { isSluiceError, KV_BUCKETS } from "../../protocol/index.ts";
 import { createApiKey, createProducer } from "../../protocol/io/index.ts";
 import { startDnsServer, type DnsServer } from "../harness/dnsmasq.ts";
-import nodemailer from "nodemailer";
 import { freePort, waitFor } from "../harness/ports.ts";
 import { readEvents } from "./delivery-fixtures.ts";
+import { hardBounceDsn, sendToInbound } from "./support/inbound-mail.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
 
 // Sender domains end to end against a real DNS server: add → publish the records in dnsmasq
@@ -141,11 +141,11 @@ test("a sender domain: records, DNS verification, DKIM signing by the tenant's k
   // (SPF aligns with the From domain), and a bounce sent there is taken and tied to the message.
   const sdkMail = p.peer.messages.find((m) => m.rcptTo[0] === "sdk@dest.test");
   assert.match(sdkMail?.mailFrom ?? "", /^b-[0-9a-z-]+@bounces\.acme\.test$/);
-  await deliverInbound(sdkMail!.mailFrom, dsnFor("sdk@dest.test"));
+  await sendToInbound(inboundPort, sdkMail!.mailFrom, hardBounceDsn("sdk@dest.test"));
   await waitFor("the bounce at bounces.acme.test tied to its message", async () => ((await readEvents(p.world)).some((e) => e.type === "bounced" && e.rcptTo === "sdk@dest.test" && e.tenant === "acme") ? true : undefined), 15_000, 100);
   // Mail for a sender domain that has not published its return path keeps the operator's bounce domain,
   // and the inbound server takes no mail for a bounces. domain nobody published.
-  await assert.rejects(deliverInbound(sdkMail!.mailFrom.replace("bounces.acme.test", "bounces.unpublished.test"), dsnFor("sdk@dest.test")), /550|No such recipient/i);
+  await assert.rejects(sendToInbound(inboundPort, sdkMail!.mailFrom.replace("bounces.acme.test", "bounces.unpublished.test"), hardBounceDsn("sdk@dest.test")), /550|No such recipient/i);
 
   // The DKIM record disappears: the periodic re-check (1 s here) marks the domain failed, and its mail is refused again.
   dns.remove(dkim.name);
@@ -238,39 +238,3 @@ test("sluice domains: add prints the records, verify through SLUICE_DNS_SERVERS,
   // `rm` shares removeDomain with DELETE /v1/domains (tested above); one spawn less on a 2-core machine.
   assert.equal((await p.api("DELETE", "/v1/domains/cli.test")).status, 204);
 });
-
-/** Send raw mail to the inbound server, as a remote MTA would. */
-async function deliverInbound(rcpt: string, raw: string): Promise<void> {
-  const t = nodemailer.createTransport({ host: "127.0.0.1", port: inboundPort, secure: false, ignoreTLS: true });
-  try {
-    await t.sendMail({ envelope: { from: "", to: [rcpt] }, raw });
-  } finally {
-    t.close();
-  }
-}
-
-function dsnFor(rcpt: string): string {
-  return [
-    "From: MAILER-DAEMON@mx.dest.test",
-    "Subject: Undelivered Mail Returned to Sender",
-    "MIME-Version: 1.0",
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
-    "",
-    "--b",
-    "Content-Type: text/plain",
-    "",
-    "Your message could not be delivered.",
-    "--b",
-    "Content-Type: message/delivery-status",
-    "",
-    "Reporting-MTA: dns; mx.dest.test",
-    "",
-    `Final-Recipient: rfc822; ${rcpt}`,
-    "Action: failed",
-    "Status: 5.1.1",
-    "Diagnostic-Code: smtp; 550 5.1.1 User unknown",
-    "",
-    "--b--",
-    "",
-  ].join("\r\n");
-}

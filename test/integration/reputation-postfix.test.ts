@@ -1,7 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Kvm, type KV } from "@nats-io/kv";
-import nodemailer from "nodemailer";
 import {
   KV_BUCKETS,
   unsubscribeKey,
@@ -13,6 +12,7 @@ import { createApiKey, getSuppression, readMessageStatus } from "../../protocol/
 import { startPostfix, type Postfix } from "../harness/postfix.ts";
 import { freePort, waitFor } from "../harness/ports.ts";
 import { readEvents } from "./delivery-fixtures.ts";
+import { hardBounceDsn, sendToInbound } from "./support/inbound-mail.ts";
 import { startPipeline, type Pipeline } from "./support/pipeline.ts";
 
 // Issue 15, the reputation loop against a real MTA: Postfix accepts mail for dest.test (250:
@@ -74,15 +74,7 @@ async function send(to: string, as?: string): Promise<string> {
 
 const eventsOf = async (id: string) => (await readEvents(p.world)).filter((e) => e.messageId === id);
 
-/** Send raw mail to the inbound server, as a remote MTA or feedback loop would. */
-async function deliverInbound(rcpt: string, raw: string): Promise<void> {
-  const t = nodemailer.createTransport({ host: "127.0.0.1", port: inboundPort, secure: false, ignoreTLS: true });
-  try {
-    await t.sendMail({ envelope: { from: "", to: [rcpt] }, raw });
-  } finally {
-    t.close();
-  }
-}
+const deliverInbound = (rcpt: string, raw: string): Promise<void> => sendToInbound(inboundPort, rcpt, raw);
 
 test("Postfix's own DSNs come back through the inbound port: a hard bounce after delivered becomes bounced (async) and suppresses; a soft one is reported and suppresses nothing", async () => {
   const gone = await send("gone@dest.test");
@@ -137,8 +129,8 @@ test("a complaint (ARF to fbl@) about a signed message suppresses; forged bounce
   const wrongMac = real.replace(/-([0-9a-z]{16})@/, (_m, mac: string) => `-${mac.split("").reverse().join("")}@`);
   const otherTenant = verpAddress(verpKey("another-secret-0123456789"), { tenant: "acme", recipientId: victim, rcptTo: "victim@dest.test", domain: BOUNCE_DOMAIN });
   const forgedAsOther = real.replace("-acme-", "-other-");
-  for (const rcpt of [wrongMac, otherTenant, forgedAsOther]) await deliverInbound(rcpt, dsn("victim@dest.test"));
-  await deliverInbound(`fbl@${BOUNCE_DOMAIN}`, dsn("victim@dest.test").replace(/Return-Path: <[^>]*>/, "Return-Path: <news@acme.test>"));
+  for (const rcpt of [wrongMac, otherTenant, forgedAsOther]) await deliverInbound(rcpt, hardBounceDsn("victim@dest.test"));
+  await deliverInbound(`fbl@${BOUNCE_DOMAIN}`, hardBounceDsn("victim@dest.test").replace(/Return-Path: <[^>]*>/, "Return-Path: <news@acme.test>"));
 
   const likedVerp = verpAddress(key, { tenant: "acme", recipientId: liked, rcptTo: "liked@dest.test", domain: BOUNCE_DOMAIN });
   await deliverInbound(`fbl@${BOUNCE_DOMAIN}`, arf("liked@dest.test", likedVerp));
@@ -188,38 +180,6 @@ test("the inbound server limits messages per client address: past SLUICE_INBOUND
 async function fetchGateway(path: string, method: string, form?: string): Promise<{ status: number; text: string }> {
   const res = await fetch(p.gatewayUrl + path, { method, ...(form === undefined ? {} : { body: form, headers: { "content-type": "application/x-www-form-urlencoded" } }) });
   return { status: res.status, text: await res.text() };
-}
-
-function dsn(rcpt: string): string {
-  return [
-    "From: MAILER-DAEMON@mx.example.test",
-    "To: bounce@example.test",
-    "Subject: Undelivered Mail Returned to Sender",
-    "MIME-Version: 1.0",
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
-    "",
-    "--b",
-    "Content-Type: text/plain",
-    "",
-    "I'm sorry to have to inform you that your message could not be delivered.",
-    "--b",
-    "Content-Type: message/delivery-status",
-    "",
-    "Reporting-MTA: dns; mx.example.test",
-    "",
-    `Final-Recipient: rfc822; ${rcpt}`,
-    "Action: failed",
-    "Status: 5.1.1",
-    "Diagnostic-Code: smtp; 550 5.1.1 User unknown",
-    "",
-    "--b",
-    "Content-Type: text/rfc822-headers",
-    "",
-    "Return-Path: <x@example.test>",
-    "Subject: Hello",
-    "--b--",
-    "",
-  ].join("\r\n");
 }
 
 function arf(rcpt: string, returnPath: string): string {
