@@ -125,8 +125,9 @@ test("Postfix tightening its limits mid-run (reload): the new limits are learned
     await run.postfix.setLimits({ connections: 2, messages: 40 });
     run.lowestRate = Infinity;
     run.lowestConnections = Infinity;
-    await deliverAll(run, "tight.test", 60, 60_000, { prefix: "v", total: 160 });
-    await assertClean(run, "tight.test", 160);
+    // After the reload, enough messages for the rate to be cut more than once (60 left it at 4.6/s once).
+    await deliverAll(run, "tight.test", 100, 60_000, { prefix: "v", total: 200 });
+    await assertClean(run, "tight.test", 200);
     const c = run.postfix.counts();
     const detail = JSON.stringify({ before: { rate: before?.ratePerSecond, connections: before?.connectionLimit, refusals: refusedBefore }, refusals: c.rateRefusals + c.connectionRefusals, lowestRate: run.lowestRate, lowestConnections: run.lowestConnections });
     assert.ok(c.rateRefusals + c.connectionRefusals > refusedBefore, `Postfix refused after the reload: ${detail}`);
