@@ -85,15 +85,15 @@ export class Parking {
   }
 
   #flushParks(): void {
-    const batch = this.#batch;
+    const batch = this.#batch.map(({ job, key }) => ({ job, token: destinationToken(key) }));
     this.#batch = [];
-    const copies = batch.map(({ job, key }) => parkedCopy(job.msg, job.partition, destinationToken(key), job.message.tier, deliveriesOfJob(job)));
+    const copies = batch.map(({ job, token }) => parkedCopy(job.msg, job.partition, token, job.message.tier, deliveriesOfJob(job)));
     this.#publisher.publish(copies, PUBLISH_TIMEOUT_MS).then(
       () => {
-        for (const { job, key } of batch) {
+        for (const { job, token } of batch) {
           job.msg.ack();
           this.#d.released(job);
-          this.#unparker(job.partition, destinationToken(key));
+          this.#unparker(job.partition, token);
         }
         deliveryMetrics.postponed.add(batch.length, { reason: "parked" });
       },
